@@ -1,0 +1,1 @@
+"""The `seqray` command: one module per subcommand, `main(argv)` callable from tests."""

@@ -1,0 +1,82 @@
+"""Shared CLI pieces: the console, the error boundary, reading whole inputs in order."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pyarrow as pa
+from rich.console import Console
+
+from ..errors import FormatError, SeqrayError
+from ..io.chunks import Chunk
+from ..io.parse import ReadOptions, count_chunk_records
+from ..io.readers import open_chunk
+
+console = Console(stderr=True)
+out = Console()
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+def report_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(exc)
+    if isinstance(exc, SeqrayError):
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    cause = getattr(exc, "cause", None)  # Ray wraps task errors
+    if isinstance(cause, SeqrayError):
+        console.print(f"[bold red]error:[/] {cause}", highlight=False, soft_wrap=True)
+        return cause.exit_code
+    console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                  "(rerun with --debug for a traceback)", highlight=False, soft_wrap=True)
+    return EXIT_DATA
+
+
+def iter_chunk_tables(chunks: list[Chunk], options: ReadOptions) -> Iterator[tuple[Chunk, pa.Table]]:
+    """All tables of all chunks in read-identity order, ordinals carried across chunks."""
+    prev: dict[str, int] = {}
+    for ch in chunks:
+        first = prev.get(ch.source, 0) if ch.index else 0
+        reader = open_chunk(replace(ch, first_record=first), options)
+        for t in reader:
+            yield ch, t
+        prev[ch.source] = first + reader.result.records
+
+
+def map_chunks_threaded(chunks: list[Chunk], options: ReadOptions, fn, threads: int) -> list:
+    """fn(chunk, tables-iterator) for each chunk on a thread pool (the kernels drop the GIL).
+    Record numbers in errors from later chunks are fixed by counting the chunks before."""
+
+    def work(ch: Chunk):
+        return fn(ch, open_chunk(replace(ch, first_record=0), options))
+
+    if threads <= 1 or len(chunks) <= 1:
+        results = []
+        for ch in chunks:
+            results.append(_located(work, ch, chunks, options))
+        return results
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(_located, work, ch, chunks, options) for ch in chunks]
+        return [f.result() for f in futures]
+
+
+def _located(work, ch: Chunk, chunks: list[Chunk], options: ReadOptions):
+    try:
+        return work(ch)
+    except FormatError as exc:
+        if ch.index and exc.record is not None:
+            before = [c for c in chunks if c.source == ch.source and c.index < ch.index]
+            exc.record += sum(count_chunk_records(c, replace(options, lenient=True))
+                              for c in before)
+            exc.line = None
+        raise
+
+
+def fail(msg: str) -> None:
+    console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,74 @@
+"""`seqray inspect`: per-file statistics, the numbers of `seqkit stats -a`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+from rich.table import Table
+
+from ..io.parse import ReadOptions
+from ..io.sources import plan_chunks
+from ..pipeline.stages import FileStats, InspectStage, InspectConfig, stats_rows
+from ..qc.stats import ReadStats
+from .common import map_chunks_threaded, out
+
+COLUMNS = ["file", "format", "type", "num_seqs", "sum_len", "min_len", "avg_len", "max_len",
+           "Q1", "Q2", "Q3", "N50", "Q20(%)", "Q30(%)", "GC(%)", "N(%)"]
+
+
+def inspect(
+    files: list[str] = typer.Argument(..., help="FASTQ/FASTA/SAM/BAM/CRAM/Parquet files, "
+                                      "globs, directories or s3:// URIs."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON list, one object per file."),
+    tabular: bool = typer.Option(False, "--tabular", "-T", help="Tab-separated output."),
+    threads: int = typer.Option(min(os.cpu_count() or 1, 8), "--threads", "-j",
+                                help="Threads for parsing (chunks of one file in parallel)."),
+    phred_offset: str = typer.Option("auto", help="Quality offset: auto, 33 or 64."),
+    chunk_bytes: int = typer.Option(64 << 20, help="Bytes per parallel chunk of plain text."),
+) -> None:
+    """Statistics per file: reads, bases, lengths (quartiles, N50), GC, Q20/Q30."""
+    po = phred_offset if phred_offset == "auto" else int(phred_offset)
+    stage = InspectStage(InspectConfig())
+    rows = []
+    for f in files:
+        chunks, inputs = plan_chunks(f, chunk_bytes=chunk_bytes, phred_offset=po)
+        options = ReadOptions()
+
+        def work(ch, reader):
+            acc = FileStats()
+            for t in reader:
+                stage.transform(t, acc, ch)
+            return acc
+
+        acc = FileStats()
+        for part in map_chunks_threaded(chunks, options, work, threads):
+            acc += part
+        order = [i.info.uri for i in inputs]
+        per_file = {u: acc.get(u, ReadStats()) for u in order}
+        fmts = {i.info.uri: i.fmt or "" for i in inputs}
+        for r in stats_rows(per_file, fmts, "DNA"):
+            if len(inputs) == 1 and os.path.abspath(f) == r["file"]:
+                r["file"] = f  # as the user wrote it, like seqkit
+            rows.append(r)
+    if json_out:
+        out.print_json(json.dumps(rows))
+        return
+    if tabular:
+        print("\t".join(COLUMNS))
+        for r in rows:
+            print("\t".join(_fmt(c, r[c]) for c in COLUMNS))
+        return
+    table = Table(*COLUMNS, box=None, header_style="bold")
+    for r in rows:
+        table.add_row(*(_fmt(c, r[c]) for c in COLUMNS))
+    out.print(table)
+
+
+def _fmt(col: str, v) -> str:
+    if col in ("Q1", "Q2", "Q3", "avg_len"):
+        return f"{v:.1f}"
+    if col.endswith("(%)"):
+        return f"{v:.2f}"
+    return str(v)

@@ -1,0 +1,63 @@
+"""The `seqray` command. Exit codes: 0 ok, 1 bad input or data, 2 usage."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from .. import __version__
+from .common import EXIT_USAGE, report_error
+from .convert_cmd import convert
+from .inspect_cmd import inspect
+from .run_cmd import run
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="seqray: sequencing reads to model-ready arrays, on Ray.\n\n"
+    "Exit codes: 0 ok, 1 bad input or data, 2 usage.",
+)
+app.command()(inspect)
+app.command()(convert)
+app.command()(run)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"seqray {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="seqray", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+    except BaseException as e:  # the single error boundary
+        if isinstance(e, SystemExit):
+            return int(e.code or 0)
+        return report_error(e, debug)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading and writing reads: formats, compression, filesystems, chunking."""

@@ -1,0 +1,75 @@
+"""Ray Data datasources: `read_fastq`, `read_fasta`, `read_bam` return `ray.data.Dataset`s
+with the read schema, one read task per planned chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ray
+from ray.data.block import BlockMetadata
+from ray.data.datasource import Datasource, ReadTask
+
+from .parse import ReadOptions
+from .readers import count_records, open_chunk
+from .schema import read_schema
+from .sources import number_chunks, plan_chunks
+
+
+class SeqDatasource(Datasource):
+    def __init__(self, paths, mate_paths=None, *, fmt=None, phred_offset="auto",
+                 chunk_bytes: int = 64 << 20, options: ReadOptions | None = None):
+        super().__init__()
+        self.options = options or ReadOptions()
+        chunks, self.inputs = plan_chunks(paths, mate_paths, chunk_bytes=chunk_bytes,
+                                          phred_offset=phred_offset, fmt=fmt)
+        lenient = ReadOptions(**{**self.options.__dict__, "lenient": True})
+
+        def count(todo):
+            refs = [ray.remote(count_records).remote([c], lenient) for c in todo]
+            return [n[0] for n in ray.get(refs)]
+
+        self.chunks = number_chunks(chunks, count)
+        self.paired = mate_paths is not None
+
+    def estimate_inmemory_data_size(self) -> int:
+        return sum(i.info.size for i in self.inputs)
+
+    def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None):
+        schema = read_schema(self.paired)
+        tasks = []
+        for ch in self.chunks:
+            def read_fn(ch=ch, options=self.options):
+                yield from open_chunk(ch, options)
+
+            meta = BlockMetadata(num_rows=None, size_bytes=ch.end - ch.start,
+                                 input_files=[ch.source], exec_stats=None)
+            tasks.append(ReadTask(read_fn, meta, schema=schema,
+                                  per_task_row_limit=per_task_row_limit))
+        return tasks
+
+
+def read_reads(paths: str | Sequence[str], mate_paths: str | Sequence[str] | None = None, *,
+               format: str | None = None, phred_offset: int | str = "auto",
+               chunk_bytes: int = 64 << 20, alphabet: str = "dna", keep_iupac: bool = False,
+               block_bases: int | None = None) -> ray.data.Dataset:
+    opts = ReadOptions(alphabet=alphabet, keep_iupac=keep_iupac)
+    if block_bases:
+        opts.block_bases = block_bases
+    ds = SeqDatasource(paths, mate_paths, fmt=format, phred_offset=phred_offset,
+                       chunk_bytes=chunk_bytes, options=opts)
+    return ray.data.read_datasource(ds, override_num_blocks=max(1, len(ds.chunks)))
+
+
+def read_fastq(paths, mate_paths=None, phred_offset: int | str = "auto", **kw) -> ray.data.Dataset:
+    """FASTQ (plain, gzip, BGZF; local or s3://) as a Dataset; pairs give one row per pair."""
+    return read_reads(paths, mate_paths, format="FASTQ", phred_offset=phred_offset, **kw)
+
+
+def read_fasta(paths, **kw) -> ray.data.Dataset:
+    """FASTA (multi-line) as a Dataset; `qual` is null."""
+    return read_reads(paths, format="FASTA", **kw)
+
+
+def read_bam(paths, **kw) -> ray.data.Dataset:
+    """SAM/BAM/CRAM (pysam) as a Dataset of reads in sequencing orientation."""
+    return read_reads(paths, **kw)

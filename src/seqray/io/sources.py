@@ -1,0 +1,149 @@
+"""Inputs → planned chunks: detect compression, format and Phred offset, cut into chunks,
+and give every chunk the ordinal of its first record."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from isal import igzip
+
+from ..errors import FormatError, InputError, PairingError
+from . import _kernels as K
+from .chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_file
+from .compression import Compression, Format, detect_compression, detect_format
+from .fs import FileInfo, expand_paths, open_input
+
+HEAD_BYTES = 1 << 20
+TEXT_FORMATS = ("FASTQ", "FASTA")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    info: FileInfo
+    compression: Compression
+    fmt: str | None  # None for an empty file
+    phred_offset: int = 33
+
+
+def _decompressed_head(uri: str, compression: Compression, raw_head: bytes) -> bytes:
+    if compression == Compression.NONE:
+        return raw_head
+    with open_input(uri) as f:
+        try:
+            if compression == Compression.ZSTD:
+                import zstandard
+
+                return zstandard.ZstdDecompressor().stream_reader(f).read(HEAD_BYTES)
+            return igzip.IGzipFile(fileobj=f, mode="rb").read(HEAD_BYTES)
+        except ImportError as exc:
+            raise InputError(f"{uri}: zstd input needs pip install seqray[formats]") from exc
+        except (OSError, EOFError, Exception) as exc:  # corrupt stream
+            raise FormatError(f"corrupt compressed data: {exc}", path=uri) from exc
+
+
+def detect_phred_offset(head: bytes, uri: str) -> int:
+    """Phred+64 only if no quality byte below '@' (64) and some above 'J' (74) in the head."""
+    buf = np.frombuffer(head, dtype=np.uint8)
+    out = np.empty((4096, K.NCOLS), dtype=np.int64)
+    k, _, _, _ = K.scan_fastq(buf, 0, len(buf) + 1, len(head) < HEAD_BYTES, out, 1 << 62, True)
+    rows = out[:k][out[:k, 6] == 0]
+    if len(rows) == 0:
+        return 33
+    ident = np.arange(256, dtype=np.int16)
+    quals, _, _, _ = K.gather(buf, rows[:, 4], rows[:, 5], ident, False)
+    if len(quals) == 0:
+        return 33
+    lo, hi = int(quals.min()), int(quals.max())
+    return 64 if lo >= 64 and hi > 74 else 33
+
+
+def inspect_input(info: FileInfo, phred_offset: int | str = "auto",
+                  fmt: str | None = None) -> InputFile:
+    with open_input(info.uri) as f:
+        raw = f.read(HEAD_BYTES)
+    compression = detect_compression(raw)
+    head = _decompressed_head(info.uri, compression, raw)
+    found = detect_format(head, raw)
+    if found is None and head.strip(b"\r\n\t "):
+        raise FormatError(
+            "not a FASTQ, FASTA, SAM, BAM, CRAM or Parquet file (unrecognised content)",
+            path=info.uri, offset=0)
+    name = found.value if found is not None else None
+    if fmt is not None and name is not None and fmt != name:
+        raise FormatError(f"expected {fmt} but the content is {name}", path=info.uri)
+    offset = 33
+    if name == Format.FASTQ.value:
+        if phred_offset == "auto":
+            offset = detect_phred_offset(head, info.uri)
+        else:
+            offset = int(phred_offset)
+            if offset not in (33, 64):
+                raise InputError(f"phred_offset must be 33, 64 or 'auto', not {phred_offset!r}")
+    return InputFile(info, compression, name, offset)
+
+
+def plan_chunks(
+    paths: str | Sequence[str],
+    mate_paths: str | Sequence[str] | None = None,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    phred_offset: int | str = "auto",
+    fmt: str | None = None,
+) -> tuple[list[Chunk], list[InputFile]]:
+    """Chunks for all inputs, in input order; pairs are one chunk per file pair."""
+    files = [inspect_input(i, phred_offset, fmt) for i in expand_paths(list(_as_list(paths)))]
+    mates: list[InputFile] = []
+    if mate_paths:
+        mates = [inspect_input(i, phred_offset, fmt) for i in expand_paths(list(_as_list(mate_paths)))]
+        if len(mates) != len(files):
+            raise PairingError(
+                f"{len(files)} R1 files but {len(mates)} R2 files: pairs need one R2 per R1")
+    chunks: list[Chunk] = []
+    for i, f in enumerate(files):
+        kind = f.fmt or (mates[i].fmt if mates else None) or "FASTQ"
+        if mates:
+            m = mates[i]
+            if kind not in TEXT_FORMATS or (m.fmt or kind) != kind:
+                raise PairingError(f"paired input needs two FASTQ or FASTA files: {f.info.uri} "
+                                   f"is {f.fmt}, {m.info.uri} is {m.fmt}")
+            chunks.append(Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True,
+                                f.phred_offset, mate=m.info.uri, mate_compression=m.compression,
+                                first_record=0))
+        elif kind in TEXT_FORMATS:
+            chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
+        else:
+            chunks.append(Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True,
+                                33, first_record=0))
+    return chunks, files + mates
+
+
+def assign_first_records(chunks: list[Chunk], counts: Sequence[int | None]) -> list[Chunk]:
+    """Fill each chunk's first-record ordinal from the record counts of its file's chunks."""
+    out = []
+    for _, group in itertools.groupby(zip(chunks, counts), key=lambda cc: cc[0].source):
+        group = list(group)
+        firsts = [0, *itertools.accumulate(c for _, c in group[:-1])] if len(group) > 1 else [0]
+        out += [replace(ch, first_record=f) for (ch, _), f in zip(group, firsts)]
+    return out
+
+
+def needs_counting(chunks: list[Chunk]) -> list[Chunk]:
+    """Chunks whose record count decides a later chunk's first ordinal."""
+    later = {c.source for c in chunks if c.index > 0}
+    return [c for c in chunks if c.source in later]
+
+
+def number_chunks(chunks: list[Chunk], count: Callable[[list[Chunk]], list[int]]) -> list[Chunk]:
+    """Chunks with first-record ordinals, counting split files with `count` (maybe parallel)."""
+    todo = needs_counting(chunks)
+    if not todo:
+        return [replace(c, first_record=0) for c in chunks]
+    counted = dict(zip([c.key for c in todo], count(todo)))
+    return assign_first_records(chunks, [counted.get(c.key) for c in chunks])
+
+
+def _as_list(x):
+    return [x] if isinstance(x, str) else list(x)

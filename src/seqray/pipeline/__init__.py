@@ -1,0 +1,1 @@
+"""Pipelines: a YAML config of registered stages, run by a local or a Ray runner."""

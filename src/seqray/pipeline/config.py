@@ -1,0 +1,139 @@
+"""Pipeline configuration (YAML) validated by pydantic, with errors that name the key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import ConfigError
+from ..io.chunks import DEFAULT_CHUNK_BYTES
+from ..io.parse import DEFAULT_BLOCK_BASES
+from . import stages as _stages  # noqa: F401  (registers the built-in stages)
+from .registry import StageConfig, stage_class, stage_names
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.I)
+_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 2**10, "M": 1e6, "MB": 1e6, "MIB": 2**20,
+          "G": 1e9, "GB": 1e9, "GIB": 2**30, "T": 1e12, "TB": 1e12, "TIB": 2**40}
+
+
+def parse_size(v) -> int:
+    if isinstance(v, int):
+        return v
+    m = _SIZE.match(str(v))
+    if not m or (m.group(2) or "").upper() not in _UNITS:
+        raise ValueError(f"not a size: {v!r} (use a number of bytes or e.g. '64MiB')")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").upper()])
+
+
+class RunSettings(BaseModel):
+    """How to run; only chunk_bytes and block_bases shape the outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+    runner: Literal["auto", "local", "ray"] = "auto"
+    address: str | None = None
+    num_cpus: int | None = Field(default=None, ge=1)
+    chunk_bytes: int = Field(default=DEFAULT_CHUNK_BYTES, ge=1)
+    block_bases: int = Field(default=DEFAULT_BLOCK_BASES, ge=1)
+    on_error: Literal["fail", "skip"] = "fail"
+
+    @field_validator("chunk_bytes", "block_bases", mode="before")
+    @classmethod
+    def _size(cls, v):
+        return parse_size(v)
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    output: str
+    run: RunSettings = RunSettings()
+    stages: list[StageConfig]
+
+    def stage_names(self) -> list[str]:
+        return [type(s).stage_name for s in self.stages]
+
+    def canonical(self) -> dict:
+        return {
+            "output": self.output,
+            "run": self.run.model_dump(),
+            "stages": [{type(s).stage_name: s.model_dump()} for s in self.stages],
+        }
+
+    def output_hash(self) -> str:
+        """Hash of what decides the outputs (not the runner, address or CPU count)."""
+        d = self.canonical()
+        d["run"] = {k: d["run"][k] for k in ("chunk_bytes", "block_bases", "on_error")}
+        d.pop("output")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def _loc(err: dict) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "(top level)"
+
+
+def _explain(prefix: str, exc: ValidationError) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        key = f"{prefix}{_loc(err)}"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        else:
+            lines.append(f"{key}: {err['msg']}")
+    return ConfigError("invalid config: " + "; ".join(lines))
+
+
+def parse_config(data: dict, source: str = "config") -> PipelineConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping with 'output' and 'stages'")
+    unknown = set(data) - {"output", "run", "stages"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: output, run, stages")
+    raw_stages = data.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise ConfigError(f"{source}: 'stages' must be a non-empty list")
+    stages = []
+    for i, entry in enumerate(raw_stages):
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ConfigError(f"{source}: stages[{i}] must be a mapping with one stage name, "
+                              f"e.g. '- inspect: {{}}'")
+        (name, body), = entry.items()
+        cls = stage_class(name)
+        if cls is None:
+            raise ConfigError(f"{source}: stages[{i}]: unknown stage {name!r}; "
+                              f"allowed: {', '.join(stage_names())}")
+        try:
+            cfg = cls.Config.model_validate(body or {})
+        except ValidationError as exc:
+            raise _explain(f"{source}: stages[{i}].{name}.", exc) from None
+        stages.append(cfg)
+    try:
+        cfg = PipelineConfig.model_validate(
+            {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages})
+    except ValidationError as exc:
+        raise _explain(f"{source}: ", exc) from None
+    kinds = [stage_class(n).kind for n in cfg.stage_names()]
+    if kinds[0] != "source" or "source" in kinds[1:]:
+        raise ConfigError(f"{source}: the first stage, and only the first, must be 'read'")
+    if "sink" not in kinds:
+        raise ConfigError(f"{source}: add a 'write' stage: a pipeline must write its output")
+    return cfg
+
+
+def load_config(path: str) -> PipelineConfig:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(data, source=path)

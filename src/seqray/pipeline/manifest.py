@@ -1,0 +1,141 @@
+"""The run journal (resume) and the manifest (the contract with downstream jobs).
+
+While a run goes on, each finished chunk is recorded as its own small JSON object under
+`_seqray/journal/` (objects, not an appended file, so it works on S3 too). The manifest is
+written last, atomically: its presence with `"complete": true` is what marks a run done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pyarrow.fs as pafs
+
+from .. import __version__
+from ..errors import ResumeError
+from ..io.fs import filesystem_for, join
+from ..io.writers import AtomicFile
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def _write_json(uri: str, obj) -> None:
+    f = AtomicFile(uri)
+    f.write((json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+    f.commit()
+
+
+def _read_json(uri: str):
+    fs, path = filesystem_for(uri)
+    try:
+        with fs.open_input_stream(path, compression=None) as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+
+
+def _exists(uri: str) -> bool:
+    fs, path = filesystem_for(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def file_sha256(uri: str) -> tuple[int, str]:
+    fs, path = filesystem_for(uri)
+    h = hashlib.sha256()
+    size = 0
+    with fs.open_input_stream(path, compression=None) as f:
+        while True:
+            b = f.read(8 << 20)
+            if not b:
+                break
+            size += len(b)
+            h.update(b)
+    return size, h.hexdigest()
+
+
+class Journal:
+    def __init__(self, output: str):
+        self.output = output
+        self.dir = join(output, "_seqray", "journal")
+        self.run_uri = join(output, "_seqray", "run.json")
+
+    def state(self) -> str:
+        """'empty', 'complete' (a manifest) or 'partial' (a journal without a manifest)."""
+        m = _read_json(join(self.output, MANIFEST))
+        if m and m.get("complete"):
+            return "complete"
+        if _exists(self.run_uri):
+            return "partial"
+        return "empty"
+
+    def start(self, header: dict) -> None:
+        _write_json(self.run_uri, header)
+
+    def check_header(self, header: dict) -> None:
+        old = _read_json(self.run_uri)
+        if old is None:
+            raise ResumeError(f"{self.output}: nothing to resume (no run journal)")
+        if old.get("config_hash") != header["config_hash"]:
+            raise ResumeError(
+                f"{self.output}: the config changed since the interrupted run "
+                "(output-shaping settings or stages differ); rerun with --overwrite")
+        old_inputs = {i["uri"]: i for i in old.get("inputs", [])}
+        for i in header["inputs"]:
+            o = old_inputs.get(i["uri"])
+            if o is None or o["size"] != i["size"] or o["mtime"] != i["mtime"]:
+                raise ResumeError(
+                    f"{i['uri']}: input changed since the interrupted run (size or mtime); "
+                    "rerun with --overwrite")
+        if set(old_inputs) != {i["uri"] for i in header["inputs"]}:
+            raise ResumeError(f"{self.output}: the set of input files changed; rerun with --overwrite")
+
+    def _entry_uri(self, key: str) -> str:
+        return join(self.dir, hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+    def record(self, outcome: dict) -> None:
+        _write_json(self._entry_uri(outcome["chunk"]), outcome)
+
+    def load_verified(self) -> dict[str, dict]:
+        """Journaled chunk outcomes whose shards are all present and intact."""
+        fs, path = filesystem_for(self.dir)
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        except OSError:
+            return {}
+        done = {}
+        for info in infos:
+            if not info.base_name.endswith(".json"):
+                continue
+            uri = ("s3://" + info.path) if self.dir.startswith("s3://") else info.path
+            entry = _read_json(uri)
+            if not entry:
+                continue
+            if all(_shard_ok(s) for s in entry["shards"]):
+                done[entry["chunk"]] = entry
+        return done
+
+
+def _shard_ok(shard: dict) -> bool:
+    try:
+        size, sha = file_sha256(shard["uri"])
+    except OSError:
+        return False
+    return size == shard["bytes"] and sha == shard["sha256"]
+
+
+def write_manifest(output: str, body: dict) -> str:
+    body = {"manifest_version": MANIFEST_VERSION, "seqray_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **body,
+            "complete": True}
+    uri = join(output, MANIFEST)
+    _write_json(uri, body)
+    return uri
+
+
+def read_manifest(output: str) -> dict | None:
+    return _read_json(join(output, MANIFEST))

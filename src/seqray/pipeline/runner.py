@@ -1,0 +1,435 @@
+"""Running a pipeline: plan chunks, process them (in-process or on Ray), journal each
+finished chunk, then join outputs, write reports and the manifest.
+
+The pipeline definition (`Pipeline`, `process_chunk`) knows nothing of where it runs; the
+two runners only decide where `process_chunk` is called. Outputs depend only on the chunk
+plan, so both runners, with any worker count, write byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from .. import __version__
+from ..errors import SeqrayError
+from ..io.chunks import Chunk
+from ..io.fs import filesystem_for, is_s3, join
+from ..io.parse import ReadOptions
+from ..io.readers import count_records, open_chunk
+from ..io.schema import SEQ, SEQ2
+from ..io.sources import InputFile, needs_counting
+from ..io.buffers import values_offsets
+from ..io.writers import AtomicFile
+from .config import PipelineConfig
+from .manifest import Journal, write_manifest
+from .registry import MapStage, Stage, stage_class
+from .stages import InspectStage, ReadStage, WriteStage
+
+# below this much input, `runner: auto` stays in-process: starting Ray costs seconds
+AUTO_RAY_BYTES = 256 * 1024 * 1024
+
+
+def _bases(table: pa.Table) -> int:
+    n = 0
+    for c in (SEQ, SEQ2):
+        if c in table.column_names:
+            _, offsets = values_offsets(table.column(c))
+            n += int(offsets[-1]) if len(offsets) else 0
+    return n
+
+
+@dataclass
+class StageCounter:
+    reads_in: int = 0
+    bases_in: int = 0
+    reads_out: int = 0
+    bases_out: int = 0
+    seconds: float = 0.0
+
+    def __iadd__(self, o: StageCounter) -> StageCounter:
+        self.reads_in += o.reads_in
+        self.bases_in += o.bases_in
+        self.reads_out += o.reads_out
+        self.bases_out += o.bases_out
+        self.seconds += o.seconds
+        return self
+
+
+@dataclass
+class Pipeline:
+    config: PipelineConfig
+    source: ReadStage
+    stages: list[Stage]  # map and sink stages, in config order
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig) -> Pipeline:
+        objs = [stage_class(type(c).stage_name)(c) for c in config.stages]
+        return cls(config, objs[0], objs[1:])
+
+    @property
+    def names(self) -> list[str]:
+        return ["read"] + [s.name for s in self.stages]
+
+    def read_options(self) -> ReadOptions:
+        run = self.config.run
+        return self.source.options(run.block_bases, run.on_error == "skip")
+
+
+def _chunk_ids(chunks: list[Chunk]) -> dict[str, str]:
+    order = {s: i for i, s in enumerate(dict.fromkeys(c.source for c in chunks))}
+    return {c.key: f"{order[c.source]:04d}-{c.index:05d}" for c in chunks}
+
+
+def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) -> dict:
+    """Reads one chunk through every stage and writes its shards; returns its outcome."""
+    opts = pipeline.read_options()
+    counters = [StageCounter() for _ in pipeline.names]
+    accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
+    writers: list[tuple[int, list]] = []
+    reader = open_chunk(chunk, opts)
+    try:
+        for i, st in enumerate(pipeline.stages):
+            if st.kind == "sink":
+                writers.append((i, st.open(chunk, chunk_id, output)))
+        it = iter(reader)
+        while True:
+            t0 = time.perf_counter()
+            table = next(it, None)
+            counters[0].seconds += time.perf_counter() - t0
+            if table is None:
+                break
+            n, b = len(table), _bases(table)
+            counters[0].reads_out += n
+            counters[0].bases_out += b
+            for i, st in enumerate(pipeline.stages):
+                c = counters[i + 1]
+                c.reads_in += n
+                c.bases_in += b
+                t0 = time.perf_counter()
+                if isinstance(st, MapStage):
+                    table = st.transform(table, accs[i], chunk)
+                    n, b = len(table), _bases(table)
+                else:
+                    for w in dict(writers)[i]:
+                        w.write(table)
+                c.seconds += time.perf_counter() - t0
+                c.reads_out += n
+                c.bases_out += b
+        shards = []
+        for i, ws in writers:
+            for w in ws:
+                f = w.close()
+                shards.append({"uri": f.uri, "rows": f.rows, "bytes": f.bytes,
+                               "sha256": f.sha256, "stage": pipeline.stages[i].name,
+                               "stage_index": i})
+    except BaseException:
+        for _, ws in writers:
+            for w in ws:
+                w.abort()
+        raise
+    result = reader.result
+    counters[0].reads_in = result.records
+    if result.rejects:
+        shards.append(_write_rejects(result.rejects, chunk_id, output))
+    return {
+        "chunk": chunk.key,
+        "chunk_id": chunk_id,
+        "source": chunk.source,
+        "mate": chunk.mate,
+        "index": chunk.index,
+        "records": result.records,
+        "rejected": len(result.rejects),
+        "digest": result.digest,
+        "shards": shards,
+        "counters": [c.__dict__ for c in counters],
+        "accumulators": {
+            str(i): acc.to_json() for i, acc in enumerate(accs) if acc is not None
+        },
+    }
+
+
+def _write_rejects(rejects, chunk_id: str, output: str) -> dict:
+    """Bad records, one JSON object a line: file, record (1-based), reason, raw text."""
+    f = AtomicFile(join(output, "rejects", f"part-{chunk_id}.jsonl"))
+    for r in rejects:
+        line = {"file": r.source, "record": r.record + 1, "reason": r.reason,
+                "text": r.text.decode("latin-1")}
+        f.write((json.dumps(line) + "\n").encode())
+    f.commit()
+    return {"uri": f.uri, "rows": len(rejects), "bytes": f.size, "sha256": f.sha.hexdigest(),
+            "stage": "rejects", "stage_index": -1}
+
+
+# -- runners ----------------------------------------------------------------------------
+
+OutcomeSink = Callable[[dict], None]
+
+
+class LocalRunner:
+    """Processes chunks one after another in this process: no start-up cost."""
+
+    name = "local"
+
+    def run(self, pipeline: Pipeline, chunks: list[Chunk], ids: dict[str, str], output: str,
+            done: dict[str, dict], on_outcome: OutcomeSink) -> None:
+        prev: dict[str, int] = {}  # source -> ordinal after the last chunk seen
+        for ch in chunks:
+            first = prev.get(ch.source, 0) if ch.index else 0
+            if ch.key in done:
+                prev[ch.source] = first + done[ch.key]["records"]
+                continue
+            outcome = process_chunk(pipeline, replace(ch, first_record=first), ids[ch.key],
+                                    output)
+            prev[ch.source] = first + outcome["records"]
+            on_outcome(outcome)
+
+
+def _process_row(row: dict) -> dict:
+    pipeline, chunk, chunk_id, output = pickle.loads(row["task"])
+    return {"outcome": json.dumps(process_chunk(pipeline, chunk, chunk_id, output))}
+
+
+def _count_row(row: dict) -> dict:
+    chunk, options = pickle.loads(row["task"])
+    return {"key": chunk.key, "count": count_records([chunk], options)[0]}
+
+
+class RayRunner:
+    """Processes chunks as a Ray Data stream, local cluster or `address`."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        self.address = address
+        self.num_cpus = num_cpus
+
+    def start(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
+                        "configure_logging": False}
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=self.num_cpus, **kwargs)
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.execution_options.preserve_order = False
+
+    def _map(self, fn, tasks: list[bytes]) -> Iterable[dict]:
+        import ray.data
+
+        if not tasks:
+            return []
+        ds = ray.data.from_items([{"task": t} for t in tasks], override_num_blocks=len(tasks))
+        return ds.map(fn, num_cpus=1).iter_rows()
+
+    def count(self, chunks: list[Chunk], options: ReadOptions) -> dict[str, int]:
+        self.start()
+        rows = self._map(_count_row, [pickle.dumps((c, options)) for c in chunks])
+        return {r["key"]: int(r["count"]) for r in rows}
+
+    def run(self, pipeline: Pipeline, chunks: list[Chunk], ids: dict[str, str], output: str,
+            done: dict[str, dict], on_outcome: OutcomeSink) -> None:
+        self.start()
+        # ordinals of split files: counts from the journal where known, else counted now
+        known = {k: v["records"] for k, v in done.items()}
+        todo = [c for c in needs_counting(chunks) if c.key not in known]
+        known.update(self.count(todo, replace(pipeline.read_options(), lenient=True)))
+        prev: dict[str, int] = {}
+        tasks = []
+        for ch in chunks:
+            first = prev.get(ch.source, 0) if ch.index else 0
+            prev[ch.source] = first + known.get(ch.key, 0)
+            if ch.key not in done:
+                tasks.append(pickle.dumps((pipeline, replace(ch, first_record=first),
+                                           ids[ch.key], output)))
+        for row in self._map(_process_row, tasks):
+            on_outcome(json.loads(row["outcome"]))
+
+
+# -- the driver -------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    output: str
+    manifest: str
+    runner: str
+    chunks: int
+    resumed_chunks: int
+    counters: dict[str, StageCounter]
+    reports: dict[str, dict] = field(default_factory=dict)
+    rejected: int = 0
+    seconds: float = 0.0
+
+
+def _clear(output: str) -> None:
+    fs, path = filesystem_for(output)
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return
+    if is_s3(output):
+        fs.delete_dir_contents(path, missing_dir_ok=True)
+    else:
+        shutil.rmtree(path)
+
+
+def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str, str]:
+    """sha256 of each input: of the file itself when read as one chunk, else of the
+    concatenated sha256 digests of its chunks (marked 'sha256-chunks')."""
+    by_source: dict[str, list[str]] = {}
+    for o in sorted(outcomes, key=lambda o: (o["source"], o["index"])):
+        digests = o["digest"].split("+")
+        by_source.setdefault(o["source"], []).append(digests[0])
+        if len(digests) > 1:
+            by_source.setdefault(o["mate"], []).append(digests[1])
+    out = {}
+    for src, ds in by_source.items():
+        out[src] = ("sha256:" + ds[0]) if len(ds) == 1 else (
+            "sha256-chunks:" + hashlib.sha256("".join(ds).encode()).hexdigest())
+    return out
+
+
+def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None):
+    kind = runner or config.run.runner
+    if kind == "auto":
+        total = sum(i.info.size for i in inputs)
+        kind = "ray" if (total > AUTO_RAY_BYTES or config.run.address
+                         or os.environ.get("RAY_ADDRESS")) else "local"
+    if kind == "ray":
+        return RayRunner(config.run.address, config.run.num_cpus)
+    return LocalRunner()
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    runner: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    t_start = time.perf_counter()
+    pipeline = Pipeline.from_config(config)
+    output = config.output
+    journal = Journal(output)
+    state = journal.state()
+    if overwrite:
+        _clear(output)
+        state = "empty"
+    elif state == "complete" and not resume:
+        raise SeqrayError(f"{output}: a finished run is already there; use --overwrite "
+                          "to replace it")
+    elif state == "partial" and not resume:
+        raise SeqrayError(f"{output}: an interrupted run is there; use --resume to finish it "
+                          "or --overwrite to start again")
+    elif state == "empty" and not is_s3(output) and os.path.isdir(output) and os.listdir(output):
+        raise SeqrayError(f"{output}: directory is not empty and holds no seqray run; "
+                          "choose another output or use --overwrite")
+
+    chunks, inputs = pipeline.source.plan(config.run.chunk_bytes)
+    header = {
+        "seqray_version": __version__,
+        "config_hash": config.output_hash(),
+        "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime}
+                   for i in inputs],
+    }
+    done: dict[str, dict] = {}
+    if resume and state != "empty":
+        journal.check_header(header)
+        done = {k: v for k, v in journal.load_verified().items()
+                if k in {c.key for c in chunks}}
+    else:
+        journal.start(header)
+
+    ids = _chunk_ids(chunks)
+    sizes = {c.key: c.end - c.start for c in chunks}
+    total_bytes = sum(sizes.values())
+    progressed = sum(sizes[k] for k in done)
+    if progress:
+        progress(progressed, total_bytes)
+    outcomes: dict[str, dict] = dict(done)
+
+    def on_outcome(o: dict) -> None:
+        nonlocal progressed
+        journal.record(o)
+        outcomes[o["chunk"]] = o
+        progressed += sizes[o["chunk"]]
+        if progress:
+            progress(progressed, total_bytes)
+
+    the_runner = choose_runner(config, inputs, runner)
+    the_runner.run(pipeline, chunks, ids, output, done, on_outcome)
+
+    ordered = [outcomes[c.key] for c in chunks]
+    counters = {n: StageCounter() for n in pipeline.names}
+    keys = [f"{i}:{n}" for i, n in enumerate(pipeline.names)]
+    merged = [StageCounter() for _ in keys]
+    for o in ordered:
+        for m, c in zip(merged, o["counters"]):
+            m += StageCounter(**c)
+    counters = dict(zip(pipeline.names, merged)) if len(set(pipeline.names)) == len(
+        pipeline.names) else dict(zip(keys, merged))
+
+    reports: dict[str, dict] = {}
+    files = []
+    formats = {i.info.uri: i.fmt or "" for i in inputs}
+    for i, st in enumerate(pipeline.stages):
+        if isinstance(st, MapStage):
+            acc = st.new_accumulator()
+            for o in ordered:
+                data = o["accumulators"].get(str(i))
+                if data is not None:
+                    acc += st.accumulator_from_json(data)
+            if isinstance(st, InspectStage):
+                order = [i_.info.uri for i_ in inputs]
+                reports[st.name] = st.finish(acc, output, formats=formats, order=order)
+            else:
+                reports[st.name] = st.finish(acc, output)
+        elif isinstance(st, WriteStage):
+            shards = [s for o in ordered for s in o["shards"] if s["stage_index"] == i]
+            for f in st.finish(shards, output):
+                files.append({"uri": f.uri, "rows": f.rows, "bytes": f.bytes,
+                              "sha256": f.sha256, "stage": st.name, "format": st.config.format})
+    rejects = [s for o in ordered for s in o["shards"] if s["stage"] == "rejects"]
+    rejected = sum(o["rejected"] for o in ordered)
+    checksums = _input_checksums(inputs, ordered)
+    manifest = write_manifest(output, {
+        "config": config.canonical(),
+        "config_hash": header["config_hash"],
+        "inputs": [
+            {**h, "format": i.fmt, "compression": i.compression.value,
+             "phred_offset": i.phred_offset if i.fmt == "FASTQ" else None,
+             "checksum": checksums.get(i.info.uri)}
+            for h, i in zip(header["inputs"], inputs)
+        ],
+        "chunks": [{"id": o["chunk_id"], "source": o["source"], "records": o["records"],
+                    "rejected": o["rejected"]} for o in ordered],
+        "shards": files,
+        "rejects": rejects,
+        "stages": {n: c.__dict__ for n, c in counters.items()},
+        "reports": reports,
+        "reads": {"in": sum(o["records"] for o in ordered), "rejected": rejected},
+    })
+    # the parts of single-file outputs are no longer needed once the manifest commits
+    parts = join(output, "_seqray", "parts")
+    pfs, ppath = filesystem_for(parts)
+    if pfs.get_file_info(ppath).type == pafs.FileType.Directory:
+        pfs.delete_dir(ppath)
+    return RunResult(output, manifest, the_runner.name, len(chunks), len(done), counters,
+                     reports, rejected, time.perf_counter() - t_start)

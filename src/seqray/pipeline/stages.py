@@ -1,0 +1,203 @@
+"""The built-in stages: read (source), inspect (statistics), write (sink)."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import Field, field_validator
+
+from ..errors import ConfigError
+from ..io.chunks import Chunk
+from ..io.fs import join
+from ..io.parse import ReadOptions
+from ..io.schema import read_schema
+from ..io.sources import plan_chunks
+from ..io.writers import AtomicFile, ParquetShardWriter, TextShardWriter, WrittenFile, concatenate
+from ..qc.stats import ReadStats
+from .registry import MapStage, Stage, StageConfig, register
+
+
+class ReadConfig(StageConfig):
+    paths: list[str] = Field(min_length=1)
+    mate_paths: list[str] | None = None
+    format: Literal["auto", "FASTQ", "FASTA", "BAM", "SAM", "CRAM", "Parquet"] = "auto"
+    phred_offset: Literal["auto", 33, 64] = "auto"
+    alphabet: Literal["dna", "protein"] = "dna"
+    keep_iupac: bool = False
+
+    @field_validator("paths", "mate_paths", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+@register
+class ReadStage(Stage):
+    """Reads FASTQ/FASTA/SAM/BAM/CRAM/Parquet, local or S3, into read batches."""
+
+    name = "read"
+    kind = "source"
+    Config = ReadConfig
+
+    def plan(self, chunk_bytes: int):
+        c = self.config
+        return plan_chunks(c.paths, c.mate_paths, chunk_bytes=chunk_bytes,
+                           phred_offset=c.phred_offset,
+                           fmt=None if c.format == "auto" else c.format)
+
+    def options(self, block_bases: int, lenient: bool) -> ReadOptions:
+        return ReadOptions(alphabet=self.config.alphabet, keep_iupac=self.config.keep_iupac,
+                           lenient=lenient, block_bases=block_bases)
+
+
+class InspectConfig(StageConfig):
+    pass
+
+
+class FileStats(dict):
+    """source file → ReadStats, mergeable with +=."""
+
+    def __iadd__(self, other: FileStats) -> FileStats:
+        for k, v in other.items():
+            if k in self:
+                self[k] += v
+            else:
+                self[k] = v
+        return self
+
+    def to_json(self) -> dict:
+        return {k: v.to_json() for k, v in self.items()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> FileStats:
+        return cls({k: ReadStats.from_json(v) for k, v in d.items()})
+
+
+def stats_rows(per_file: dict[str, ReadStats], fmt: dict[str, str], kind: str) -> list[dict]:
+    """seqkit-style rows: one per file, in the given order."""
+    rows = []
+    for f, st in per_file.items():
+        rows.append({"file": f, "format": fmt.get(f, ""), "type": kind if st.num_seqs else "",
+                     **st.as_dict()})
+    return rows
+
+
+@register
+class InspectStage(MapStage):
+    """Counts reads, bases, lengths, N50, GC and Q20/Q30 per input file (seqkit's numbers);
+    batches pass through unchanged."""
+
+    name = "inspect"
+    Config = InspectConfig
+
+    def new_accumulator(self) -> FileStats:
+        return FileStats()
+
+    def accumulator_from_json(self, data) -> FileStats:
+        return FileStats.from_json(data)
+
+    def transform(self, table: pa.Table, acc: FileStats, chunk: Chunk) -> pa.Table:
+        mates = [(chunk.source, table)]
+        if chunk.mate is not None:
+            mates = [
+                (chunk.source, table.select(["seq", "qual"])),
+                (chunk.mate, table.select(["seq2", "qual2"]).rename_columns(["seq", "qual"])),
+            ]
+        for src, t in mates:
+            st = acc.get(src)
+            if st is None:
+                st = acc[src] = ReadStats()
+            st.add_table(t)
+        return table
+
+    def finish(self, acc: FileStats, output: str, formats: dict[str, str] | None = None,
+               order: list[str] | None = None) -> dict:
+        order = order or list(acc)
+        per_file = {f: acc.get(f, ReadStats()) for f in order}
+        total = ReadStats()
+        for st in per_file.values():
+            total += st
+        report = {"files": stats_rows(per_file, formats or {}, "DNA"),
+                  "total": total.as_dict()}
+        f = AtomicFile(join(output, "stats.json"))
+        f.write((json.dumps(report, indent=2) + "\n").encode())
+        f.commit()
+        return report
+
+
+class WriteConfig(StageConfig):
+    format: Literal["parquet", "fastq", "fasta"] = "parquet"
+    compression: Literal["gzip", "none", "zstd", "snappy"] | None = None
+    path: str = Field(default="reads", pattern=r"^[A-Za-z0-9_.-]+$")
+    single_file: bool | None = None
+    level: int = Field(default=1, ge=0, le=3)
+
+    def resolved(self) -> tuple[str, bool]:
+        comp = self.compression
+        if self.format == "parquet":
+            comp = comp or "zstd"
+            if comp == "gzip":
+                comp = "gzip"
+        else:
+            comp = comp or "gzip"
+            if comp not in ("gzip", "none"):
+                raise ConfigError(f"write: compression {comp!r} is for parquet; "
+                                  "FASTQ/FASTA allow gzip or none")
+        single = self.single_file if self.single_file is not None else self.format != "parquet"
+        return comp, single
+
+
+@register
+class WriteStage(Stage):
+    """Writes read batches as Parquet shards or FASTQ/FASTA (one file, or one per chunk)."""
+
+    name = "write"
+    kind = "sink"
+    Config = WriteConfig
+
+    def _ext(self) -> str:
+        comp, _ = self.config.resolved()
+        if self.config.format == "parquet":
+            return "parquet"
+        return self.config.format + (".gz" if comp == "gzip" else "")
+
+    def _dir(self, output: str) -> str:
+        _, single = self.config.resolved()
+        return join(output, "_seqray", "parts", self.config.path) if single else join(
+            output, self.config.path)
+
+    def open(self, chunk: Chunk, chunk_id: str, output: str) -> list:
+        comp, _ = self.config.resolved()
+        mates = ["R1", "R2"] if chunk.mate is not None else [None]
+        writers = []
+        for i, m in enumerate(mates):
+            suffix = f"_{m}" if m else ""
+            uri = join(self._dir(output), f"part-{chunk_id}{suffix}.{self._ext()}")
+            if self.config.format == "parquet":
+                writers.append(ParquetShardWriter(uri, read_schema(chunk.mate is not None),
+                                                  compression=comp))
+                break
+            writers.append(TextShardWriter(uri, fastq=self.config.format == "fastq",
+                                           gzip=comp == "gzip", mate=i == 1,
+                                           level=self.config.level))
+        return writers
+
+    def finish(self, shards: list[dict], output: str) -> list[WrittenFile]:
+        """Joins the parts of single-file outputs in read-identity order."""
+        _, single = self.config.resolved()
+        if not single:
+            return [WrittenFile(s["uri"], s["rows"], s["bytes"], s["sha256"]) for s in shards]
+        out = []
+        for mate in ("_R1", "_R2", ""):
+            parts = [s for s in shards if s["uri"].endswith(f"{mate}.{self._ext()}")
+                     and (mate or not (s["uri"].endswith("_R1." + self._ext())
+                                       or s["uri"].endswith("_R2." + self._ext())))]
+            if not parts:
+                continue
+            f = concatenate([s["uri"] for s in parts],
+                            join(output, f"{self.config.path}{mate}.{self._ext()}"))
+            f.rows = sum(s["rows"] for s in parts)
+            out.append(f)
+        return out

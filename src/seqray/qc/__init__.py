@@ -1,0 +1,1 @@
+"""Read statistics and (in later stages) filtering, trimming and duplicate removal."""
