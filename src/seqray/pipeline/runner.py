@@ -289,6 +289,16 @@ def _clear(output: str) -> None:
         shutil.rmtree(path)
 
 
+def _remove_stale_temporaries(output: str) -> None:
+    """Half-written files of a killed run (local only: S3 uploads are all-or-nothing)."""
+    if is_s3(output):
+        return
+    for dirpath, _, names in os.walk(output):
+        for n in names:
+            if n.startswith(".") and ".tmp-" in n:
+                os.remove(os.path.join(dirpath, n))
+
+
 def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str, str]:
     """sha256 of each input: of the file itself when read as one chunk, else of the
     concatenated sha256 digests of its chunks (marked 'sha256-chunks')."""
@@ -352,6 +362,7 @@ def run_pipeline(
     done: dict[str, dict] = {}
     if resume and state != "empty":
         journal.check_header(header)
+        _remove_stale_temporaries(output)
         done = {k: v for k, v in journal.load_verified().items()
                 if k in {c.key for c in chunks}}
     else:

@@ -1,0 +1,97 @@
+"""Shared fixtures: example data, a session-scoped local Ray cluster, a moto S3 server."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "data"
+
+
+@pytest.fixture(scope="session")
+def examples() -> Path:
+    return EXAMPLES
+
+
+def write_random_fastq(path: Path, n: int, seed: int = 1, max_len: int = 300) -> Path:
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        for i in range(n):
+            L = rng.randint(0, max_len)
+            s = "".join(rng.choice("ACGTN") for _ in range(L))
+            q = "".join(rng.choice("#5?@+IJ") for _ in range(L))
+            f.write(f"@read{i} c={i % 7}\n{s}\n+\n{q}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on 127.0.0.1; yields the endpoint URL."""
+    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    port = _free_port()
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    import boto3
+
+    env = {"SEQRAY_S3_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    bucket = f"b{random.randrange(10**9)}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket, env
+
+
+def seqray_cmd() -> list[str]:
+    return [sys.executable, "-m", "seqray.cli.main"]
+
+
+@pytest.fixture
+def run_env():
+    env = dict(os.environ)
+    env.pop("RAY_ADDRESS", None)
+    return env
