@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -52,10 +51,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's standalone S3 server on 127.0.0.1; yields the endpoint URL."""
-    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     port = _free_port()
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the moto of this environment (another on PATH may be older)
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from .. import __version__
@@ -45,16 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         app(args=args, prog_name="seqray", standalone_mode=False)
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.exceptions.Abort:
-        return 130
-    except click.ClickException as e:
-        e.show()
-        return EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+    except SystemExit as e:
+        return int(e.code or 0)
     except BaseException as e:  # the single error boundary
-        if isinstance(e, SystemExit):
-            return int(e.code or 0)
+        # typer may vendor its own click: recognise its exceptions by class name
+        kinds = {c.__name__ for c in type(e).__mro__}
+        if "Exit" in kinds:
+            return int(getattr(e, "exit_code", 0))
+        if "Abort" in kinds or isinstance(e, KeyboardInterrupt):
+            return 130
+        if "ClickException" in kinds:
+            e.show()
+            return EXIT_USAGE if "UsageError" in kinds else int(e.exit_code)
         return report_error(e, debug)
     return 0
 

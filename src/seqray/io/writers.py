@@ -98,7 +98,7 @@ class AtomicFile:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             d, b = os.path.split(self.path)
             self.tmp = os.path.join(d, f".{b}.tmp-{uuid.uuid4().hex[:8]}")
-        self.stream = self.fs.open_output_stream(self.tmp)
+        self.stream = self.fs.open_output_stream(self.tmp, compression=None)
         self.sha = hashlib.sha256()
         self.size = 0
 
