@@ -21,39 +21,52 @@ def test_read_split_fastq_from_s3(s3_env, examples):
     client, bucket, _ = s3_env
     text = gzip.decompress((examples / "phix_R1.fastq.gz").read_bytes())
     client.put_object(Bucket=bucket, Key="in/phix.fq", Body=text)
-    client.put_object(Bucket=bucket, Key="in/phix.fq.gz",
-                      Body=(examples / "phix_R1.fastq.gz").read_bytes())
+    client.put_object(
+        Bucket=bucket, Key="in/phix.fq.gz", Body=(examples / "phix_R1.fastq.gz").read_bytes()
+    )
     for key in ("in/phix.fq", "in/phix.fq.gz"):
         chunks, _ = plan_chunks(f"s3://{bucket}/{key}", chunk_bytes=50_000)
         assert len(chunks) == (1 if key.endswith(".gz") else -(-len(text) // 50_000))
-        got = b"".join(format_records(t, fastq=True)
-                       for _, t in iter_chunk_tables(chunks, ReadOptions()))
+        got = b"".join(
+            format_records(t, fastq=True) for _, t in iter_chunk_tables(chunks, ReadOptions())
+        )
         assert got == text
     # globs expand on S3 too, in sorted order
     chunks, inputs = plan_chunks(f"s3://{bucket}/in/*.fq*")
-    assert [i.info.uri for i in inputs] == [f"s3://{bucket}/in/phix.fq",
-                                            f"s3://{bucket}/in/phix.fq.gz"]
+    assert [i.info.uri for i in inputs] == [
+        f"s3://{bucket}/in/phix.fq",
+        f"s3://{bucket}/in/phix.fq.gz",
+    ]
 
 
 def test_pipeline_reads_and_writes_s3(s3_env, examples, tmp_path):
     client, bucket, _ = s3_env
-    client.put_object(Bucket=bucket, Key="r1.fq.gz",
-                      Body=(examples / "phix_R1.fastq.gz").read_bytes())
+    client.put_object(
+        Bucket=bucket, Key="r1.fq.gz", Body=(examples / "phix_R1.fastq.gz").read_bytes()
+    )
     out = f"s3://{bucket}/runs/demo"
-    cfg = parse_config({
-        "output": out,
-        "run": {"chunk_bytes": 100_000},
-        "stages": [{"read": {"paths": [f"s3://{bucket}/r1.fq.gz"]}}, {"inspect": {}},
-                   {"write": {"format": "fastq"}}, {"write": {"format": "parquet", "path": "pq"}}],
-    })
+    cfg = parse_config(
+        {
+            "output": out,
+            "run": {"chunk_bytes": 100_000},
+            "stages": [
+                {"read": {"paths": [f"s3://{bucket}/r1.fq.gz"]}},
+                {"inspect": {}},
+                {"write": {"format": "fastq"}},
+                {"write": {"format": "parquet", "path": "pq"}},
+            ],
+        }
+    )
     run_pipeline(cfg, runner="local")
-    manifest = json.loads(client.get_object(Bucket=bucket, Key="runs/demo/manifest.json")
-                          ["Body"].read())
+    manifest = json.loads(
+        client.get_object(Bucket=bucket, Key="runs/demo/manifest.json")["Body"].read()
+    )
     assert manifest["complete"]
     fq = client.get_object(Bucket=bucket, Key="runs/demo/reads.fastq.gz")["Body"].read()
     assert gzip.decompress(fq) == gzip.decompress((examples / "phix_R1.fastq.gz").read_bytes())
-    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="runs/demo/")
-            ["Contents"]}
+    keys = {
+        o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="runs/demo/")["Contents"]
+    }
     assert "runs/demo/pq/part-0000-00000.parquet" in keys
     assert not any("/_seqray/parts/" in k for k in keys)  # joined, then removed
     # a finished run on S3 is recognised as finished

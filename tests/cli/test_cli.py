@@ -53,8 +53,11 @@ def test_unreadable_file_exits_1(tmp_path):
 
 def test_invalid_config_exits_1(tmp_path, capsys):
     c = tmp_path / "c.yaml"
-    c.write_text(yaml.safe_dump({"output": "o", "stages": [{"read": {"paths": ["x"]}},
-                                                            {"write": {"format": "csv"}}]}))
+    c.write_text(
+        yaml.safe_dump(
+            {"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"write": {"format": "csv"}}]}
+        )
+    )
     assert main(["run", str(c)]) == 1
     assert "stages[1].write.format" in capsys.readouterr().err
 

@@ -16,16 +16,29 @@ from ..conftest import write_random_fastq
 
 # Q1 and Q3 are checked against an independent computation instead: Debian's seqkit 2.3.0
 # reports quartiles below min_len when lengths repeat (Q1 = 75 for 2,000 reads all 150 bp).
-SHARED = ["num_seqs", "sum_len", "min_len", "avg_len", "max_len", "Q2", "N50",
-          "Q20(%)", "Q30(%)", "GC(%)"]
+SHARED = [
+    "num_seqs",
+    "sum_len",
+    "min_len",
+    "avg_len",
+    "max_len",
+    "Q2",
+    "N50",
+    "Q20(%)",
+    "Q30(%)",
+    "GC(%)",
+]
 
-pytestmark = pytest.mark.skipif(shutil.which("seqkit") is None,
-                                reason="seqkit not installed (scripts/setup.sh test installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("seqkit") is None,
+    reason="seqkit not installed (scripts/setup.sh test installs it)",
+)
 
 
 def seqkit_stats(path) -> dict:
-    out = subprocess.run(["seqkit", "stats", "-a", "-T", str(path)], check=True,
-                         capture_output=True, text=True).stdout.splitlines()
+    out = subprocess.run(
+        ["seqkit", "stats", "-a", "-T", str(path)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     row = dict(zip(out[0].split("\t"), out[1].split("\t")))
     return {k: float(row[k].replace(",", "")) for k in SHARED}
 
@@ -33,15 +46,19 @@ def seqkit_stats(path) -> dict:
 def quartiles_truth(path) -> tuple[float, float, float]:
     """seqkit's documented method: medians of the lower and upper halves of the sorted
     lengths, both halves holding the median when the count is odd."""
-    out = subprocess.run(["seqkit", "fx2tab", "-n", "-l", str(path)], check=True,
-                         capture_output=True, text=True).stdout.splitlines()
+    out = subprocess.run(
+        ["seqkit", "fx2tab", "-n", "-l", str(path)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     lens = sorted(int(line.rstrip("\t").rsplit("\t", 1)[-1]) for line in out)
     n = len(lens)
     if n == 0:
         return 0.0, 0.0, 0.0
     half = n // 2 + (n % 2)
-    return (float(np.median(lens[:half])), float(np.median(lens)),
-            float(np.median(lens[n - half:])))
+    return (
+        float(np.median(lens[:half])),
+        float(np.median(lens)),
+        float(np.median(lens[n - half :])),
+    )
 
 
 def seqray_stats(path, capsys, *extra) -> dict:
@@ -76,8 +93,21 @@ def test_inspect_phred64_matches_seqkit_on_converted_file(examples, tmp_path, ca
     # seqkit has no Phred+64 option for stats: compare with the file converted to +33
     src = examples / "real_R1.fastq.gz"
     conv = tmp_path / "real33.fq"
-    subprocess.run(["seqkit", "convert", "--from", "Illumina-1.5+", "--to", "Sanger",
-                    str(src), "-o", str(conv)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "seqkit",
+            "convert",
+            "--from",
+            "Illumina-1.5+",
+            "--to",
+            "Sanger",
+            str(src),
+            "-o",
+            str(conv),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert seqray_stats(src, capsys) == seqkit_stats(conv)
 
 

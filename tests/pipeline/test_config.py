@@ -21,16 +21,27 @@ def test_good_config_and_defaults():
     [
         ({**GOOD, "outptu": "x"}, r"unknown key\(s\) \['outptu'\]"),
         ({"output": "o", "stages": []}, "'stages' must be a non-empty list"),
-        ({"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"filtr": {}}]},
-         "stages\\[1\\]: unknown stage 'filtr'; allowed: inspect, read, write"),
-        ({"output": "o", "stages": [{"read": {"paths": ["x"], "phred": 33}}, {"write": {}}]},
-         r"stages\[0\]\.read\.phred: unknown key"),
-        ({"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"write": {"format": "xls"}}]},
-         r"stages\[1\]\.write\.format: Input should be 'parquet', 'fastq' or 'fasta'"),
-        ({**GOOD, "run": {"on_error": "ignore"}}, r"run\.on_error: Input should be 'fail' or 'skip'"),
+        (
+            {"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"filtr": {}}]},
+            "stages\\[1\\]: unknown stage 'filtr'; allowed: inspect, read, write",
+        ),
+        (
+            {"output": "o", "stages": [{"read": {"paths": ["x"], "phred": 33}}, {"write": {}}]},
+            r"stages\[0\]\.read\.phred: unknown key",
+        ),
+        (
+            {"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"write": {"format": "xls"}}]},
+            r"stages\[1\]\.write\.format: Input should be 'parquet', 'fastq' or 'fasta'",
+        ),
+        (
+            {**GOOD, "run": {"on_error": "ignore"}},
+            r"run\.on_error: Input should be 'fail' or 'skip'",
+        ),
         ({**GOOD, "run": {"chunk_bytes": "lots"}}, r"run\.chunk_bytes: .*not a size"),
-        ({"output": "o", "stages": [{"inspect": {}}, {"write": {}}]},
-         "the first stage, and only the first, must be 'read'"),
+        (
+            {"output": "o", "stages": [{"inspect": {}}, {"write": {}}]},
+            "the first stage, and only the first, must be 'read'",
+        ),
         ({"output": "o", "stages": [{"read": {"paths": ["x"]}}]}, "add a 'write' stage"),
         ({"stages": GOOD["stages"]}, "output: Input should be a valid string"),
     ],

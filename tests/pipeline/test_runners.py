@@ -25,15 +25,23 @@ def _config(out: Path, paths, mates=None, chunk_bytes=20000, block_bases=5000, e
     return {
         "output": str(out),
         "run": {"chunk_bytes": chunk_bytes, "block_bases": block_bases},
-        "stages": [{"read": read}, {"inspect": {}}, {"write": {"format": "fastq"}},
-                   {"write": {"format": "parquet", "path": "pq"}}, *(extra or [])],
+        "stages": [
+            {"read": read},
+            {"inspect": {}},
+            {"write": {"format": "fastq"}},
+            {"write": {"format": "parquet", "path": "pq"}},
+            *(extra or []),
+        ],
     }
 
 
 def _files(out: Path) -> dict[str, bytes]:
     skip = {"manifest.json", "run.json"}
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name not in skip and "_seqray" not in p.parts}
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name not in skip and "_seqray" not in p.parts
+    }
 
 
 @pytest.mark.integration
@@ -51,13 +59,14 @@ def test_local_and_ray_runners_write_identical_bytes(tmp_path, ray_cluster, exam
     text = gzip.decompress(results["local"]["reads.fastq.gz"])
     assert text.startswith(fq.read_bytes())
     with gzip.open(examples / "phix_R1.fastq.gz", "rb") as f:
-        assert text[len(fq.read_bytes()):] == f.read()
+        assert text[len(fq.read_bytes()) :] == f.read()
 
 
 @pytest.mark.integration
 def test_paired_run_on_ray(tmp_path, ray_cluster, examples):
-    cfg = parse_config(_config(tmp_path / "o", [examples / "phix_R1.fastq.gz"],
-                               [examples / "phix_R2.fastq.gz"]))
+    cfg = parse_config(
+        _config(tmp_path / "o", [examples / "phix_R1.fastq.gz"], [examples / "phix_R2.fastq.gz"])
+    )
     r = run_pipeline(cfg, runner="ray")
     out = tmp_path / "o"
     for mate in ("R1", "R2"):
@@ -67,7 +76,9 @@ def test_paired_run_on_ray(tmp_path, ray_cluster, examples):
     assert m["complete"] and m["reads"]["in"] == 2000
     assert r.counters["0:read"].reads_out == 2000
     assert {s["uri"].rsplit("/", 1)[1] for s in m["shards"]} >= {
-        "reads_R1.fastq.gz", "reads_R2.fastq.gz"}
+        "reads_R1.fastq.gz",
+        "reads_R2.fastq.gz",
+    }
     stats = json.loads((out / "stats.json").read_text())
     assert [f["num_seqs"] for f in stats["files"]] == [2000, 2000]
 
@@ -113,12 +124,22 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path, runner, run_env):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     for out in (clean, killed):
         (tmp_path / f"{out.name}.yaml").write_text(
-            yaml.safe_dump(_config(out, [fq], chunk_bytes=20000)))
-    subprocess.run([*seqray_cmd(), "run", str(tmp_path / "clean.yaml"), "--runner", "local"],
-                   check=True, env=run_env, capture_output=True)
+            yaml.safe_dump(_config(out, [fq], chunk_bytes=20000))
+        )
+    subprocess.run(
+        [*seqray_cmd(), "run", str(tmp_path / "clean.yaml"), "--runner", "local"],
+        check=True,
+        env=run_env,
+        capture_output=True,
+    )
     cmd = [*seqray_cmd(), "run", str(tmp_path / "killed.yaml"), "--runner", runner]
-    proc = subprocess.Popen(cmd, env=run_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=runner == "local")
+    proc = subprocess.Popen(
+        cmd,
+        env=run_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=runner == "local",
+    )
     journal = killed / "_seqray" / "journal"
     deadline = time.time() + 120
     n = 0

@@ -32,12 +32,18 @@ def report_error(exc: BaseException, debug: bool) -> int:
     if isinstance(cause, SeqrayError):
         console.print(f"[bold red]error:[/] {cause}", highlight=False, soft_wrap=True)
         return cause.exit_code
-    console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
-                  "(rerun with --debug for a traceback)", highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+        "(rerun with --debug for a traceback)",
+        highlight=False,
+        soft_wrap=True,
+    )
     return EXIT_DATA
 
 
-def iter_chunk_tables(chunks: list[Chunk], options: ReadOptions) -> Iterator[tuple[Chunk, pa.Table]]:
+def iter_chunk_tables(
+    chunks: list[Chunk], options: ReadOptions
+) -> Iterator[tuple[Chunk, pa.Table]]:
     """All tables of all chunks in read-identity order, ordinals carried across chunks."""
     prev: dict[str, int] = {}
     for ch in chunks:
@@ -71,8 +77,9 @@ def _located(work, ch: Chunk, chunks: list[Chunk], options: ReadOptions):
     except FormatError as exc:
         if ch.index and exc.record is not None:
             before = [c for c in chunks if c.source == ch.source and c.index < ch.index]
-            exc.record += sum(count_chunk_records(c, replace(options, lenient=True))
-                              for c in before)
+            exc.record += sum(
+                count_chunk_records(c, replace(options, lenient=True)) for c in before
+            )
             exc.line = None
         raise
 

@@ -21,15 +21,19 @@ def writer_for(path: str, paired: bool):
     for ext, kind in TEXT.items():
         if stem.endswith(ext):
             if paired:
-                raise SeqrayError("paired input to FASTQ/FASTA: convert to Parquet or BAM, "
-                                  "or convert each mate file on its own")
+                raise SeqrayError(
+                    "paired input to FASTQ/FASTA: convert to Parquet or BAM, "
+                    "or convert each mate file on its own"
+                )
             return TextShardWriter(path, fastq=kind == "fastq", gzip=gz)
     if p.endswith(".parquet"):
         return ParquetShardWriter(path, read_schema(paired))
     if p.endswith(".bam"):
         return BamWriter(path, paired=paired)
-    raise SeqrayError(f"{path}: unknown output extension; use .fastq/.fq, .fasta/.fa/.fna "
-                      "(optionally .gz), .parquet or .bam")
+    raise SeqrayError(
+        f"{path}: unknown output extension; use .fastq/.fq, .fasta/.fa/.fna "
+        "(optionally .gz), .parquet or .bam"
+    )
 
 
 def convert(
@@ -37,8 +41,9 @@ def convert(
     dst: str = typer.Argument(..., help="Output file; its extension picks the format."),
     mate: str = typer.Option(None, "--mate", help="R2 file: read pairs into one row each."),
     phred_offset: str = typer.Option("auto", help="Input quality offset: auto, 33 or 64."),
-    on_error: str = typer.Option("fail", help="fail, or skip (bad records are dropped and "
-                                 "counted; the count is printed)."),
+    on_error: str = typer.Option(
+        "fail", help="fail, or skip (bad records are dropped and counted; the count is printed)."
+    ),
     keep_iupac: bool = typer.Option(False, help="Keep IUPAC codes other than N."),
 ) -> None:
     """Convert reads between formats, in input order; output appears only when complete."""

@@ -10,21 +10,42 @@ from rich.table import Table
 
 from ..io.parse import ReadOptions
 from ..io.sources import plan_chunks
-from ..pipeline.stages import FileStats, InspectStage, InspectConfig, stats_rows
+from ..pipeline.stages import FileStats, InspectConfig, InspectStage, stats_rows
 from ..qc.stats import ReadStats
 from .common import map_chunks_threaded, out
 
-COLUMNS = ["file", "format", "type", "num_seqs", "sum_len", "min_len", "avg_len", "max_len",
-           "Q1", "Q2", "Q3", "N50", "Q20(%)", "Q30(%)", "GC(%)", "N(%)"]
+COLUMNS = [
+    "file",
+    "format",
+    "type",
+    "num_seqs",
+    "sum_len",
+    "min_len",
+    "avg_len",
+    "max_len",
+    "Q1",
+    "Q2",
+    "Q3",
+    "N50",
+    "Q20(%)",
+    "Q30(%)",
+    "GC(%)",
+    "N(%)",
+]
 
 
 def inspect(
-    files: list[str] = typer.Argument(..., help="FASTQ/FASTA/SAM/BAM/CRAM/Parquet files, "
-                                      "globs, directories or s3:// URIs."),
+    files: list[str] = typer.Argument(
+        ..., help="FASTQ/FASTA/SAM/BAM/CRAM/Parquet files, globs, directories or s3:// URIs."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list, one object per file."),
     tabular: bool = typer.Option(False, "--tabular", "-T", help="Tab-separated output."),
-    threads: int = typer.Option(min(os.cpu_count() or 1, 8), "--threads", "-j",
-                                help="Threads for parsing (chunks of one file in parallel)."),
+    threads: int = typer.Option(
+        min(os.cpu_count() or 1, 8),
+        "--threads",
+        "-j",
+        help="Threads for parsing (chunks of one file in parallel).",
+    ),
     phred_offset: str = typer.Option("auto", help="Quality offset: auto, 33 or 64."),
     chunk_bytes: int = typer.Option(64 << 20, help="Bytes per parallel chunk of plain text."),
 ) -> None:
@@ -34,7 +55,7 @@ def inspect(
     rows = []
     for f in files:
         chunks, inputs = plan_chunks(f, chunk_bytes=chunk_bytes, phred_offset=po)
-        options = ReadOptions()
+        options = ReadOptions(digest=False)
 
         def work(ch, reader):
             acc = FileStats()

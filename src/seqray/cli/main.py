@@ -7,6 +7,7 @@ import sys
 import typer
 
 from .. import __version__
+from .._alloc import keep_freed_memory
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
 from .inspect_cmd import inspect
@@ -32,14 +33,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     pass
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:

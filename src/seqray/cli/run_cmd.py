@@ -13,14 +13,16 @@ from .common import console
 
 def run(
     config: str = typer.Argument(..., help="Pipeline YAML."),
-    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run: verified "
-                                "finished chunks are skipped."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted run: verified finished chunks are skipped."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing output first."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
     num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs for a local Ray cluster."),
     runner: str = typer.Option(None, "--runner", help="auto, local or ray (overrides the config)."),
-    output: str = typer.Option(None, "--output", "-o", help="Output directory (overrides the "
-                               "config)."),
+    output: str = typer.Option(
+        None, "--output", "-o", help="Output directory (overrides the config)."
+    ),
 ) -> None:
     """Run the pipeline in CONFIG; outputs and manifest.json go to its output directory."""
     cfg = load_config(config)
@@ -36,27 +38,51 @@ def run(
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
     if output:
         cfg = cfg.model_copy(update={"output": output})
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("reading", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_pipeline(cfg, resume=resume, overwrite=overwrite, runner=runner,
-                              progress=progress)
+        result = run_pipeline(
+            cfg, resume=resume, overwrite=overwrite, runner=runner, progress=progress
+        )
     print_summary(result)
 
 
 def print_summary(r: RunResult) -> None:
-    t = Table("stage", "reads in", "reads out", "bases in", "bases out", "seconds", "reads/s",
-              title=f"seqray run ({r.runner} runner, {r.chunks} chunks"
-              + (f", {r.resumed_chunks} resumed" if r.resumed_chunks else "") + ")",
-              box=None, header_style="bold")
+    t = Table(
+        "stage",
+        "reads in",
+        "reads out",
+        "bases in",
+        "bases out",
+        "seconds",
+        "reads/s",
+        title=f"seqray run ({r.runner} runner, {r.chunks} chunks"
+        + (f", {r.resumed_chunks} resumed" if r.resumed_chunks else "")
+        + ")",
+        box=None,
+        header_style="bold",
+    )
     for name, c in r.counters.items():
         rate = f"{c.reads_in / c.seconds:,.0f}" if c.seconds > 0 else "-"
-        t.add_row(name, f"{c.reads_in:,}", f"{c.reads_out:,}", f"{c.bases_in:,}",
-                  f"{c.bases_out:,}", f"{c.seconds:.2f}", rate)
+        t.add_row(
+            name,
+            f"{c.reads_in:,}",
+            f"{c.reads_out:,}",
+            f"{c.bases_in:,}",
+            f"{c.bases_out:,}",
+            f"{c.seconds:.2f}",
+            rate,
+        )
     console.print(t)
     if r.rejected:
         console.print(f"[yellow]{r.rejected} bad records skipped[/] (see {r.output}/rejects/)")

@@ -278,6 +278,31 @@ def gather(buf, starts, ends, table, skip_newlines):
 
     table[b] < 0 marks an invalid byte (-2: a line terminator, dropped if skip_newlines).
     Returns (values, offsets, index of first bad record or -1, its bad byte position)."""
+    if skip_newlines:
+        return _gather_skipping(buf, starts, ends, table)
+    m = len(starts)
+    offsets = np.empty(m + 1, dtype=np.int64)
+    offsets[0] = 0
+    for i in range(m):
+        offsets[i + 1] = offsets[i] + (ends[i] - starts[i])
+    values = np.empty(offsets[m], dtype=np.uint8)
+    for i in range(m):
+        o = offsets[i] - starts[i]
+        bad = 0
+        # branch-free inner loop: validity is checked once per record
+        for p in range(starts[i], ends[i]):
+            v = table[buf[p]]
+            values[o + p] = v
+            bad |= v
+        if bad < 0:
+            for p in range(starts[i], ends[i]):
+                if table[buf[p]] < 0:
+                    return values[: offsets[i]], offsets, i, p
+    return values, offsets, -1, -1
+
+
+@njit(cache=True, nogil=True)
+def _gather_skipping(buf, starts, ends, table):
     m = len(starts)
     offsets = np.empty(m + 1, dtype=np.int64)
     total = 0
@@ -292,9 +317,7 @@ def gather(buf, starts, ends, table, skip_newlines):
             if v >= 0:
                 values[o] = v
                 o += 1
-            elif v == -2 and skip_newlines:
-                continue
-            else:
+            elif v != -2:
                 offsets[i + 1] = o
                 return values[:o], offsets, i, p
         offsets[i + 1] = o

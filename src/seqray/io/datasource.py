@@ -16,12 +16,21 @@ from .sources import number_chunks, plan_chunks
 
 
 class SeqDatasource(Datasource):
-    def __init__(self, paths, mate_paths=None, *, fmt=None, phred_offset="auto",
-                 chunk_bytes: int = 64 << 20, options: ReadOptions | None = None):
+    def __init__(
+        self,
+        paths,
+        mate_paths=None,
+        *,
+        fmt=None,
+        phred_offset="auto",
+        chunk_bytes: int = 64 << 20,
+        options: ReadOptions | None = None,
+    ):
         super().__init__()
         self.options = options or ReadOptions()
-        chunks, self.inputs = plan_chunks(paths, mate_paths, chunk_bytes=chunk_bytes,
-                                          phred_offset=phred_offset, fmt=fmt)
+        chunks, self.inputs = plan_chunks(
+            paths, mate_paths, chunk_bytes=chunk_bytes, phred_offset=phred_offset, fmt=fmt
+        )
         lenient = ReadOptions(**{**self.options.__dict__, "lenient": True})
 
         def count(todo):
@@ -38,25 +47,44 @@ class SeqDatasource(Datasource):
         schema = read_schema(self.paired)
         tasks = []
         for ch in self.chunks:
+
             def read_fn(ch=ch, options=self.options):
                 yield from open_chunk(ch, options)
 
-            meta = BlockMetadata(num_rows=None, size_bytes=ch.end - ch.start,
-                                 input_files=[ch.source], exec_stats=None)
-            tasks.append(ReadTask(read_fn, meta, schema=schema,
-                                  per_task_row_limit=per_task_row_limit))
+            meta = BlockMetadata(
+                num_rows=None,
+                size_bytes=ch.end - ch.start,
+                input_files=[ch.source],
+                exec_stats=None,
+            )
+            tasks.append(
+                ReadTask(read_fn, meta, schema=schema, per_task_row_limit=per_task_row_limit)
+            )
         return tasks
 
 
-def read_reads(paths: str | Sequence[str], mate_paths: str | Sequence[str] | None = None, *,
-               format: str | None = None, phred_offset: int | str = "auto",
-               chunk_bytes: int = 64 << 20, alphabet: str = "dna", keep_iupac: bool = False,
-               block_bases: int | None = None) -> ray.data.Dataset:
+def read_reads(
+    paths: str | Sequence[str],
+    mate_paths: str | Sequence[str] | None = None,
+    *,
+    format: str | None = None,
+    phred_offset: int | str = "auto",
+    chunk_bytes: int = 64 << 20,
+    alphabet: str = "dna",
+    keep_iupac: bool = False,
+    block_bases: int | None = None,
+) -> ray.data.Dataset:
     opts = ReadOptions(alphabet=alphabet, keep_iupac=keep_iupac)
     if block_bases:
         opts.block_bases = block_bases
-    ds = SeqDatasource(paths, mate_paths, fmt=format, phred_offset=phred_offset,
-                       chunk_bytes=chunk_bytes, options=opts)
+    ds = SeqDatasource(
+        paths,
+        mate_paths,
+        fmt=format,
+        phred_offset=phred_offset,
+        chunk_bytes=chunk_bytes,
+        options=opts,
+    )
     return ray.data.read_datasource(ds, override_num_blocks=max(1, len(ds.chunks)))
 
 

@@ -15,20 +15,17 @@ from numba import njit
 
 from ..errors import FormatError, PairingError
 from . import _kernels as K
+from .buffers import values_offsets
 from .chunks import Chunk
 from .schema import (
     NAME,
-    NAME2,
     QUAL,
-    QUAL2,
     RECORD,
     SEQ,
-    SEQ2,
     SOURCE,
     read_schema,
     source_column,
 )
-from .buffers import values_offsets
 from .streams import ChunkStream
 
 DEFAULT_BLOCK_BASES = 16_000_000
@@ -108,6 +105,7 @@ class ReadOptions:
     keep_iupac: bool = False
     lenient: bool = False  # on_error=skip: bad records go to rejects instead of failing
     block_bases: int = DEFAULT_BLOCK_BASES
+    digest: bool = True  # sha256 of the raw input bytes (for the manifest)
 
 
 @dataclass
@@ -138,8 +136,14 @@ def _char(b: int) -> str:
 class ChunkReader:
     """Iterates Arrow read batches of one chunk; `result` holds counts, rejects, digest."""
 
-    def __init__(self, chunk: Chunk, options: ReadOptions | None = None, path: str | None = None,
-                 compression=None, first_record: int | None = None):
+    def __init__(
+        self,
+        chunk: Chunk,
+        options: ReadOptions | None = None,
+        path: str | None = None,
+        compression=None,
+        first_record: int | None = None,
+    ):
         self.chunk = chunk
         self.options = options or ReadOptions()
         self.path = path or chunk.source
@@ -149,14 +153,27 @@ class ChunkReader:
         self.result = ChunkResult()
 
     # -- locating errors -------------------------------------------------------------
-    def _error(self, msg: str, local_record: int, line_in_record: int | None = None,
-               offset: int | None = None) -> FormatError:
+    def _error(
+        self,
+        msg: str,
+        local_record: int,
+        line_in_record: int | None = None,
+        offset: int | None = None,
+    ) -> FormatError:
         rec = self.first_record + local_record
         line = None
         if self.fastq and line_in_record is not None and self.chunk.index == 0:
             line = 4 * rec + line_in_record + 1
-        return FormatError(msg, path=self.path, record=rec + 1, line=line,
-                           offset=None if line is not None else offset)
+        if offset is not None:
+            # a stream position: a file offset for plain text, else a decompressed offset
+            offset += self.chunk.start if self.compression.value == "none" else 0
+        return FormatError(
+            msg,
+            path=self.path,
+            record=rec + 1,
+            line=line,
+            offset=None if line is not None else offset,
+        )
 
     def _message(self, code: int) -> str:
         return K.ERROR_MESSAGES[code].format(marker="@" if self.fastq else ">")
@@ -168,8 +185,12 @@ class ChunkReader:
         resync = K.fastq_resync if self.fastq else K.fasta_resync
         opts = self.options
         out = np.empty((MAX_BLOCK_ROWS, K.NCOLS), dtype=np.int64)
-        stream = ChunkStream(self.chunk, path=None if self.path == self.chunk.source else self.path,
-                             compression=self.compression)
+        stream = ChunkStream(
+            self.chunk,
+            path=None if self.path == self.chunk.source else self.path,
+            compression=self.compression,
+            digest=opts.digest,
+        )
         with stream:
             data = stream.read()
             base = 0  # stream position of data[0]
@@ -205,7 +226,9 @@ class ChunkReader:
             while True:
                 buf = np.frombuffer(data, dtype=np.uint8)
                 owner = stream.owner_end - base
-                k, newpos, reason, _ = scan(buf, pos, owner, stream.eof, out, opts.block_bases, opts.lenient)
+                k, newpos, reason, _ = scan(
+                    buf, pos, owner, stream.eof, out, opts.block_bases, opts.lenient
+                )
                 rows = out[:k]
                 if k:
                     errors = rows[:, 6] != 0
@@ -213,13 +236,22 @@ class ChunkReader:
                         first_bad = int(np.argmax(errors))
                         if not opts.lenient:
                             r = rows[first_bad]
-                            raise self._error(self._message(int(r[6])), local + first_bad,
-                                              int(r[2]), offset=int(base + r[0]))
+                            raise self._error(
+                                self._message(int(r[6])),
+                                local + first_bad,
+                                int(r[2]),
+                                offset=int(base + r[0]),
+                            )
                         for i in np.flatnonzero(errors):
                             r = rows[i]
-                            self.result.rejects.append(Reject(
-                                self.path, self.first_record + local + int(i),
-                                self._message(int(r[6])), bytes(data[r[0]:r[1]])))
+                            self.result.rejects.append(
+                                Reject(
+                                    self.path,
+                                    self.first_record + local + int(i),
+                                    self._message(int(r[6])),
+                                    bytes(data[r[0] : r[1]]),
+                                )
+                            )
                     yield buf, rows.copy(), local
                     local += k
                 pos = newpos
@@ -240,7 +272,11 @@ class ChunkReader:
                     continue
                 # FULL: go on from pos
             # make sure the whole owned raw range went through the digest
-            while not stream.eof and stream._mode != "whole" and stream._hasher.seen < stream._hasher.limit:
+            while (
+                not stream.eof
+                and stream._mode != "whole"
+                and stream._hasher.seen < stream._hasher.limit
+            ):
                 stream.read()
             if stream._mode == "whole":
                 while stream.read():
@@ -256,15 +292,38 @@ class ChunkReader:
     def build_table(self, buf, rows, good, local) -> pa.Table:
         opts = self.options
         n = len(good)
-        names = self._gather(buf, good[:, 0], good[:, 1], NAME_TABLE, False, rows, local,
-                             "invalid byte {c} in header", pa.large_string())
-        seqs = self._gather(buf, good[:, 2], good[:, 3],
-                            seq_table(opts.alphabet, opts.keep_iupac, not self.fastq),
-                            not self.fastq, rows, local, "invalid character {c} in sequence")
+        names = self._gather(
+            buf,
+            good[:, 0],
+            good[:, 1],
+            NAME_TABLE,
+            False,
+            rows,
+            local,
+            "invalid byte {c} in header",
+            pa.large_string(),
+        )
+        seqs = self._gather(
+            buf,
+            good[:, 2],
+            good[:, 3],
+            seq_table(opts.alphabet, opts.keep_iupac, not self.fastq),
+            not self.fastq,
+            rows,
+            local,
+            "invalid character {c} in sequence",
+        )
         if self.fastq:
-            quals = self._gather(buf, good[:, 4], good[:, 5], qual_table(self.chunk.phred_offset),
-                                 False, rows, local, "quality character {c} outside Phred+"
-                                 f"{self.chunk.phred_offset} range")
+            quals = self._gather(
+                buf,
+                good[:, 4],
+                good[:, 5],
+                qual_table(self.chunk.phred_offset),
+                False,
+                rows,
+                local,
+                f"quality character {{c}} outside Phred+{self.chunk.phred_offset} range",
+            )
         else:
             quals = pa.nulls(n, pa.large_binary())
         # record ordinals: position among all rows (errors included) of this chunk
@@ -286,8 +345,9 @@ class ChunkReader:
         return _binary(values, offsets, typ)
 
 
-def read_chunk_tables(chunk: Chunk, options: ReadOptions | None = None,
-                      first_record: int | None = None) -> tuple[list[pa.Table], ChunkResult]:
+def read_chunk_tables(
+    chunk: Chunk, options: ReadOptions | None = None, first_record: int | None = None
+) -> tuple[list[pa.Table], ChunkResult]:
     reader = ChunkReader(chunk, options, first_record=first_record)
     tables = list(reader)
     return tables, reader.result
@@ -312,7 +372,11 @@ def _key_end(values, offsets):
         e = offsets[i]
         while e < offsets[i + 1] and values[e] != 32 and values[e] != 9:
             e += 1
-        if e - offsets[i] >= 2 and values[e - 2] == 47 and (values[e - 1] == 49 or values[e - 1] == 50):
+        if (
+            e - offsets[i] >= 2
+            and values[e - 2] == 47
+            and (values[e - 1] == 49 or values[e - 1] == 50)
+        ):
             e -= 2
         out[i] = e
     return out
@@ -347,8 +411,16 @@ def check_mate_names(t1: pa.Table, t2: pa.Table, path1: str, path2: str) -> None
 
 def pair_tables(t1: pa.Table, t2: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(
-        [t1.column(NAME), t1.column(SEQ), t1.column(QUAL), t2.column(NAME), t2.column(SEQ),
-         t2.column(QUAL), t1.column(SOURCE), t1.column(RECORD)],
+        [
+            t1.column(NAME),
+            t1.column(SEQ),
+            t1.column(QUAL),
+            t2.column(NAME),
+            t2.column(SEQ),
+            t2.column(QUAL),
+            t1.column(SOURCE),
+            t1.column(RECORD),
+        ],
         schema=read_schema(True),
     )
 
@@ -415,7 +487,9 @@ class PairedChunkReader:
             i = int(np.argmax(ra != rb))
             raise PairingError(
                 "a bad record in one mate file leaves the pairs out of step",
-                path=f"{self.chunk.source} / {self.chunk.mate}", record=int(min(ra[i], rb[i])) + 1)
+                path=f"{self.chunk.source} / {self.chunk.mate}",
+                record=int(min(ra[i], rb[i])) + 1,
+            )
 
     def _count_mismatch(self, n1: int, n2: int) -> None:
         short = self.chunk.source if n1 < n2 else self.chunk.mate

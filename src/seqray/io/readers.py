@@ -57,8 +57,9 @@ class BamReader:
                         record += len(batch)
                         batch, bases = [], 0
             except (OSError, ValueError) as exc:
-                raise FormatError(f"corrupt {self.chunk.fmt}: {exc}", path=uri,
-                                  record=record + len(batch) + 1) from exc
+                raise FormatError(
+                    f"corrupt {self.chunk.fmt}: {exc}", path=uri, record=record + len(batch) + 1
+                ) from exc
         if batch or record == 0:
             yield records_to_table(batch, uri, record)
             record += len(batch)

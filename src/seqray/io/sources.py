@@ -60,8 +60,9 @@ def detect_phred_offset(head: bytes, uri: str) -> int:
     return 64 if lo >= 64 and hi > 74 else 33
 
 
-def inspect_input(info: FileInfo, phred_offset: int | str = "auto",
-                  fmt: str | None = None) -> InputFile:
+def inspect_input(
+    info: FileInfo, phred_offset: int | str = "auto", fmt: str | None = None
+) -> InputFile:
     with open_input(info.uri) as f:
         raw = f.read(HEAD_BYTES)
     compression = detect_compression(raw)
@@ -70,7 +71,9 @@ def inspect_input(info: FileInfo, phred_offset: int | str = "auto",
     if found is None and head.strip(b"\r\n\t "):
         raise FormatError(
             "not a FASTQ, FASTA, SAM, BAM, CRAM or Parquet file (unrecognised content)",
-            path=info.uri, offset=0)
+            path=info.uri,
+            offset=0,
+        )
     name = found.value if found is not None else None
     if fmt is not None and name is not None and fmt != name:
         raise FormatError(f"expected {fmt} but the content is {name}", path=info.uri)
@@ -97,26 +100,44 @@ def plan_chunks(
     files = [inspect_input(i, phred_offset, fmt) for i in expand_paths(list(_as_list(paths)))]
     mates: list[InputFile] = []
     if mate_paths:
-        mates = [inspect_input(i, phred_offset, fmt) for i in expand_paths(list(_as_list(mate_paths)))]
+        mates = [
+            inspect_input(i, phred_offset, fmt) for i in expand_paths(list(_as_list(mate_paths)))
+        ]
         if len(mates) != len(files):
             raise PairingError(
-                f"{len(files)} R1 files but {len(mates)} R2 files: pairs need one R2 per R1")
+                f"{len(files)} R1 files but {len(mates)} R2 files: pairs need one R2 per R1"
+            )
     chunks: list[Chunk] = []
     for i, f in enumerate(files):
         kind = f.fmt or (mates[i].fmt if mates else None) or "FASTQ"
         if mates:
             m = mates[i]
             if kind not in TEXT_FORMATS or (m.fmt or kind) != kind:
-                raise PairingError(f"paired input needs two FASTQ or FASTA files: {f.info.uri} "
-                                   f"is {f.fmt}, {m.info.uri} is {m.fmt}")
-            chunks.append(Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True,
-                                f.phred_offset, mate=m.info.uri, mate_compression=m.compression,
-                                first_record=0))
+                raise PairingError(
+                    f"paired input needs two FASTQ or FASTA files: {f.info.uri} "
+                    f"is {f.fmt}, {m.info.uri} is {m.fmt}"
+                )
+            chunks.append(
+                Chunk(
+                    f.info.uri,
+                    0,
+                    0,
+                    f.info.size,
+                    f.compression,
+                    kind,
+                    True,
+                    f.phred_offset,
+                    mate=m.info.uri,
+                    mate_compression=m.compression,
+                    first_record=0,
+                )
+            )
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
-            chunks.append(Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True,
-                                33, first_record=0))
+            chunks.append(
+                Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True, 33, first_record=0)
+            )
     return chunks, files + mates
 
 

@@ -19,15 +19,15 @@ UNBOUNDED = 1 << 62
 class _HashingReader:
     """Wraps a raw file: hashes the bytes read within [0, limit) of what it serves."""
 
-    def __init__(self, raw, limit: int = UNBOUNDED):
+    def __init__(self, raw, limit: int = UNBOUNDED, enabled: bool = True):
         self.raw = raw
         self.limit = limit
         self.seen = 0
-        self.sha = hashlib.sha256()
+        self.sha = hashlib.sha256() if enabled else None
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n) if n is not None and n >= 0 else self.raw.read()
-        if self.seen < self.limit:
+        if self.sha is not None and self.seen < self.limit:
             self.sha.update(data[: self.limit - self.seen])
         self.seen += len(data)
         return data
@@ -51,7 +51,13 @@ class ChunkStream:
     grow while a BGZF range is being read. `digest` is the sha256 of the chunk's raw bytes.
     """
 
-    def __init__(self, chunk: Chunk, path: str | None = None, compression: Compression | None = None):
+    def __init__(
+        self,
+        chunk: Chunk,
+        path: str | None = None,
+        compression: Compression | None = None,
+        digest: bool = True,
+    ):
         self.chunk = chunk
         self.path = path or chunk.source
         self.compression = compression or chunk.compression
@@ -63,7 +69,7 @@ class ChunkStream:
         self._bgzf_owned = 0
         whole = chunk.whole_file or path is not None
         if whole:
-            self._hasher = _HashingReader(self.raw)
+            self._hasher = _HashingReader(self.raw, enabled=digest)
             if self.compression in (Compression.GZIP, Compression.BGZF):
                 self._reader = igzip.IGzipFile(fileobj=self._hasher, mode="rb")
             elif self.compression == Compression.ZSTD:
@@ -80,13 +86,13 @@ class ChunkStream:
             self._mode = "whole"
         elif self.compression == Compression.NONE:
             self.raw.seek(chunk.start)
-            self._hasher = _HashingReader(self.raw, chunk.end - chunk.start)
+            self._hasher = _HashingReader(self.raw, chunk.end - chunk.start, digest)
             self._reader = self._hasher
             self.owner_end = chunk.end - chunk.start + 1
             self._mode = "range"
         elif self.compression == Compression.BGZF:
             self.raw.seek(chunk.start)
-            self._hasher = _HashingReader(self.raw, chunk.end - chunk.start)
+            self._hasher = _HashingReader(self.raw, chunk.end - chunk.start, digest)
             self._bgzf_pos = chunk.start
             self.owner_end = 1
             self._mode = "bgzf"
@@ -121,7 +127,9 @@ class ChunkStream:
                     raise FormatError("truncated BGZF block", path=self.path, offset=self._bgzf_pos)
             bsize = bgzf_block_size(self._bgzf_buf[:64])
             if bsize is None:
-                raise FormatError("corrupt BGZF block header", path=self.path, offset=self._bgzf_pos)
+                raise FormatError(
+                    "corrupt BGZF block header", path=self.path, offset=self._bgzf_pos
+                )
             while len(self._bgzf_buf) < bsize:
                 more = self._hasher.read(READ_SIZE)
                 if not more:
@@ -143,7 +151,8 @@ class ChunkStream:
 
     @property
     def digest(self) -> str:
-        return self._hasher.sha.hexdigest()
+        """sha256 of the raw bytes the chunk owns ('' when digests are off)."""
+        return self._hasher.sha.hexdigest() if self._hasher.sha is not None else ""
 
     def close(self) -> None:
         self.raw.close()

@@ -18,9 +18,9 @@ from isal import igzip
 from numba import njit
 
 from ..errors import SeqrayError
+from .buffers import values_offsets
 from .fs import filesystem_for, is_s3
 from .schema import NAME, NAME2, QUAL, QUAL2, SEQ, SEQ2
-from .buffers import values_offsets
 
 FAKE_QUAL = ord("I")
 
@@ -55,7 +55,7 @@ def _format_records(nv, no, sv, so, qv, qo, has_qual, fastq, fake_qual):
                     out[o] = qv[p]
                     o += 1
             else:
-                for p in range(so[i], so[i + 1]):
+                for _ in range(so[i], so[i + 1]):
                     out[o] = fake_qual
                     o += 1
             out[o] = 10

@@ -18,8 +18,22 @@ from . import stages as _stages  # noqa: F401  (registers the built-in stages)
 from .registry import StageConfig, stage_class, stage_names
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.I)
-_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 2**10, "M": 1e6, "MB": 1e6, "MIB": 2**20,
-          "G": 1e9, "GB": 1e9, "GIB": 2**30, "T": 1e12, "TB": 1e12, "TIB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1e3,
+    "KB": 1e3,
+    "KIB": 2**10,
+    "M": 1e6,
+    "MB": 1e6,
+    "MIB": 2**20,
+    "G": 1e9,
+    "GB": 1e9,
+    "GIB": 2**30,
+    "T": 1e12,
+    "TB": 1e12,
+    "TIB": 2**40,
+}
 
 
 def parse_size(v) -> int:
@@ -92,7 +106,9 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         raise ConfigError(f"{source}: the config must be a mapping with 'output' and 'stages'")
     unknown = set(data) - {"output", "run", "stages"}
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: output, run, stages")
+        raise ConfigError(
+            f"{source}: unknown key(s) {sorted(unknown)}; allowed: output, run, stages"
+        )
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
@@ -101,13 +117,17 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         if isinstance(entry, str):
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigError(f"{source}: stages[{i}] must be a mapping with one stage name, "
-                              f"e.g. '- inspect: {{}}'")
-        (name, body), = entry.items()
+            raise ConfigError(
+                f"{source}: stages[{i}] must be a mapping with one stage name, "
+                f"e.g. '- inspect: {{}}'"
+            )
+        ((name, body),) = entry.items()
         cls = stage_class(name)
         if cls is None:
-            raise ConfigError(f"{source}: stages[{i}]: unknown stage {name!r}; "
-                              f"allowed: {', '.join(stage_names())}")
+            raise ConfigError(
+                f"{source}: stages[{i}]: unknown stage {name!r}; "
+                f"allowed: {', '.join(stage_names())}"
+            )
         try:
             cfg = cls.Config.model_validate(body or {})
         except ValidationError as exc:
@@ -115,7 +135,8 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         stages.append(cfg)
     try:
         cfg = PipelineConfig.model_validate(
-            {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages})
+            {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages}
+        )
     except ValidationError as exc:
         raise _explain(f"{source}: ", exc) from None
     kinds = [stage_class(n).kind for n in cfg.stage_names()]

@@ -83,16 +83,20 @@ class Journal:
         if old.get("config_hash") != header["config_hash"]:
             raise ResumeError(
                 f"{self.output}: the config changed since the interrupted run "
-                "(output-shaping settings or stages differ); rerun with --overwrite")
+                "(output-shaping settings or stages differ); rerun with --overwrite"
+            )
         old_inputs = {i["uri"]: i for i in old.get("inputs", [])}
         for i in header["inputs"]:
             o = old_inputs.get(i["uri"])
             if o is None or o["size"] != i["size"] or o["mtime"] != i["mtime"]:
                 raise ResumeError(
                     f"{i['uri']}: input changed since the interrupted run (size or mtime); "
-                    "rerun with --overwrite")
+                    "rerun with --overwrite"
+                )
         if set(old_inputs) != {i["uri"] for i in header["inputs"]}:
-            raise ResumeError(f"{self.output}: the set of input files changed; rerun with --overwrite")
+            raise ResumeError(
+                f"{self.output}: the set of input files changed; rerun with --overwrite"
+            )
 
     def _entry_uri(self, key: str) -> str:
         return join(self.dir, hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
@@ -129,9 +133,13 @@ def _shard_ok(shard: dict) -> bool:
 
 
 def write_manifest(output: str, body: dict) -> str:
-    body = {"manifest_version": MANIFEST_VERSION, "seqray_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **body,
-            "complete": True}
+    body = {
+        "manifest_version": MANIFEST_VERSION,
+        "seqray_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **body,
+        "complete": True,
+    }
     uri = join(output, MANIFEST)
     _write_json(uri, body)
     return uri

@@ -21,14 +21,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from .. import __version__
+from .._alloc import keep_freed_memory
 from ..errors import SeqrayError
+from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
 from ..io.fs import filesystem_for, is_s3, join
 from ..io.parse import ReadOptions
 from ..io.readers import count_records, open_chunk
 from ..io.schema import SEQ, SEQ2
 from ..io.sources import InputFile, needs_counting
-from ..io.buffers import values_offsets
 from ..io.writers import AtomicFile
 from .config import PipelineConfig
 from .manifest import Journal, write_manifest
@@ -129,9 +130,16 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
         for i, ws in writers:
             for w in ws:
                 f = w.close()
-                shards.append({"uri": f.uri, "rows": f.rows, "bytes": f.bytes,
-                               "sha256": f.sha256, "stage": pipeline.stages[i].name,
-                               "stage_index": i})
+                shards.append(
+                    {
+                        "uri": f.uri,
+                        "rows": f.rows,
+                        "bytes": f.bytes,
+                        "sha256": f.sha256,
+                        "stage": pipeline.stages[i].name,
+                        "stage_index": i,
+                    }
+                )
     except BaseException:
         for _, ws in writers:
             for w in ws:
@@ -152,9 +160,7 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
         "digest": result.digest,
         "shards": shards,
         "counters": [c.__dict__ for c in counters],
-        "accumulators": {
-            str(i): acc.to_json() for i, acc in enumerate(accs) if acc is not None
-        },
+        "accumulators": {str(i): acc.to_json() for i, acc in enumerate(accs) if acc is not None},
     }
 
 
@@ -162,12 +168,22 @@ def _write_rejects(rejects, chunk_id: str, output: str) -> dict:
     """Bad records, one JSON object a line: file, record (1-based), reason, raw text."""
     f = AtomicFile(join(output, "rejects", f"part-{chunk_id}.jsonl"))
     for r in rejects:
-        line = {"file": r.source, "record": r.record + 1, "reason": r.reason,
-                "text": r.text.decode("latin-1")}
+        line = {
+            "file": r.source,
+            "record": r.record + 1,
+            "reason": r.reason,
+            "text": r.text.decode("latin-1"),
+        }
         f.write((json.dumps(line) + "\n").encode())
     f.commit()
-    return {"uri": f.uri, "rows": len(rejects), "bytes": f.size, "sha256": f.sha.hexdigest(),
-            "stage": "rejects", "stage_index": -1}
+    return {
+        "uri": f.uri,
+        "rows": len(rejects),
+        "bytes": f.size,
+        "sha256": f.sha.hexdigest(),
+        "stage": "rejects",
+        "stage_index": -1,
+    }
 
 
 # -- runners ----------------------------------------------------------------------------
@@ -180,21 +196,28 @@ class LocalRunner:
 
     name = "local"
 
-    def run(self, pipeline: Pipeline, chunks: list[Chunk], ids: dict[str, str], output: str,
-            done: dict[str, dict], on_outcome: OutcomeSink) -> None:
+    def run(
+        self,
+        pipeline: Pipeline,
+        chunks: list[Chunk],
+        ids: dict[str, str],
+        output: str,
+        done: dict[str, dict],
+        on_outcome: OutcomeSink,
+    ) -> None:
         prev: dict[str, int] = {}  # source -> ordinal after the last chunk seen
         for ch in chunks:
             first = prev.get(ch.source, 0) if ch.index else 0
             if ch.key in done:
                 prev[ch.source] = first + done[ch.key]["records"]
                 continue
-            outcome = process_chunk(pipeline, replace(ch, first_record=first), ids[ch.key],
-                                    output)
+            outcome = process_chunk(pipeline, replace(ch, first_record=first), ids[ch.key], output)
             prev[ch.source] = first + outcome["records"]
             on_outcome(outcome)
 
 
 def _process_row(row: dict) -> dict:
+    keep_freed_memory()
     pipeline, chunk, chunk_id, output = pickle.loads(row["task"])
     return {"outcome": json.dumps(process_chunk(pipeline, chunk, chunk_id, output))}
 
@@ -218,8 +241,11 @@ class RayRunner:
 
         if ray.is_initialized():
             return
-        kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
-                        "configure_logging": False}
+        kwargs: dict = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         address = self.address or os.environ.get("RAY_ADDRESS")
         if address:
             ray.init(address=address, **kwargs)
@@ -244,8 +270,15 @@ class RayRunner:
         rows = self._map(_count_row, [pickle.dumps((c, options)) for c in chunks])
         return {r["key"]: int(r["count"]) for r in rows}
 
-    def run(self, pipeline: Pipeline, chunks: list[Chunk], ids: dict[str, str], output: str,
-            done: dict[str, dict], on_outcome: OutcomeSink) -> None:
+    def run(
+        self,
+        pipeline: Pipeline,
+        chunks: list[Chunk],
+        ids: dict[str, str],
+        output: str,
+        done: dict[str, dict],
+        on_outcome: OutcomeSink,
+    ) -> None:
         self.start()
         # ordinals of split files: counts from the journal where known, else counted now
         known = {k: v["records"] for k, v in done.items()}
@@ -257,8 +290,9 @@ class RayRunner:
             first = prev.get(ch.source, 0) if ch.index else 0
             prev[ch.source] = first + known.get(ch.key, 0)
             if ch.key not in done:
-                tasks.append(pickle.dumps((pipeline, replace(ch, first_record=first),
-                                           ids[ch.key], output)))
+                tasks.append(
+                    pickle.dumps((pipeline, replace(ch, first_record=first), ids[ch.key], output))
+                )
         for row in self._map(_process_row, tasks):
             on_outcome(json.loads(row["outcome"]))
 
@@ -310,8 +344,11 @@ def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str,
             by_source.setdefault(o["mate"], []).append(digests[1])
     out = {}
     for src, ds in by_source.items():
-        out[src] = ("sha256:" + ds[0]) if len(ds) == 1 else (
-            "sha256-chunks:" + hashlib.sha256("".join(ds).encode()).hexdigest())
+        out[src] = (
+            ("sha256:" + ds[0])
+            if len(ds) == 1
+            else ("sha256-chunks:" + hashlib.sha256("".join(ds).encode()).hexdigest())
+        )
     return out
 
 
@@ -319,8 +356,11 @@ def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str |
     kind = runner or config.run.runner
     if kind == "auto":
         total = sum(i.info.size for i in inputs)
-        kind = "ray" if (total > AUTO_RAY_BYTES or config.run.address
-                         or os.environ.get("RAY_ADDRESS")) else "local"
+        kind = (
+            "ray"
+            if (total > AUTO_RAY_BYTES or config.run.address or os.environ.get("RAY_ADDRESS"))
+            else "local"
+        )
     if kind == "ray":
         return RayRunner(config.run.address, config.run.num_cpus)
     return LocalRunner()
@@ -343,28 +383,31 @@ def run_pipeline(
         _clear(output)
         state = "empty"
     elif state == "complete" and not resume:
-        raise SeqrayError(f"{output}: a finished run is already there; use --overwrite "
-                          "to replace it")
+        raise SeqrayError(
+            f"{output}: a finished run is already there; use --overwrite to replace it"
+        )
     elif state == "partial" and not resume:
-        raise SeqrayError(f"{output}: an interrupted run is there; use --resume to finish it "
-                          "or --overwrite to start again")
+        raise SeqrayError(
+            f"{output}: an interrupted run is there; use --resume to finish it "
+            "or --overwrite to start again"
+        )
     elif state == "empty" and not is_s3(output) and os.path.isdir(output) and os.listdir(output):
-        raise SeqrayError(f"{output}: directory is not empty and holds no seqray run; "
-                          "choose another output or use --overwrite")
+        raise SeqrayError(
+            f"{output}: directory is not empty and holds no seqray run; "
+            "choose another output or use --overwrite"
+        )
 
     chunks, inputs = pipeline.source.plan(config.run.chunk_bytes)
     header = {
         "seqray_version": __version__,
         "config_hash": config.output_hash(),
-        "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime}
-                   for i in inputs],
+        "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime} for i in inputs],
     }
     done: dict[str, dict] = {}
     if resume and state != "empty":
         journal.check_header(header)
         _remove_stale_temporaries(output)
-        done = {k: v for k, v in journal.load_verified().items()
-                if k in {c.key for c in chunks}}
+        done = {k: v for k, v in journal.load_verified().items() if k in {c.key for c in chunks}}
     else:
         journal.start(header)
 
@@ -394,8 +437,11 @@ def run_pipeline(
     for o in ordered:
         for m, c in zip(merged, o["counters"]):
             m += StageCounter(**c)
-    counters = dict(zip(pipeline.names, merged)) if len(set(pipeline.names)) == len(
-        pipeline.names) else dict(zip(keys, merged))
+    counters = (
+        dict(zip(pipeline.names, merged))
+        if len(set(pipeline.names)) == len(pipeline.names)
+        else dict(zip(keys, merged))
+    )
 
     reports: dict[str, dict] = {}
     files = []
@@ -415,32 +461,63 @@ def run_pipeline(
         elif isinstance(st, WriteStage):
             shards = [s for o in ordered for s in o["shards"] if s["stage_index"] == i]
             for f in st.finish(shards, output):
-                files.append({"uri": f.uri, "rows": f.rows, "bytes": f.bytes,
-                              "sha256": f.sha256, "stage": st.name, "format": st.config.format})
+                files.append(
+                    {
+                        "uri": f.uri,
+                        "rows": f.rows,
+                        "bytes": f.bytes,
+                        "sha256": f.sha256,
+                        "stage": st.name,
+                        "format": st.config.format,
+                    }
+                )
     rejects = [s for o in ordered for s in o["shards"] if s["stage"] == "rejects"]
     rejected = sum(o["rejected"] for o in ordered)
     checksums = _input_checksums(inputs, ordered)
-    manifest = write_manifest(output, {
-        "config": config.canonical(),
-        "config_hash": header["config_hash"],
-        "inputs": [
-            {**h, "format": i.fmt, "compression": i.compression.value,
-             "phred_offset": i.phred_offset if i.fmt == "FASTQ" else None,
-             "checksum": checksums.get(i.info.uri)}
-            for h, i in zip(header["inputs"], inputs)
-        ],
-        "chunks": [{"id": o["chunk_id"], "source": o["source"], "records": o["records"],
-                    "rejected": o["rejected"]} for o in ordered],
-        "shards": files,
-        "rejects": rejects,
-        "stages": {n: c.__dict__ for n, c in counters.items()},
-        "reports": reports,
-        "reads": {"in": sum(o["records"] for o in ordered), "rejected": rejected},
-    })
+    manifest = write_manifest(
+        output,
+        {
+            "config": config.canonical(),
+            "config_hash": header["config_hash"],
+            "inputs": [
+                {
+                    **h,
+                    "format": i.fmt,
+                    "compression": i.compression.value,
+                    "phred_offset": i.phred_offset if i.fmt == "FASTQ" else None,
+                    "checksum": checksums.get(i.info.uri),
+                }
+                for h, i in zip(header["inputs"], inputs)
+            ],
+            "chunks": [
+                {
+                    "id": o["chunk_id"],
+                    "source": o["source"],
+                    "records": o["records"],
+                    "rejected": o["rejected"],
+                }
+                for o in ordered
+            ],
+            "shards": files,
+            "rejects": rejects,
+            "stages": {n: c.__dict__ for n, c in counters.items()},
+            "reports": reports,
+            "reads": {"in": sum(o["records"] for o in ordered), "rejected": rejected},
+        },
+    )
     # the parts of single-file outputs are no longer needed once the manifest commits
     parts = join(output, "_seqray", "parts")
     pfs, ppath = filesystem_for(parts)
     if pfs.get_file_info(ppath).type == pafs.FileType.Directory:
         pfs.delete_dir(ppath)
-    return RunResult(output, manifest, the_runner.name, len(chunks), len(done), counters,
-                     reports, rejected, time.perf_counter() - t_start)
+    return RunResult(
+        output,
+        manifest,
+        the_runner.name,
+        len(chunks),
+        len(done),
+        counters,
+        reports,
+        rejected,
+        time.perf_counter() - t_start,
+    )

@@ -43,13 +43,21 @@ class ReadStage(Stage):
 
     def plan(self, chunk_bytes: int):
         c = self.config
-        return plan_chunks(c.paths, c.mate_paths, chunk_bytes=chunk_bytes,
-                           phred_offset=c.phred_offset,
-                           fmt=None if c.format == "auto" else c.format)
+        return plan_chunks(
+            c.paths,
+            c.mate_paths,
+            chunk_bytes=chunk_bytes,
+            phred_offset=c.phred_offset,
+            fmt=None if c.format == "auto" else c.format,
+        )
 
     def options(self, block_bases: int, lenient: bool) -> ReadOptions:
-        return ReadOptions(alphabet=self.config.alphabet, keep_iupac=self.config.keep_iupac,
-                           lenient=lenient, block_bases=block_bases)
+        return ReadOptions(
+            alphabet=self.config.alphabet,
+            keep_iupac=self.config.keep_iupac,
+            lenient=lenient,
+            block_bases=block_bases,
+        )
 
 
 class InspectConfig(StageConfig):
@@ -79,8 +87,14 @@ def stats_rows(per_file: dict[str, ReadStats], fmt: dict[str, str], kind: str) -
     """seqkit-style rows: one per file, in the given order."""
     rows = []
     for f, st in per_file.items():
-        rows.append({"file": f, "format": fmt.get(f, ""), "type": kind if st.num_seqs else "",
-                     **st.as_dict()})
+        rows.append(
+            {
+                "file": f,
+                "format": fmt.get(f, ""),
+                "type": kind if st.num_seqs else "",
+                **st.as_dict(),
+            }
+        )
     return rows
 
 
@@ -112,15 +126,19 @@ class InspectStage(MapStage):
             st.add_table(t)
         return table
 
-    def finish(self, acc: FileStats, output: str, formats: dict[str, str] | None = None,
-               order: list[str] | None = None) -> dict:
+    def finish(
+        self,
+        acc: FileStats,
+        output: str,
+        formats: dict[str, str] | None = None,
+        order: list[str] | None = None,
+    ) -> dict:
         order = order or list(acc)
         per_file = {f: acc.get(f, ReadStats()) for f in order}
         total = ReadStats()
         for st in per_file.values():
             total += st
-        report = {"files": stats_rows(per_file, formats or {}, "DNA"),
-                  "total": total.as_dict()}
+        report = {"files": stats_rows(per_file, formats or {}, "DNA"), "total": total.as_dict()}
         f = AtomicFile(join(output, "stats.json"))
         f.write((json.dumps(report, indent=2) + "\n").encode())
         f.commit()
@@ -143,8 +161,9 @@ class WriteConfig(StageConfig):
         else:
             comp = comp or "gzip"
             if comp not in ("gzip", "none"):
-                raise ConfigError(f"write: compression {comp!r} is for parquet; "
-                                  "FASTQ/FASTA allow gzip or none")
+                raise ConfigError(
+                    f"write: compression {comp!r} is for parquet; FASTQ/FASTA allow gzip or none"
+                )
         single = self.single_file if self.single_file is not None else self.format != "parquet"
         return comp, single
 
@@ -165,8 +184,11 @@ class WriteStage(Stage):
 
     def _dir(self, output: str) -> str:
         _, single = self.config.resolved()
-        return join(output, "_seqray", "parts", self.config.path) if single else join(
-            output, self.config.path)
+        return (
+            join(output, "_seqray", "parts", self.config.path)
+            if single
+            else join(output, self.config.path)
+        )
 
     def open(self, chunk: Chunk, chunk_id: str, output: str) -> list:
         comp, _ = self.config.resolved()
@@ -176,12 +198,19 @@ class WriteStage(Stage):
             suffix = f"_{m}" if m else ""
             uri = join(self._dir(output), f"part-{chunk_id}{suffix}.{self._ext()}")
             if self.config.format == "parquet":
-                writers.append(ParquetShardWriter(uri, read_schema(chunk.mate is not None),
-                                                  compression=comp))
+                writers.append(
+                    ParquetShardWriter(uri, read_schema(chunk.mate is not None), compression=comp)
+                )
                 break
-            writers.append(TextShardWriter(uri, fastq=self.config.format == "fastq",
-                                           gzip=comp == "gzip", mate=i == 1,
-                                           level=self.config.level))
+            writers.append(
+                TextShardWriter(
+                    uri,
+                    fastq=self.config.format == "fastq",
+                    gzip=comp == "gzip",
+                    mate=i == 1,
+                    level=self.config.level,
+                )
+            )
         return writers
 
     def finish(self, shards: list[dict], output: str) -> list[WrittenFile]:
@@ -191,13 +220,23 @@ class WriteStage(Stage):
             return [WrittenFile(s["uri"], s["rows"], s["bytes"], s["sha256"]) for s in shards]
         out = []
         for mate in ("_R1", "_R2", ""):
-            parts = [s for s in shards if s["uri"].endswith(f"{mate}.{self._ext()}")
-                     and (mate or not (s["uri"].endswith("_R1." + self._ext())
-                                       or s["uri"].endswith("_R2." + self._ext())))]
+            parts = [
+                s
+                for s in shards
+                if s["uri"].endswith(f"{mate}.{self._ext()}")
+                and (
+                    mate
+                    or not (
+                        s["uri"].endswith("_R1." + self._ext())
+                        or s["uri"].endswith("_R2." + self._ext())
+                    )
+                )
+            ]
             if not parts:
                 continue
-            f = concatenate([s["uri"] for s in parts],
-                            join(output, f"{self.config.path}{mate}.{self._ext()}"))
+            f = concatenate(
+                [s["uri"] for s in parts], join(output, f"{self.config.path}{mate}.{self._ext()}")
+            )
             f.rows = sum(s["rows"] for s in parts)
             out.append(f)
         return out

@@ -10,9 +10,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 
-from ..io.schema import QUAL, QUAL2, SEQ, SEQ2
 from ..io.buffers import values_offsets as _values_offsets
+from ..io.schema import QUAL, QUAL2, SEQ, SEQ2
+
+
+@njit(cache=True, nogil=True)
+def _byte_counts(values, counts):
+    """counts[b] += occurrences of byte b (np.bincount would first widen to intp).
+    Four partial tables break the store-to-load chain on runs of one byte."""
+    part = np.zeros((4, 256), dtype=np.int64)
+    n4 = len(values) // 4 * 4
+    for i in range(0, n4, 4):
+        part[0, values[i]] += 1
+        part[1, values[i + 1]] += 1
+        part[2, values[i + 2]] += 1
+        part[3, values[i + 3]] += 1
+    for i in range(n4, len(values)):
+        part[0, values[i]] += 1
+    for b in range(256):
+        counts[b] += part[0, b] + part[1, b] + part[2, b] + part[3, b]
 
 
 @dataclass
@@ -40,11 +58,11 @@ class ReadStats:
             u, c = np.unique(lens, return_counts=True)
             for length, count in zip(u.tolist(), c.tolist()):
                 self.lengths[length] = self.lengths.get(length, 0) + count
-        self.base_counts += np.bincount(values, minlength=256)
+        _byte_counts(values, self.base_counts)
         if quals.null_count < len(quals):
             self.has_qual = True
             qv, _ = _values_offsets(quals)
-            self.qual_counts += np.bincount(qv, minlength=256)
+            _byte_counts(qv, self.qual_counts)
 
     def __iadd__(self, other: ReadStats) -> ReadStats:
         self.num_seqs += other.num_seqs
@@ -118,8 +136,12 @@ class ReadStats:
             "Q2": q2,
             "Q3": q3,
             "N50": self.n50(),
-            "Q20(%)": round(self._pct(int(q[33 + 20 :].sum()), total_q), 2) if self.has_qual else 0.0,
-            "Q30(%)": round(self._pct(int(q[33 + 30 :].sum()), total_q), 2) if self.has_qual else 0.0,
+            "Q20(%)": round(self._pct(int(q[33 + 20 :].sum()), total_q), 2)
+            if self.has_qual
+            else 0.0,
+            "Q30(%)": round(self._pct(int(q[33 + 30 :].sum()), total_q), 2)
+            if self.has_qual
+            else 0.0,
             "GC(%)": round(self._pct(gc, self.sum_len), 2),
             "N(%)": round(self._pct(int(b[ord("N")]), self.sum_len), 2),
         }
