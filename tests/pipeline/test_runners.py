@@ -157,3 +157,18 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path, runner, run_env):
     assert r.returncode == 0, r.stderr
     assert "resumed" in r.stderr
     assert _files(killed) == _files(clean)
+
+
+@pytest.mark.integration
+def test_bad_input_on_ray_is_a_located_error_and_no_manifest(tmp_path, ray_cluster):
+    from seqray.errors import FormatError
+
+    fq = write_random_fastq(tmp_path / "a.fq", 2000)
+    with open(fq, "ab") as f:
+        f.write(b"@bad\nACGT\n+\nIII\n")
+    cfg = parse_config(_config(tmp_path / "o", [fq], chunk_bytes=50_000))
+    with pytest.raises(FormatError) as e:
+        run_pipeline(cfg, runner="ray")
+    assert e.value.record == 2001 and e.value.path == str(fq)
+    assert "sequence and quality lengths differ" in str(e.value)
+    assert not (tmp_path / "o" / "manifest.json").exists()

@@ -22,16 +22,29 @@ out = Console()
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 
 
+def _seqray_cause(exc: BaseException) -> SeqrayError | None:
+    """The SeqrayError behind an exception: Ray wraps task errors (RayTaskError.cause,
+    Ray Data's UserCodeException.__cause__), so follow the chain."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SeqrayError):
+            return e
+        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return None
+
+
 def report_error(exc: BaseException, debug: bool) -> int:
     if debug:
         traceback.print_exception(exc)
-    if isinstance(exc, SeqrayError):
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return exc.exit_code
-    cause = getattr(exc, "cause", None)  # Ray wraps task errors
-    if isinstance(cause, SeqrayError):
-        console.print(f"[bold red]error:[/] {cause}", highlight=False, soft_wrap=True)
-        return cause.exit_code
+    err = _seqray_cause(exc)
+    if err is not None:
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return err.exit_code
     console.print(
         f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
         "(rerun with --debug for a traceback)",

@@ -181,6 +181,10 @@ class ParquetShardWriter:
         return WrittenFile(self.file.uri, self.rows, self.file.size, self.file.sha.hexdigest())
 
     def abort(self) -> None:
+        try:
+            self.writer.close()  # before the file goes, so nothing writes to it later
+        except (OSError, ValueError):
+            pass
         self.file.abort()
 
 

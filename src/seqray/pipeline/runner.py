@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -219,12 +220,27 @@ class LocalRunner:
 def _process_row(row: dict) -> dict:
     keep_freed_memory()
     pipeline, chunk, chunk_id, output = pickle.loads(row["task"])
-    return {"outcome": json.dumps(process_chunk(pipeline, chunk, chunk_id, output))}
+    try:
+        return {
+            "outcome": json.dumps(process_chunk(pipeline, chunk, chunk_id, output)),
+            "error": b"",
+        }
+    except SeqrayError as exc:
+        # a user's data error travels back as data: Ray would wrap it beyond recognition
+        return {"outcome": "", "error": pickle.dumps(exc)}
 
 
 def _count_row(row: dict) -> dict:
     chunk, options = pickle.loads(row["task"])
-    return {"key": chunk.key, "count": count_records([chunk], options)[0]}
+    try:
+        return {"key": chunk.key, "count": count_records([chunk], options)[0], "error": b""}
+    except SeqrayError as exc:
+        return {"key": chunk.key, "count": -1, "error": pickle.dumps(exc)}
+
+
+def _raise_shipped(row: dict) -> None:
+    if row["error"]:
+        raise pickle.loads(row["error"])
 
 
 class RayRunner:
@@ -253,6 +269,7 @@ class RayRunner:
             ray.init(num_cpus=self.num_cpus, **kwargs)
         import ray.data
 
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.execution_options.preserve_order = False
@@ -267,8 +284,11 @@ class RayRunner:
 
     def count(self, chunks: list[Chunk], options: ReadOptions) -> dict[str, int]:
         self.start()
-        rows = self._map(_count_row, [pickle.dumps((c, options)) for c in chunks])
-        return {r["key"]: int(r["count"]) for r in rows}
+        counts = {}
+        for r in self._map(_count_row, [pickle.dumps((c, options)) for c in chunks]):
+            _raise_shipped(r)
+            counts[r["key"]] = int(r["count"])
+        return counts
 
     def run(
         self,
@@ -294,6 +314,7 @@ class RayRunner:
                     pickle.dumps((pipeline, replace(ch, first_record=first), ids[ch.key], output))
                 )
         for row in self._map(_process_row, tasks):
+            _raise_shipped(row)
             on_outcome(json.loads(row["outcome"]))
 
 
