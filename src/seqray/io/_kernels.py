@@ -28,6 +28,7 @@ E_HEADER = 1  # FASTQ header line does not start with '@' / FASTA text before '>
 E_TRUNCATED = 2  # file ends inside a record
 E_PLUS = 3  # FASTQ third line does not start with '+'
 E_LENGTH = 4  # sequence and quality lengths differ
+E_CONTENT = 5  # a byte not allowed in a field (found while gathering; message made there)
 
 ERROR_MESSAGES = {
     E_HEADER: "expected a record header starting with '{marker}'",
@@ -197,14 +198,13 @@ def scan_fastq(buf, pos, owner_end, eof, out, max_bases, lenient):
         if not lenient:
             _emit_error(out, k, rec, min(e0, n), line, code)
             return k + 1, rec, FATAL, bases
-        if code == 4:
-            nxt = e3 + 1 if e3 < n else n
-        else:
-            nxt = fastq_resync(buf, e0 + 1 if e0 < n else n, eof)
-            if nxt == -2:
-                return k, rec, NEED_MORE, bases
-            if nxt == -1:
-                nxt = n
+        # resynchronise from the line after the bad header, whatever the error: a
+        # record start swallowed by the bad record is found again, as a chunk would
+        nxt = fastq_resync(buf, e0 + 1 if e0 < n else n, eof)
+        if nxt == -2:
+            return k, rec, NEED_MORE, bases
+        if nxt == -1:
+            nxt = n
         _emit_error(out, k, rec, nxt, line, code)
         k += 1
         pos = nxt

@@ -18,7 +18,10 @@ def records_to_table(alignments: list, source: str, first_record: int) -> pa.Tab
     for a in alignments:
         seq = (a.query_sequence or "").upper().encode()
         q = a.query_qualities
-        qual = None if q is None else (np.asarray(q, dtype=np.uint8) + 33).tobytes()
+        if q is not None:
+            qual = (np.asarray(q, dtype=np.uint8) + 33).tobytes()
+        else:
+            qual = b"" if not seq else None  # pysam gives no qualities for an empty read
         if a.is_reverse:
             seq = seq.translate(_COMPLEMENT)[::-1]
             qual = qual[::-1] if qual is not None else None

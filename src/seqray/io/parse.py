@@ -7,7 +7,7 @@ columns with the gather kernel, and locates every error by file and record.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -153,20 +153,35 @@ class ChunkReader:
         self.result = ChunkResult()
 
     # -- locating errors -------------------------------------------------------------
-    def _error(
-        self,
-        msg: str,
-        local_record: int,
-        line_in_record: int | None = None,
-        offset: int | None = None,
-    ) -> FormatError:
+    def _lines_before(self, offset: int) -> int | None:
+        """Newlines before a stream position: exact, by re-reading the chunk (errors only).
+        Known only where the stream starts at the file start."""
+        if self.chunk.index != 0:
+            return None
+        count = 0
+        seen = 0
+        with ChunkStream(
+            self.chunk,
+            path=None if self.path == self.chunk.source else self.path,
+            compression=self.compression,
+            digest=False,
+        ) as stream:
+            while seen < offset:
+                piece = stream.read()
+                if not piece:
+                    break
+                count += piece.count(b"\n", 0, offset - seen)
+                seen += len(piece)
+        return count
+
+    def _error(self, msg: str, local_record: int, offset: int, line_in_record: int = 0):
+        """A FormatError for the record at stream position `offset` (problem on the given
+        line of the record): line number where known, else the byte offset."""
         rec = self.first_record + local_record
-        line = None
-        if self.fastq and line_in_record is not None and self.chunk.index == 0:
-            line = 4 * rec + line_in_record + 1
-        if offset is not None:
-            # a stream position: a file offset for plain text, else a decompressed offset
-            offset += self.chunk.start if self.compression.value == "none" else 0
+        before = self._lines_before(offset)
+        line = before + line_in_record + 1 if before is not None else None
+        if self.compression.value == "none":
+            offset += self.chunk.start  # a file offset for plain text
         return FormatError(
             msg,
             path=self.path,
@@ -179,10 +194,29 @@ class ChunkReader:
         return K.ERROR_MESSAGES[code].format(marker="@" if self.fastq else ">")
 
     # -- the scan loop -----------------------------------------------------------------
-    def iter_raw(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        """Yields (buffer, boundary rows, local index of first row) per scanner call."""
-        scan = K.scan_fastq if self.fastq else K.scan_fasta
+    def _next_start(self, win: _Window, q: int) -> int:
+        """Stream position of the first record start after the first newline at or after
+        `q`: where the chunk starting at `q` begins, so neighbours agree on the boundary."""
         resync = K.fastq_resync if self.fastq else K.fasta_resync
+        while True:
+            i = win.data.find(b"\n", max(q - win.base, 0))
+            if i >= 0:
+                p = i + 1
+                break
+            if not win.append():
+                return win.end
+        while True:
+            r = resync(win.buf, p, win.stream.eof)
+            if r >= 0:
+                return win.base + r
+            if r == -1:
+                return win.end
+            win.append()  # -2: needs more text; at the end the next try has eof set
+
+    def iter_raw(self) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
+        """Yields (buffer, boundary rows, local index of first row, stream position of
+        buffer[0]) per scanner call; rows hold buffer indices."""
+        scan = K.scan_fastq if self.fastq else K.scan_fasta
         opts = self.options
         out = np.empty((MAX_BLOCK_ROWS, K.NCOLS), dtype=np.int64)
         stream = ChunkStream(
@@ -192,157 +226,162 @@ class ChunkReader:
             digest=opts.digest,
         )
         with stream:
-            data = stream.read()
-            base = 0  # stream position of data[0]
-            pos = 0
+            win = _Window(stream)
+            pos = 0  # stream position of the next record
             local = 0
+            boundary = None  # stream position where the next chunk's records begin
             if self.chunk.start > 0 and not self.chunk.whole_file:
-                # skip to the first line start after the chunk's first byte, then resync
-                while True:
-                    nl = data.find(b"\n")
-                    if nl >= 0:
-                        pos = nl + 1
-                        break
-                    more = stream.read()
-                    if not more:
-                        pos = len(data)
-                        break
-                    data += more
-                while True:
-                    buf = np.frombuffer(data, dtype=np.uint8)
-                    r = resync(buf, pos, stream.eof)
-                    if r >= 0:
-                        pos = r
-                        break
-                    if r == -1:
-                        pos = len(data)
-                        break
-                    more = stream.read()
-                    if not more and stream.eof:
-                        continue
-                    data = data[pos:] + more
-                    base += pos
-                    pos = 0
+                pos = self._next_start(win, 0)
             while True:
-                buf = np.frombuffer(data, dtype=np.uint8)
-                owner = stream.owner_end - base
+                limit = boundary if boundary is not None else stream.owner_end
+                buf = win.buf
                 k, newpos, reason, _ = scan(
-                    buf, pos, owner, stream.eof, out, opts.block_bases, opts.lenient
+                    buf,
+                    pos - win.base,
+                    limit - win.base,
+                    stream.eof,
+                    out,
+                    opts.block_bases,
+                    opts.lenient,
                 )
-                rows = out[:k]
                 if k:
-                    errors = rows[:, 6] != 0
-                    if errors.any():
-                        first_bad = int(np.argmax(errors))
-                        if not opts.lenient:
-                            r = rows[first_bad]
-                            raise self._error(
-                                self._message(int(r[6])),
-                                local + first_bad,
-                                int(r[2]),
-                                offset=int(base + r[0]),
-                            )
-                        for i in np.flatnonzero(errors):
-                            r = rows[i]
-                            self.result.rejects.append(
-                                Reject(
-                                    self.path,
-                                    self.first_record + local + int(i),
-                                    self._message(int(r[6])),
-                                    bytes(data[r[0] : r[1]]),
-                                )
-                            )
-                    yield buf, rows.copy(), local
+                    rows = out[:k].copy()
+                    self._note_errors(rows, local, win)
+                    yield buf, rows, local, win.base
                     local += k
-                pos = newpos
-                if reason == K.DONE:
-                    if pos >= owner or stream.eof:
+                pos = win.base + newpos
+                if reason == K.FULL:
+                    continue
+                if reason == K.DONE and pos >= limit:
+                    if boundary is None and stream.range_end is not None:
+                        boundary = self._next_start(win, stream.range_end)
+                        if pos < boundary:
+                            continue
+                    if boundary is not None:
                         break
-                    # data exhausted before the owned range ended
-                    more = stream.read()
-                    data = data[pos:] + more
-                    base += pos
-                    pos = 0
-                    continue
-                if reason == K.NEED_MORE:
-                    more = stream.read()
-                    data = data[pos:] + more
-                    base += pos
-                    pos = 0
-                    continue
-                # FULL: go on from pos
-            # make sure the whole owned raw range went through the digest
-            while (
-                not stream.eof
-                and stream._mode != "whole"
-                and stream._hasher.seen < stream._hasher.limit
-            ):
-                stream.read()
-            if stream._mode == "whole":
-                while stream.read():
-                    pass
+                elif reason == K.DONE and stream.eof:
+                    break
+                win.advance(pos)
+            # the whole owned raw range goes through the digest
+            stream.drain()
             self.result.records = local
             self.result.digest = stream.digest
 
-    def __iter__(self) -> Iterator[pa.Table]:
-        for buf, rows, local in self.iter_raw():
-            good = rows[rows[:, 6] == 0]
-            yield self.build_table(buf, rows, good, local)
+    def _note_errors(self, rows: np.ndarray, local: int, win: _Window) -> None:
+        errors = np.flatnonzero(rows[:, 6] != 0)
+        if not len(errors):
+            return
+        if not self.options.lenient:
+            r = rows[errors[0]]
+            raise self._error(
+                self._message(int(r[6])), local + int(errors[0]), win.base + int(r[0]), int(r[2])
+            )
+        for i in errors:
+            r = rows[i]
+            self._reject(local + int(i), self._message(int(r[6])), win.data[r[0] : r[1]])
 
-    def build_table(self, buf, rows, good, local) -> pa.Table:
-        opts = self.options
-        n = len(good)
-        names = self._gather(
-            buf,
-            good[:, 0],
-            good[:, 1],
-            NAME_TABLE,
-            False,
-            rows,
-            local,
-            "invalid byte {c} in header",
-            pa.large_string(),
+    def _reject(self, local_record: int, reason: str, text: bytes) -> None:
+        self.result.rejects.append(
+            Reject(self.path, self.first_record + local_record, reason, bytes(text))
         )
-        seqs = self._gather(
-            buf,
-            good[:, 2],
-            good[:, 3],
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for buf, rows, local, base in self.iter_raw():
+            yield self.build_table(buf, rows, local, base)
+
+    def _fields(self):
+        opts = self.options
+        yield (0, 1, NAME_TABLE, False, "invalid byte {c} in header", pa.large_string(), 0)
+        yield (
+            2,
+            3,
             seq_table(opts.alphabet, opts.keep_iupac, not self.fastq),
             not self.fastq,
-            rows,
-            local,
             "invalid character {c} in sequence",
+            pa.large_binary(),
+            1,
         )
         if self.fastq:
-            quals = self._gather(
-                buf,
-                good[:, 4],
-                good[:, 5],
-                qual_table(self.chunk.phred_offset),
+            po = self.chunk.phred_offset
+            yield (
+                4,
+                5,
+                qual_table(po),
                 False,
-                rows,
-                local,
-                f"quality character {{c}} outside Phred+{self.chunk.phred_offset} range",
+                f"quality character {{c}} outside Phred+{po} range",
+                pa.large_binary(),
+                3,
             )
-        else:
-            quals = pa.nulls(n, pa.large_binary())
-        # record ordinals: position among all rows (errors included) of this chunk
-        ordinals = np.flatnonzero(rows[:, 6] == 0).astype(np.int64) + (self.first_record + local)
+
+    def build_table(self, buf, rows, local, base) -> pa.Table:
+        """Arrow columns of the good rows; a bad byte fails the chunk, or (lenient) turns
+        its record into a reject and the columns are gathered again without it."""
+        while True:
+            good_idx = np.flatnonzero(rows[:, 6] == 0)
+            good = rows[good_idx]
+            cols = []
+            failed = None
+            for field_ in self._fields():
+                s_col, e_col, table, skip_nl, _, typ, _ = field_
+                values, offsets, bad, badpos = K.gather(
+                    buf, good[:, s_col], good[:, e_col], table, skip_nl
+                )
+                if bad >= 0:
+                    failed = field_
+                    break
+                cols.append(_binary(values, offsets, typ))
+            if failed is None:
+                break
+            msg, line = failed[4], failed[6]
+            i = int(good_idx[bad])
+            text = msg.format(c=f"'{_char(int(buf[badpos]))}'")
+            if not self.options.lenient:
+                # FASTA bodies span lines: locate the bad byte itself
+                at = base + (int(badpos) if not self.fastq else int(rows[i, 0]) - 1)
+                raise self._error(text, local + i, at, 0 if not self.fastq else line)
+            self._reject(local + i, text, buf[rows[i, 0] - 1 : self._record_end(buf, rows[i])])
+            rows[i, 6] = K.E_CONTENT
+        n = len(good)
+        quals = cols[2] if self.fastq else pa.nulls(n, pa.large_binary())
+        ordinals = good_idx.astype(np.int64) + (self.first_record + local)
         return pa.Table.from_arrays(
-            [names, seqs, quals, source_column(self.path, n), pa.array(ordinals)],
+            [cols[0], cols[1], quals, source_column(self.path, n), pa.array(ordinals)],
             schema=read_schema(False),
         )
 
-    def _gather(self, buf, starts, ends, table, skip_nl, rows, local, msg, typ=pa.large_binary()):
-        values, offsets, bad, badpos = K.gather(buf, starts, ends, table, skip_nl)
-        if bad >= 0:
-            good_idx = np.flatnonzero(rows[:, 6] == 0)
-            local_rec = local + int(good_idx[bad])
-            line_in_rec = None
-            if self.fastq:
-                line_in_rec = 0 if typ == pa.large_string() else (1 if "sequence" in msg else 3)
-            raise self._error(msg.format(c=repr(_char(int(buf[badpos])))), local_rec, line_in_rec)
-        return _binary(values, offsets, typ)
+    def _record_end(self, buf, row) -> int:
+        if self.fastq:
+            return min(int(row[5]) + 1, len(buf))  # the quality line and its newline
+        return int(row[3])  # a FASTA body ends where the next record starts
+
+
+class _Window:
+    """The decompressed text in memory: `data`, and the stream position of data[0]."""
+
+    def __init__(self, stream: ChunkStream):
+        self.stream = stream
+        self.data = stream.read()
+        self.base = 0
+
+    @property
+    def buf(self) -> np.ndarray:
+        return np.frombuffer(self.data, dtype=np.uint8)
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.data)
+
+    def append(self) -> bool:
+        """Read the next piece, keeping everything; False at the end of the stream."""
+        piece = self.stream.read()
+        self.data += piece
+        return bool(piece)
+
+    def advance(self, pos: int) -> None:
+        """Drop text before stream position `pos` and read the next piece."""
+        drop = pos - self.base
+        self.data = self.data[drop:] + self.stream.read()
+        self.base = pos
 
 
 def read_chunk_tables(
@@ -355,7 +394,8 @@ def read_chunk_tables(
 
 def count_chunk_records(chunk: Chunk, options: ReadOptions | None = None) -> int:
     """Records (good and bad) owned by a chunk: the scan without building columns."""
-    reader = ChunkReader(chunk, options or ReadOptions(lenient=True), first_record=0)
+    opts = replace(options or ReadOptions(), lenient=True, digest=False)
+    reader = ChunkReader(chunk, opts, first_record=0)
     for _ in reader.iter_raw():
         pass
     return reader.result.records

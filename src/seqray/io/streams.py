@@ -63,7 +63,8 @@ class ChunkStream:
         self.compression = compression or chunk.compression
         self.raw = open_input(self.path)
         self.eof = False
-        self.owner_end = UNBOUNDED
+        self.owner_end = UNBOUNDED  # records starting before this are surely the chunk's
+        self.range_end: int | None = None  # stream length of the chunk's own bytes, once known
         self._bgzf_pos = 0
         self._bgzf_buf = b""
         self._bgzf_owned = 0
@@ -88,7 +89,8 @@ class ChunkStream:
             self.raw.seek(chunk.start)
             self._hasher = _HashingReader(self.raw, chunk.end - chunk.start, digest)
             self._reader = self._hasher
-            self.owner_end = chunk.end - chunk.start + 1
+            self.range_end = chunk.end - chunk.start
+            self.owner_end = self.range_end + 1
             self._mode = "range"
         elif self.compression == Compression.BGZF:
             self.raw.seek(chunk.start)
@@ -143,11 +145,24 @@ class ChunkStream:
             if owned:
                 self._bgzf_owned += len(text)
                 self.owner_end = self._bgzf_owned + 1
+            elif self.range_end is None:
+                self.range_end = self._bgzf_owned
             out.append(text)
             total += len(text)
             if not text and bsize == 28:  # the EOF marker block
                 continue
         return b"".join(out)
+
+    def drain(self) -> None:
+        """Read on until every raw byte the chunk owns has gone through the digest."""
+        if self._hasher.sha is None:
+            return
+        if self._mode == "whole":
+            while self.read():
+                pass
+        else:
+            while not self.eof and self._hasher.seen < self._hasher.limit:
+                self.read()
 
     @property
     def digest(self) -> str:
