@@ -68,17 +68,15 @@ def iter_chunk_tables(
 
 
 def map_chunks_threaded(chunks: list[Chunk], options: ReadOptions, fn, threads: int) -> list:
-    """fn(chunk, tables-iterator) for each chunk on a thread pool (the kernels drop the GIL).
-    Record numbers in errors from later chunks are fixed by counting the chunks before."""
+    """fn(chunk, options) for each chunk on a thread pool (the kernels release the GIL).
+    Chunks are numbered from 0 here; record numbers in errors from later chunks are fixed
+    by counting the chunks before."""
 
     def work(ch: Chunk):
-        return fn(ch, open_chunk(replace(ch, first_record=0), options))
+        return fn(replace(ch, first_record=0), options)
 
     if threads <= 1 or len(chunks) <= 1:
-        results = []
-        for ch in chunks:
-            results.append(_located(work, ch, chunks, options))
-        return results
+        return [_located(work, ch, chunks, options) for ch in chunks]
     with ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(_located, work, ch, chunks, options) for ch in chunks]
         return [f.result() for f in futures]

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..io.parse import ReadOptions
 from ..io.sources import plan_chunks
-from ..pipeline.stages import FileStats, InspectConfig, InspectStage, stats_rows
-from ..qc.stats import ReadStats
+from ..qc.scan_stats import chunk_stats
+from ..qc.stats import ReadStats, stats_rows
 from .common import map_chunks_threaded, out
 
 COLUMNS = [
@@ -51,23 +51,14 @@ def inspect(
 ) -> None:
     """Statistics per file: reads, bases, lengths (quartiles, N50), GC, Q20/Q30."""
     po = phred_offset if phred_offset == "auto" else int(phred_offset)
-    stage = InspectStage(InspectConfig())
     rows = []
     for f in files:
         chunks, inputs = plan_chunks(f, chunk_bytes=chunk_bytes, phred_offset=po)
-        options = ReadOptions(digest=False)
-
-        def work(ch, reader):
-            acc = FileStats()
-            for t in reader:
-                stage.transform(t, acc, ch)
-            return acc
-
-        acc = FileStats()
-        for part in map_chunks_threaded(chunks, options, work, threads):
-            acc += part
-        order = [i.info.uri for i in inputs]
-        per_file = {u: acc.get(u, ReadStats()) for u in order}
+        per_file = {i.info.uri: ReadStats() for i in inputs}
+        for ch, st in zip(
+            chunks, map_chunks_threaded(chunks, ReadOptions(digest=False), chunk_stats, threads)
+        ):
+            per_file[ch.source] += st
         fmts = {i.info.uri: i.fmt or "" for i in inputs}
         for r in stats_rows(per_file, fmts, "DNA"):
             if len(inputs) == 1 and os.path.abspath(f) == r["file"]:

@@ -6,8 +6,6 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ..pipeline.config import load_config
-from ..pipeline.runner import RunResult, run_pipeline
 from .common import console
 
 
@@ -25,6 +23,10 @@ def run(
     ),
 ) -> None:
     """Run the pipeline in CONFIG; outputs and manifest.json go to its output directory."""
+    # imported here: pydantic and the stage registry are not needed by the quick commands
+    from ..pipeline.config import load_config
+    from ..pipeline.runner import run_pipeline
+
     cfg = load_config(config)
     if runner is not None and runner not in ("auto", "local", "ray"):
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
@@ -57,7 +59,8 @@ def run(
     print_summary(result)
 
 
-def print_summary(r: RunResult) -> None:
+def print_summary(r) -> None:
+    """A table per stage: reads and bases in/out, time, throughput (r: RunResult)."""
     t = Table(
         "stage",
         "reads in",

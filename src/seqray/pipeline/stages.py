@@ -15,7 +15,7 @@ from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import AtomicFile, ParquetShardWriter, TextShardWriter, WrittenFile, concatenate
-from ..qc.stats import ReadStats
+from ..qc.stats import ReadStats, stats_rows
 from .registry import MapStage, Stage, StageConfig, register
 
 
@@ -81,21 +81,6 @@ class FileStats(dict):
     @classmethod
     def from_json(cls, d: dict) -> FileStats:
         return cls({k: ReadStats.from_json(v) for k, v in d.items()})
-
-
-def stats_rows(per_file: dict[str, ReadStats], fmt: dict[str, str], kind: str) -> list[dict]:
-    """seqkit-style rows: one per file, in the given order."""
-    rows = []
-    for f, st in per_file.items():
-        rows.append(
-            {
-                "file": f,
-                "format": fmt.get(f, ""),
-                "type": kind if st.num_seqs else "",
-                **st.as_dict(),
-            }
-        )
-    return rows
 
 
 @register

@@ -33,6 +33,78 @@ def _byte_counts(values, counts):
         counts[b] += part[0, b] + part[1, b] + part[2, b] + part[3, b]
 
 
+@njit(cache=True, nogil=True)
+def count_fields(buf, starts, ends, table, skip_newlines, counts):
+    """Statistics straight from scanned text, without building columns: adds the
+    normalised bytes of buf[starts[i]:ends[i]] (through `table`, as the reader would store
+    them) to `counts` and returns (stored lengths, index of the first record holding a
+    byte the reader would refuse, or -1)."""
+    m = len(starts)
+    lengths = np.empty(m, dtype=np.int64)
+    c0 = np.zeros(256, dtype=np.int64)
+    c1 = np.zeros(256, dtype=np.int64)
+    c2 = np.zeros(256, dtype=np.int64)
+    c3 = np.zeros(256, dtype=np.int64)
+    for i in range(m):
+        p = starts[i]
+        e = ends[i]
+        bad = 0
+        if skip_newlines:
+            n = 0
+            while p < e:
+                v = table[buf[p]]
+                if v >= 0:
+                    c0[v] += 1
+                    n += 1
+                elif v != -2:
+                    bad = -1
+                p += 1
+        else:
+            n = e - p
+            while p + 3 < e:
+                a = table[buf[p]]
+                b = table[buf[p + 1]]
+                c = table[buf[p + 2]]
+                d = table[buf[p + 3]]
+                bad |= a | b | c | d
+                c0[a & 255] += 1
+                c1[b & 255] += 1
+                c2[c & 255] += 1
+                c3[d & 255] += 1
+                p += 4
+            while p < e:
+                a = table[buf[p]]
+                bad |= a
+                c0[a & 255] += 1
+                p += 1
+        if bad < 0:
+            return lengths[:i], i
+        lengths[i] = n
+    for b in range(256):
+        counts[b] += c0[b] + c1[b] + c2[b] + c3[b]
+    return lengths, -1
+
+
+@njit(cache=True, nogil=True)
+def first_invalid(buf, starts, ends, table):
+    """Index of the first record with a byte that `table` refuses, or -1."""
+    for i in range(len(starts)):
+        bad = 0
+        for p in range(starts[i], ends[i]):
+            bad |= table[buf[p]]
+        if bad < 0:
+            return i
+    return -1
+
+
+def stats_rows(per_file: dict[str, ReadStats], fmt: dict[str, str], kind: str) -> list[dict]:
+    """seqkit-style rows: one per file, in the given order."""
+    return [
+        {"file": f, "format": fmt.get(f, ""), "type": kind if st.num_seqs else "", **st.as_dict()}
+        for f, st in per_file.items()
+    ]
+
+
 @dataclass
 class ReadStats:
     """Counts over reads (for pairs: over both mates, as seqkit on R1 and R2 together)."""
@@ -49,15 +121,17 @@ class ReadStats:
             if seq in table.column_names:
                 self._add(table.column(seq), table.column(qual))
 
-    def _add(self, seqs, quals) -> None:
-        values, offsets = _values_offsets(seqs)
-        lens = np.diff(offsets)
+    def add_lengths(self, lens: np.ndarray) -> None:
         self.num_seqs += len(lens)
         self.sum_len += int(lens.sum())
         if len(lens):
             u, c = np.unique(lens, return_counts=True)
             for length, count in zip(u.tolist(), c.tolist()):
                 self.lengths[length] = self.lengths.get(length, 0) + count
+
+    def _add(self, seqs, quals) -> None:
+        values, offsets = _values_offsets(seqs)
+        self.add_lengths(np.diff(offsets))
         _byte_counts(values, self.base_counts)
         if quals.null_count < len(quals):
             self.has_qual = True
