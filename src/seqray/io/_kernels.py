@@ -42,14 +42,14 @@ LF = 10
 CR = 13
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _line_end(buf, p, n):
     while p < n and buf[p] != LF:
         p += 1
     return p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _strip_cr(buf, start, end):
     if end > start and buf[end - 1] == CR:
         return end - 1
