@@ -172,3 +172,29 @@ def test_bad_input_on_ray_is_a_located_error_and_no_manifest(tmp_path, ray_clust
     assert e.value.record == 2001 and e.value.path == str(fq)
     assert "sequence and quality lengths differ" in str(e.value)
     assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_on_error_skip_writes_rejects_and_counts_them(tmp_path):
+    fq = tmp_path / "a.fq"
+    fq.write_bytes(b"@r1\nACGT\n+\nIIII\n@r2\nACGT\n+\nIII\n@r3\nAZGT\n+\nIIII\n@r4\nGG\n+\nII\n")
+    data = _config(tmp_path / "o", [fq], chunk_bytes=20)
+    data["run"]["on_error"] = "skip"
+    run_pipeline(parse_config(data))
+    out = tmp_path / "o"
+    assert gzip.decompress((out / "reads.fastq.gz").read_bytes()) == (
+        b"@r1\nACGT\n+\nIIII\n@r4\nGG\n+\nII\n"
+    )
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["reads"] == {"in": 4, "rejected": 2}
+    rejects = [
+        json.loads(line)
+        for p in sorted((out / "rejects").glob("*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
+    assert [(r["record"], r["reason"]) for r in rejects] == [
+        (2, "sequence and quality lengths differ"),
+        (3, "invalid character 'Z' in sequence"),
+    ]
+    assert rejects[0]["text"] == "@r2\nACGT\n+\nIII\n"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["files"][0]["num_seqs"] == 2
