@@ -9,7 +9,7 @@ import pytest
 
 import seqray
 from seqray.cli.common import iter_chunk_tables
-from seqray.errors import PairingError
+from seqray.errors import FormatError, PairingError
 from seqray.io.parse import ReadOptions
 from seqray.io.sources import plan_chunks
 from seqray.io.writers import format_records
@@ -57,8 +57,7 @@ def test_ray_datasource_equals_local_parse(tmp_path, ray_cluster, examples):
     ds = seqray.read_fastq(str(fq), chunk_bytes=20_000)
     assert ds.schema().names == ["name", "seq", "qual", "source", "record"]
     assert ds.materialize().num_blocks() > 5  # one read task per chunk at least
-    got = pa.concat_tables([ray_cluster.get(r) for r in ds.to_arrow_refs()])
-    assert got.column("record").to_pylist() == sorted(got.column("record").to_pylist())
+    got = pa.concat_tables([ray_cluster.get(r) for r in ds.to_arrow_refs()]).sort_by("record")
     chunks, _ = plan_chunks(str(fq), chunk_bytes=10**9)
     want = pa.concat_tables([t for _, t in iter_chunk_tables(chunks, ReadOptions())])
     for col in ("name", "seq", "qual", "record"):
@@ -70,3 +69,22 @@ def test_ray_datasource_equals_local_parse(tmp_path, ray_cluster, examples):
     assert "seq2" in pairs.schema().names
     fasta = seqray.read_fasta(str(examples / "phix174.fa")).take_all()
     assert len(fasta) == 1 and len(fasta[0]["seq"]) == 5386 and fasta[0]["qual"] is None
+
+
+@pytest.mark.parametrize("extra", [b"@p3\nGT\n+\nII\n", b"@p3\nGT\n+\nI"])
+def test_longer_r2_is_an_error_even_at_a_batch_boundary(tmp_path, extra):
+    r1, r2 = tmp_path / "a_1.fq", tmp_path / "a_2.fq"
+    r1.write_bytes(b"@p1\nAC\n+\nII\n@p2\nAC\n+\nII\n")
+    r2.write_bytes(b"@p1\nGT\n+\nII\n@p2\nGT\n+\nII\n" + extra)
+    with pytest.raises((PairingError, FormatError)) as e:
+        read_pairs(r1, r2, block_bases=2)
+    assert "a_2.fq" in str(e.value) and e.value.record == 3
+
+
+def test_each_mate_keeps_its_own_phred_offset(tmp_path):
+    r1, r2 = tmp_path / "a_1.fq", tmp_path / "a_2.fq"
+    r1.write_bytes(b"@p1\nACGT\n+\nhhhh\n")  # only Phred+64 can explain 'h' without lower
+    r2.write_bytes(b"@p1\nACGT\n+\nJJ#J\n")  # '#' is below '@': Phred+33
+    t = read_pairs(r1, r2)
+    assert t.column("qual").to_pylist() == [b"IIII"]
+    assert t.column("qual2").to_pylist() == [b"JJ#J"]

@@ -73,3 +73,15 @@ def test_output_hash_ignores_runner_settings():
     b = parse_config(GOOD)
     c = parse_config({**GOOD, "run": {"chunk_bytes": 1000}})
     assert a.output_hash() == b.output_hash() != c.output_hash()
+
+
+def test_parquet_output_cannot_be_a_single_file():
+    data = {
+        "output": "o",
+        "stages": [
+            {"read": {"paths": ["x"]}},
+            {"write": {"format": "parquet", "single_file": True}},
+        ],
+    }
+    with pytest.raises(ConfigError, match="single_file is for fastq/fasta"):
+        parse_config(data)

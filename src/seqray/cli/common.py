@@ -55,9 +55,10 @@ def report_error(exc: BaseException, debug: bool) -> int:
 
 
 def iter_chunk_tables(
-    chunks: list[Chunk], options: ReadOptions
+    chunks: list[Chunk], options: ReadOptions, rejects: list | None = None
 ) -> Iterator[tuple[Chunk, pa.Table]]:
-    """All tables of all chunks in read-identity order, ordinals carried across chunks."""
+    """All tables of all chunks in read-identity order, ordinals carried across chunks;
+    records skipped under `options.lenient` are appended to `rejects`."""
     prev: dict[str, int] = {}
     for ch in chunks:
         first = prev.get(ch.source, 0) if ch.index else 0
@@ -65,6 +66,8 @@ def iter_chunk_tables(
         for t in reader:
             yield ch, t
         prev[ch.source] = first + reader.result.records
+        if rejects is not None:
+            rejects += reader.result.rejects
 
 
 def map_chunks_threaded(chunks: list[Chunk], options: ReadOptions, fn, threads: int) -> list:

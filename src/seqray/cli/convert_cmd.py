@@ -52,14 +52,24 @@ def convert(
     po = phred_offset if phred_offset == "auto" else int(phred_offset)
     chunks, _ = plan_chunks(src, mate, phred_offset=po)
     options = ReadOptions(lenient=on_error == "skip", keep_iupac=keep_iupac)
-    w = writer_for(dst, paired=mate is not None)
+    w = None
     n = 0
+    rejects: list = []
     try:
-        for _, t in iter_chunk_tables(chunks, options):
+        for ch, t in iter_chunk_tables(chunks, options, rejects):
+            if w is None:
+                w = writer_for(dst, paired=ch.paired)
             w.write(t)
             n += len(t)
+        if w is None:  # no input records at all: an empty output of the right kind
+            w = writer_for(dst, paired=any(c.paired for c in chunks))
         f = w.close()
     except BaseException:
-        w.abort()
+        if w is not None:
+            w.abort()
         raise
     console.print(f"wrote {n} reads to {f.uri}", highlight=False)
+    if rejects:
+        console.print(f"[yellow]skipped {len(rejects)} bad records[/]", highlight=False)
+        for r in rejects[:5]:
+            console.print(f"  {r.source}, record {r.record + 1}: {r.reason}", highlight=False)

@@ -32,6 +32,8 @@ class Chunk:
     phred_offset: int = 33
     mate: str | None = None  # the R2 file of a pair (pairs are read whole-file)
     mate_compression: Compression | None = None
+    mate_phred_offset: int | None = None
+    paired: bool = False  # rows hold both mates (text pairs, or paired Parquet)
     first_record: int | None = None  # filled by counting when known
     options: dict = field(default_factory=dict, compare=False, hash=False)
 

@@ -87,11 +87,18 @@ def expand_paths(paths: str | list[str]) -> list[FileInfo]:
             while any(c in base for c in GLOB_CHARS):
                 base = base.rsplit("/", 1)[0]
             selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+            # '*' stays inside one path component, as in a shell (unless the pattern says **)
+            depth = None if "**" in path else path.count("/")
             matches = sorted(
-                (i for i in fs.get_file_info(selector) if i.type == pafs.FileType.File),
+                (
+                    i
+                    for i in fs.get_file_info(selector)
+                    if i.type == pafs.FileType.File
+                    and (depth is None or i.path.count("/") == depth)
+                    and fnmatch.fnmatchcase(i.path, path)
+                ),
                 key=lambda i: i.path,
             )
-            matches = [i for i in matches if fnmatch.fnmatchcase(i.path, path)]
             if not matches:
                 raise InputError(f"{entry}: no files match this pattern")
             out += [_file_info(entry, i) for i in matches]

@@ -20,8 +20,10 @@ from .chunks import Chunk
 from .schema import (
     NAME,
     QUAL,
+    QUAL2,
     RECORD,
     SEQ,
+    SEQ2,
     SOURCE,
     read_schema,
     source_column,
@@ -143,8 +145,10 @@ class ChunkReader:
         path: str | None = None,
         compression=None,
         first_record: int | None = None,
+        phred_offset: int | None = None,
     ):
         self.chunk = chunk
+        self.phred_offset = phred_offset or chunk.phred_offset
         self.options = options or ReadOptions()
         self.path = path or chunk.source
         self.compression = compression or chunk.compression
@@ -182,6 +186,8 @@ class ChunkReader:
         line = before + line_in_record + 1 if before is not None else None
         if self.compression.value == "none":
             offset += self.chunk.start  # a file offset for plain text
+        elif self.chunk.index:
+            offset = None  # inside a BGZF range: no file offset to give
         return FormatError(
             msg,
             path=self.path,
@@ -302,7 +308,7 @@ class ChunkReader:
             1,
         )
         if self.fastq:
-            po = self.chunk.phred_offset
+            po = self.phred_offset
             yield (
                 4,
                 5,
@@ -326,6 +332,9 @@ class ChunkReader:
                 values, offsets, bad, badpos = K.gather(
                     buf, good[:, s_col], good[:, e_col], table, skip_nl
                 )
+                if bad < 0 and typ == pa.large_string():
+                    bad = _first_non_utf8(values, offsets)
+                    badpos = -1
                 if bad >= 0:
                     failed = field_
                     break
@@ -334,7 +343,11 @@ class ChunkReader:
                 break
             msg, line = failed[4], failed[6]
             i = int(good_idx[bad])
-            text = msg.format(c=f"'{_char(int(buf[badpos]))}'")
+            if badpos < 0:
+                text = "header is not valid UTF-8 text"
+                badpos = int(rows[i, 0])
+            else:
+                text = msg.format(c=f"'{_char(int(buf[badpos]))}'")
             if not self.options.lenient:
                 # FASTA bodies span lines: locate the bad byte itself
                 at = base + (int(badpos) if not self.fastq else int(rows[i, 0]) - 1)
@@ -353,6 +366,58 @@ class ChunkReader:
         if self.fastq:
             return min(int(row[5]) + 1, len(buf))  # the quality line and its newline
         return int(row[3])  # a FASTA body ends where the next record starts
+
+
+def _first_non_utf8(values: np.ndarray, offsets: np.ndarray) -> int:
+    """Index of the first value that is not UTF-8, or -1 (ASCII needs no check)."""
+    if len(values) == 0 or int(values.max()) < 128:
+        return -1
+    high = np.flatnonzero(values >= 128)
+    for i in np.unique(np.searchsorted(offsets, high, side="right") - 1):
+        try:
+            values[offsets[i] : offsets[i + 1]].tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return int(i)
+    return -1
+
+
+def normalize_table(table: pa.Table, options: ReadOptions, path: str) -> pa.Table:
+    """Reads from BAM or Parquet held to the text readers' rules: sequences through the
+    same table (case, '.', IUPAC), qualities Phred+33 and as long as their sequence."""
+    stable = seq_table(options.alphabet, options.keep_iupac, False)
+    qtable = qual_table(33)
+    cols = {name: table.column(name) for name in table.column_names}
+    for seq, qual in ((SEQ, QUAL), (SEQ2, QUAL2)):
+        if seq not in cols:
+            continue
+        values, offsets = values_offsets(cols[seq])
+        new, new_off, bad, badpos = K.gather(values, offsets[:-1], offsets[1:], stable, False)
+        if bad >= 0:
+            raise _table_error(
+                table, bad, f"invalid character '{_char(int(values[badpos]))}' in sequence", path
+            )
+        cols[seq] = _binary(new, new_off)
+        q = cols[qual]
+        if q.null_count == len(q):
+            continue
+        qv, qo = values_offsets(q)
+        _, _, bad, badpos = K.gather(qv, qo[:-1], qo[1:], qtable, False)
+        if bad >= 0:
+            raise _table_error(
+                table,
+                bad,
+                f"quality character '{_char(int(qv[badpos]))}' outside Phred+33 range",
+                path,
+            )
+        valid = ~np.asarray(q.is_null())
+        diff = np.flatnonzero(valid & (np.diff(qo) != np.diff(offsets)))
+        if len(diff):
+            raise _table_error(table, int(diff[0]), "sequence and quality lengths differ", path)
+    return pa.Table.from_arrays([cols[n] for n in table.column_names], schema=table.schema)
+
+
+def _table_error(table: pa.Table, row: int, msg: str, path: str) -> FormatError:
+    return FormatError(msg, path=path, record=int(table.column(RECORD)[row].as_py()) + 1)
 
 
 class _Window:
@@ -472,7 +537,13 @@ class PairedChunkReader:
         assert chunk.mate is not None
         self.chunk = chunk
         self.r1 = ChunkReader(chunk, options)
-        self.r2 = ChunkReader(chunk, options, path=chunk.mate, compression=chunk.mate_compression)
+        self.r2 = ChunkReader(
+            chunk,
+            options,
+            path=chunk.mate,
+            compression=chunk.mate_compression,
+            phred_offset=chunk.mate_phred_offset,
+        )
         self.result = ChunkResult()
 
     def __iter__(self) -> Iterator[pa.Table]:
@@ -490,7 +561,7 @@ class PairedChunkReader:
                 else:
                     pend1.append(t)
                     n1 += len(t)
-            while not done2 and n2 < n1:
+            while not done2 and n2 <= n1:  # `<=`: R2 is read to its end too
                 t = next(it2, None)
                 if t is None:
                     done2 = True
@@ -498,7 +569,8 @@ class PairedChunkReader:
                     pend2.append(t)
                     n2 += len(t)
             m = min(n1, n2)
-            if m == 0 and (done1 or done2):
+            if m == 0:
+                # a side holding nothing here has ended: the other must have ended too
                 if n1 != n2:
                     self._count_mismatch(n1, n2)
                 break

@@ -17,6 +17,7 @@ from .parse import (
     PairedChunkReader,
     ReadOptions,
     count_chunk_records,
+    normalize_table,
 )
 from .schema import RECORD, SOURCE, read_schema, source_column
 
@@ -53,7 +54,9 @@ class BamReader:
                     batch.append(aln)
                     bases += aln.query_length
                     if bases >= self.options.block_bases:
-                        yield records_to_table(batch, uri, record)
+                        yield normalize_table(
+                            records_to_table(batch, uri, record), self.options, uri
+                        )
                         record += len(batch)
                         batch, bases = [], 0
             except (OSError, ValueError) as exc:
@@ -61,7 +64,7 @@ class BamReader:
                     f"corrupt {self.chunk.fmt}: {exc}", path=uri, record=record + len(batch) + 1
                 ) from exc
         if batch or record == 0:
-            yield records_to_table(batch, uri, record)
+            yield normalize_table(records_to_table(batch, uri, record), self.options, uri)
             record += len(batch)
         self.result = ChunkResult(records=record)
 
@@ -71,9 +74,16 @@ class ParquetReader:
 
     def __init__(self, chunk: Chunk, options: ReadOptions):
         self.chunk = chunk
+        self.options = options
         self.result = ChunkResult()
 
     def __iter__(self) -> Iterator[pa.Table]:
+        try:
+            yield from self._tables()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise FormatError(f"cannot read Parquet: {exc}", path=self.chunk.source) from exc
+
+    def _tables(self) -> Iterator[pa.Table]:
         fs, path = filesystem_for(self.chunk.source)
         pf = pq.ParquetFile(path, filesystem=fs)
         names = pf.schema_arrow.names
@@ -94,8 +104,9 @@ class ParquetReader:
                     cols.append(t.column(field.name).cast(field.type))
                 else:
                     cols.append(pa.nulls(len(t), field.type))
+            table = pa.Table.from_arrays(cols, schema=schema)
             n += len(t)
-            yield pa.Table.from_arrays(cols, schema=schema)
+            yield normalize_table(table, self.options, self.chunk.source)
         self.result = ChunkResult(records=n)
 
 

@@ -14,7 +14,7 @@ from ..errors import FormatError, InputError, PairingError
 from . import _kernels as K
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
-from .fs import FileInfo, expand_paths, open_input
+from .fs import FileInfo, expand_paths, filesystem_for, is_s3, open_input
 
 HEAD_BYTES = 1 << 20
 TEXT_FORMATS = ("FASTQ", "FASTA")
@@ -129,14 +129,32 @@ def plan_chunks(
                     f.phred_offset,
                     mate=m.info.uri,
                     mate_compression=m.compression,
+                    mate_phred_offset=m.phred_offset,
+                    paired=True,
                     first_record=0,
                 )
             )
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
+            if kind in ("BAM", "SAM", "CRAM") and is_s3(f.info.uri):
+                raise InputError(
+                    f"{f.info.uri}: reading {kind} from S3 is not supported yet; "
+                    "copy it to local disk first"
+                )
             chunks.append(
-                Chunk(f.info.uri, 0, 0, f.info.size, f.compression, kind, True, 33, first_record=0)
+                Chunk(
+                    f.info.uri,
+                    0,
+                    0,
+                    f.info.size,
+                    f.compression,
+                    kind,
+                    True,
+                    33,
+                    first_record=0,
+                    paired=kind == "Parquet" and _parquet_paired(f.info.uri),
+                )
             )
     return chunks, files + mates
 
@@ -164,6 +182,16 @@ def number_chunks(chunks: list[Chunk], count: Callable[[list[Chunk]], list[int]]
         return [replace(c, first_record=0) for c in chunks]
     counted = dict(zip([c.key for c in todo], count(todo)))
     return assign_first_records(chunks, [counted.get(c.key) for c in chunks])
+
+
+def _parquet_paired(uri: str) -> bool:
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem_for(uri)
+    try:
+        return "seq2" in pq.read_schema(path, filesystem=fs).names
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"not a readable Parquet file: {exc}", path=uri) from exc
 
 
 def _as_list(x):

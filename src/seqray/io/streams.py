@@ -110,7 +110,11 @@ class ChunkStream:
                 data = self._read_bgzf()
             else:
                 data = self._reader.read(READ_SIZE)
-        except (OSError, EOFError, zlib.error, isal_zlib.error) as exc:
+        except (OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+            raise FormatError(f"corrupt compressed data: {exc}", path=self.path) from exc
+        except Exception as exc:  # zstandard.ZstdError is not an OSError
+            if type(exc).__name__ != "ZstdError":
+                raise
             raise FormatError(f"corrupt compressed data: {exc}", path=self.path) from exc
         if not data:
             self.eof = True

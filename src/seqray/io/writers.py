@@ -87,17 +87,16 @@ class WrittenFile:
 
 
 class AtomicFile:
-    """A binary output stream that appears under its final name only when closed cleanly."""
+    """A binary output stream that appears under its final name only when closed cleanly:
+    written under a hidden temporary name, then renamed (on S3: copied, then deleted)."""
 
     def __init__(self, uri: str):
         self.uri = uri
         self.fs, self.path = filesystem_for(uri)
-        if is_s3(uri):
-            self.tmp = self.path
-        else:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            d, b = os.path.split(self.path)
-            self.tmp = os.path.join(d, f".{b}.tmp-{uuid.uuid4().hex[:8]}")
+        d, b = self.path.rsplit("/", 1)
+        self.tmp = f"{d}/.{b}.tmp-{uuid.uuid4().hex[:8]}"
+        if not is_s3(uri):
+            os.makedirs(d, exist_ok=True)
         self.stream = self.fs.open_output_stream(self.tmp, compression=None)
         self.sha = hashlib.sha256()
         self.size = 0
@@ -109,15 +108,19 @@ class AtomicFile:
 
     def commit(self) -> None:
         self.stream.close()
-        if self.tmp != self.path:
+        if is_s3(self.uri):
+            self.fs.move(self.tmp, self.path)
+        else:
             os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         try:
             self.stream.close()
         finally:
-            if self.tmp != self.path and os.path.exists(self.tmp):
-                os.remove(self.tmp)
+            try:
+                self.fs.delete_file(self.tmp)
+            except (FileNotFoundError, OSError):
+                pass
 
 
 class TextShardWriter:

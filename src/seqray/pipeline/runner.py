@@ -147,7 +147,8 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
                 w.abort()
         raise
     result = reader.result
-    counters[0].reads_in = result.records
+    counters[0].reads_in = result.records  # records read, rejected ones included
+    counters[0].bases_in = counters[0].bases_out
     if result.rejects:
         shards.append(_write_rejects(result.rejects, chunk_id, output))
     return {
@@ -345,13 +346,16 @@ def _clear(output: str) -> None:
 
 
 def _remove_stale_temporaries(output: str) -> None:
-    """Half-written files of a killed run (local only: S3 uploads are all-or-nothing)."""
-    if is_s3(output):
-        return
-    for dirpath, _, names in os.walk(output):
-        for n in names:
-            if n.startswith(".") and ".tmp-" in n:
-                os.remove(os.path.join(dirpath, n))
+    """Half-written files of a killed run (hidden `.NAME.tmp-XXXX`), local or S3."""
+    fs, path = filesystem_for(output)
+    selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+    for info in fs.get_file_info(selector):
+        if (
+            info.type == pafs.FileType.File
+            and info.base_name.startswith(".")
+            and (".tmp-" in info.base_name)
+        ):
+            fs.delete_file(info.path)
 
 
 def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import json
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..io.chunks import Chunk
@@ -152,6 +152,12 @@ class WriteConfig(StageConfig):
         single = self.single_file if self.single_file is not None else self.format != "parquet"
         return comp, single
 
+    @model_validator(mode="after")
+    def _parquet_is_sharded(self):
+        if self.format == "parquet" and self.single_file:
+            raise ValueError("single_file is for fastq/fasta; Parquet output is a set of shards")
+        return self
+
 
 @register
 class WriteStage(Stage):
@@ -177,16 +183,14 @@ class WriteStage(Stage):
 
     def open(self, chunk: Chunk, chunk_id: str, output: str) -> list:
         comp, _ = self.config.resolved()
-        mates = ["R1", "R2"] if chunk.mate is not None else [None]
+        mates = ["R1", "R2"] if chunk.paired else [None]
         writers = []
+        if self.config.format == "parquet":  # one shard holds both mates
+            uri = join(self._dir(output), f"part-{chunk_id}.parquet")
+            return [ParquetShardWriter(uri, read_schema(chunk.paired), compression=comp)]
         for i, m in enumerate(mates):
             suffix = f"_{m}" if m else ""
             uri = join(self._dir(output), f"part-{chunk_id}{suffix}.{self._ext()}")
-            if self.config.format == "parquet":
-                writers.append(
-                    ParquetShardWriter(uri, read_schema(chunk.mate is not None), compression=comp)
-                )
-                break
             writers.append(
                 TextShardWriter(
                     uri,

@@ -1,0 +1,87 @@
+"""BAM and Parquet inputs held to the text readers' rules; globs; UTF-8 headers."""
+
+from __future__ import annotations
+
+import gzip
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from seqray.cli.common import iter_chunk_tables
+from seqray.cli.main import main
+from seqray.errors import FormatError
+from seqray.io.fs import expand_paths
+from seqray.io.parse import ReadOptions
+from seqray.io.sources import plan_chunks
+
+
+def read_all(path, **kw) -> pa.Table:
+    chunks, _ = plan_chunks(str(path))
+    return pa.concat_tables([t for _, t in iter_chunk_tables(chunks, ReadOptions(**kw))])
+
+
+def test_sam_sequences_are_normalised(tmp_path):
+    sam = tmp_path / "x.sam"
+    sam.write_text("@HD\tVN:1.6\nr1\t4\t*\t0\t0\t*\t*\t0\t0\tACRYN\tIIIII\n")
+    t = read_all(sam)
+    assert t.column("seq").to_pylist() == [b"ACNNN"]
+    assert read_all(sam, keep_iupac=True).column("seq").to_pylist() == [b"ACRYN"]
+
+
+def _parquet(path, seq, qual, name="r1"):
+    pq.write_table(pa.table({"name": [name], "seq": [seq], "qual": [qual]}), path)
+    return path
+
+
+def test_parquet_quality_must_match_sequence(tmp_path):
+    p = _parquet(tmp_path / "x.parquet", b"ACGT", b"IIIIII")
+    with pytest.raises(FormatError, match="lengths differ") as e:
+        read_all(p)
+    assert e.value.record == 1 and str(p) in str(e.value)
+    assert read_all(_parquet(tmp_path / "y.parquet", b"acg.", b"II#I")).column(
+        "seq"
+    ).to_pylist() == [b"ACGN"]
+    with pytest.raises(FormatError, match="invalid character 'Z'"):
+        read_all(_parquet(tmp_path / "z.parquet", b"AZ", b"II"))
+
+
+def test_truncated_parquet_is_a_format_error(tmp_path, capsys):
+    good = _parquet(tmp_path / "x.parquet", b"ACGT", b"IIII")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(good.read_bytes()[:-20])
+    assert main(["convert", str(bad), str(tmp_path / "o.fq")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.parquet" in err and "internal error" not in err
+
+
+def test_paired_parquet_round_trip(tmp_path, examples, capsys):
+    r1, r2 = examples / "phix_R1.fastq.gz", examples / "phix_R2.fastq.gz"
+    assert main(["convert", str(r1), str(tmp_path / "p.parquet"), "--mate", str(r2)]) == 0
+    assert main(["convert", str(tmp_path / "p.parquet"), str(tmp_path / "q.parquet")]) == 0
+    t = pq.read_table(tmp_path / "q.parquet")
+    assert len(t) == 2000 and "seq2" in t.column_names
+    assert main(["convert", str(tmp_path / "p.parquet"), str(tmp_path / "q.fq")]) == 1
+    assert "paired input" in capsys.readouterr().err
+    assert not (tmp_path / "q.fq").exists()
+    assert gzip.decompress(r1.read_bytes()).count(b"\n") == 8000
+
+
+def test_non_utf8_header_is_located(tmp_path):
+    f = tmp_path / "x.fq"
+    f.write_bytes(b"@ok\nA\n+\nI\n@r\xe9ad\nA\n+\nI\n")
+    with pytest.raises(FormatError, match="not valid UTF-8") as e:
+        read_all(f)
+    assert (e.value.record, e.value.line) == (2, 5)
+    f.write_bytes("@ok φX174\nA\n+\nI\n".encode())
+    assert read_all(f).column("name").to_pylist() == ["ok φX174"]
+
+
+def test_glob_star_stays_in_one_directory(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for p in ("a_R1.fq", "b_R1.fq", "sub/old_R1.fq"):
+        (tmp_path / p).write_bytes(b"@r\nA\n+\nI\n")
+    names = [i.uri.rsplit("/", 1)[1] for i in expand_paths(str(tmp_path / "*_R1.fq"))]
+    assert names == ["a_R1.fq", "b_R1.fq"]
+    deep = [i.uri for i in expand_paths(str(tmp_path / "**" / "*_R1.fq"))]
+    assert any(u.endswith("sub/old_R1.fq") for u in deep)
