@@ -8,8 +8,8 @@ what="${1:-demo}"
 
 debs=()
 if [ "$what" = "test" ]; then
-  # peers the parity tests compare against, and tools the tests use to make inputs
-  debs+=(seqkit samtools tabix)
+  # the peer the parity tests compare against
+  debs+=(seqkit)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -27,7 +27,14 @@ fi
 
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian's own python3 needs python3-venv for `-m venv`
+    rm -rf .venv
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    "$PY" -m venv .venv
+  fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$what" = "test" ]; then

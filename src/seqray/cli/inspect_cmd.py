@@ -67,7 +67,8 @@ def inspect(
     if json_out:
         out.print_json(json.dumps(rows))
         return
-    if tabular:
+    if tabular or not out.is_terminal:  # pipes and files get whole numbers, not a
+        # table squeezed to 80 columns
         print("\t".join(COLUMNS))
         for r in rows:
             print("\t".join(_fmt(c, r[c]) for c in COLUMNS))

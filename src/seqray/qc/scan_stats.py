@@ -9,9 +9,9 @@ so errors (and rejects) are exactly the reader's.
 from __future__ import annotations
 
 from ..io.chunks import Chunk
-from ..io.parse import NAME_TABLE, ChunkReader, ReadOptions, qual_table, seq_table
+from ..io.parse import NAME_TABLE, ChunkReader, ReadOptions, seq_table
 from ..io.readers import open_chunk
-from .stats import ReadStats, count_fields, first_invalid
+from .stats import ReadStats, first_invalid
 
 
 def chunk_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
@@ -20,21 +20,15 @@ def chunk_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
     reader = ChunkReader(chunk, options)
     fastq = chunk.fmt == "FASTQ"
     stable = seq_table(options.alphabet, options.keep_iupac, not fastq)
-    qtable = qual_table(chunk.phred_offset)
     st = ReadStats()
     for buf, rows, _, _ in reader.iter_raw():
         good = rows[rows[:, 6] == 0]
         if first_invalid(buf, good[:, 0], good[:, 1], NAME_TABLE) >= 0:
             return _read_fully(chunk, options)
-        lens, bad = count_fields(buf, good[:, 2], good[:, 3], stable, not fastq, st.base_counts)
-        if bad >= 0:
+        if st.add_seqs(buf, good[:, 2], good[:, 3], stable, not fastq) >= 0:
             return _read_fully(chunk, options)
-        if fastq:
-            _, bad = count_fields(buf, good[:, 4], good[:, 5], qtable, False, st.qual_counts)
-            if bad >= 0:
-                return _read_fully(chunk, options)
-            st.has_qual |= len(good) > 0
-        st.add_lengths(lens)
+        if fastq and st.add_quals(buf, good[:, 4], good[:, 5], chunk.phred_offset) >= 0:
+            return _read_fully(chunk, options)
     return st
 
 

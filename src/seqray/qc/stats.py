@@ -15,74 +15,65 @@ from numba import njit
 from ..io.buffers import values_offsets as _values_offsets
 from ..io.schema import QUAL, QUAL2, SEQ, SEQ2
 
-
-@njit(cache=True, nogil=True)
-def _byte_counts(values, counts):
-    """counts[b] += occurrences of byte b (np.bincount would first widen to intp).
-    Four partial tables break the store-to-load chain on runs of one byte."""
-    part = np.zeros((4, 256), dtype=np.int64)
-    n4 = len(values) // 4 * 4
-    for i in range(0, n4, 4):
-        part[0, values[i]] += 1
-        part[1, values[i + 1]] += 1
-        part[2, values[i + 2]] += 1
-        part[3, values[i + 3]] += 1
-    for i in range(n4, len(values)):
-        part[0, values[i]] += 1
-    for b in range(256):
-        counts[b] += part[0, b] + part[1, b] + part[2, b] + part[3, b]
+IDENTITY = np.arange(256, dtype=np.int16)
 
 
 @njit(cache=True, nogil=True)
-def count_fields(buf, starts, ends, table, skip_newlines, counts):
-    """Statistics straight from scanned text, without building columns: adds the
-    normalised bytes of buf[starts[i]:ends[i]] (through `table`, as the reader would store
-    them) to `counts` and returns (stored lengths, index of the first record holding a
-    byte the reader would refuse, or -1)."""
+def seq_counts(buf, starts, ends, table, skip_newlines):
+    """Lengths, G+C and N counts of buf[starts[i]:ends[i]] as the reader stores them
+    (through `table`), and the index of the first record with a refused byte (or -1).
+    Sums of comparisons, no histogram: the loop vectorises."""
     m = len(starts)
     lengths = np.empty(m, dtype=np.int64)
-    c0 = np.zeros(256, dtype=np.int64)
-    c1 = np.zeros(256, dtype=np.int64)
-    c2 = np.zeros(256, dtype=np.int64)
-    c3 = np.zeros(256, dtype=np.int64)
+    gc = 0
+    nn = 0
     for i in range(m):
-        p = starts[i]
-        e = ends[i]
         bad = 0
-        if skip_newlines:
-            n = 0
-            while p < e:
-                v = table[buf[p]]
-                if v >= 0:
-                    c0[v] += 1
-                    n += 1
-                elif v != -2:
-                    bad = -1
-                p += 1
-        else:
-            n = e - p
-            while p + 3 < e:
-                a = table[buf[p]]
-                b = table[buf[p + 1]]
-                c = table[buf[p + 2]]
-                d = table[buf[p + 3]]
-                bad |= a | b | c | d
-                c0[a & 255] += 1
-                c1[b & 255] += 1
-                c2[c & 255] += 1
-                c3[d & 255] += 1
-                p += 4
-            while p < e:
-                a = table[buf[p]]
-                bad |= a
-                c0[a & 255] += 1
-                p += 1
+        n = 0
+        g = 0
+        k = 0
+        for p in range(starts[i], ends[i]):
+            v = table[buf[p]]
+            if skip_newlines and v == -2:
+                continue
+            bad |= v
+            n += 1
+            g += (v == 71) | (v == 67)
+            k += v == 78
         if bad < 0:
-            return lengths[:i], i
+            return lengths[:i], gc, nn, i
         lengths[i] = n
-    for b in range(256):
-        counts[b] += c0[b] + c1[b] + c2[b] + c3[b]
-    return lengths, -1
+        gc += g
+        nn += k
+    return lengths, gc, nn, -1
+
+
+@njit(cache=True, nogil=True)
+def qual_counts(buf, starts, ends, offset):
+    """Bases with quality ≥ 20 and ≥ 30, all quality bases, and the index of the first
+    record with a byte outside [offset, '~'] (or -1). Plain comparisons: the loop
+    vectorises."""
+    lo = np.uint8(offset)
+    t20 = np.uint8(offset + 20)
+    t30 = np.uint8(offset + 30)
+    q20 = 0
+    q30 = 0
+    total = 0
+    for i in range(len(starts)):
+        bad = 0
+        a = 0
+        b = 0
+        for p in range(starts[i], ends[i]):
+            v = buf[p]
+            bad += (v < lo) | (v > 126)
+            a += v >= t20
+            b += v >= t30
+        if bad:
+            return q20, q30, total, i
+        q20 += a
+        q30 += b
+        total += ends[i] - starts[i]
+    return q20, q30, total, -1
 
 
 @njit(cache=True, nogil=True)
@@ -112,8 +103,11 @@ class ReadStats:
     num_seqs: int = 0
     sum_len: int = 0
     lengths: dict[int, int] = field(default_factory=dict)
-    base_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
-    qual_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+    gc: int = 0
+    n_bases: int = 0
+    q20: int = 0
+    q30: int = 0
+    qual_bases: int = 0
     has_qual: bool = False
 
     def add_table(self, table: pa.Table) -> None:
@@ -129,22 +123,39 @@ class ReadStats:
             for length, count in zip(u.tolist(), c.tolist()):
                 self.lengths[length] = self.lengths.get(length, 0) + count
 
+    def add_seqs(self, buf, starts, ends, table, skip_newlines: bool) -> int:
+        """Adds sequences; returns the index of a record with a refused byte, or -1
+        (then nothing was added)."""
+        lens, gc, nn, bad = seq_counts(buf, starts, ends, table, skip_newlines)
+        if bad < 0:
+            self.add_lengths(lens)
+            self.gc += gc
+            self.n_bases += nn
+        return bad
+
+    def add_quals(self, buf, starts, ends, offset: int = 33) -> int:
+        q20, q30, total, bad = qual_counts(buf, starts, ends, offset)
+        if bad < 0:
+            self.q20 += q20
+            self.q30 += q30
+            self.qual_bases += total
+            self.has_qual |= len(starts) > 0
+        return bad
+
     def _add(self, seqs, quals) -> None:
         values, offsets = _values_offsets(seqs)
-        self.add_lengths(np.diff(offsets))
-        _byte_counts(values, self.base_counts)
+        self.add_seqs(values, offsets[:-1], offsets[1:], IDENTITY, False)
         if quals.null_count < len(quals):
-            self.has_qual = True
-            qv, _ = _values_offsets(quals)
-            _byte_counts(qv, self.qual_counts)
+            qv, qo = _values_offsets(quals)
+            self.add_quals(qv, qo[:-1], qo[1:])
 
     def __iadd__(self, other: ReadStats) -> ReadStats:
         self.num_seqs += other.num_seqs
         self.sum_len += other.sum_len
         for length, count in other.lengths.items():
             self.lengths[length] = self.lengths.get(length, 0) + count
-        self.base_counts += other.base_counts
-        self.qual_counts += other.qual_counts
+        for k in ("gc", "n_bases", "q20", "q30", "qual_bases"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
         self.has_qual |= other.has_qual
         return self
 
@@ -196,10 +207,7 @@ class ReadStats:
     def as_dict(self) -> dict:
         """seqkit's column names for the numbers both tools report."""
         q1, q2, q3 = self.quartiles()
-        b = self.base_counts
-        q = self.qual_counts
-        gc = int(b[ord("G")] + b[ord("C")] + b[ord("g")] + b[ord("c")])
-        total_q = int(q.sum())
+        qual = self.has_qual
         return {
             "num_seqs": self.num_seqs,
             "sum_len": self.sum_len,
@@ -210,33 +218,22 @@ class ReadStats:
             "Q2": q2,
             "Q3": q3,
             "N50": self.n50(),
-            "Q20(%)": round(self._pct(int(q[33 + 20 :].sum()), total_q), 2)
-            if self.has_qual
-            else 0.0,
-            "Q30(%)": round(self._pct(int(q[33 + 30 :].sum()), total_q), 2)
-            if self.has_qual
-            else 0.0,
-            "GC(%)": round(self._pct(gc, self.sum_len), 2),
-            "N(%)": round(self._pct(int(b[ord("N")]), self.sum_len), 2),
+            "Q20(%)": round(self._pct(self.q20, self.qual_bases), 2) if qual else 0.0,
+            "Q30(%)": round(self._pct(self.q30, self.qual_bases), 2) if qual else 0.0,
+            "GC(%)": round(self._pct(self.gc, self.sum_len), 2),
+            "N(%)": round(self._pct(self.n_bases, self.sum_len), 2),
         }
 
     # -- persistence (journal / manifest) ------------------------------------------------
+    _COUNTS = ("num_seqs", "sum_len", "gc", "n_bases", "q20", "q30", "qual_bases", "has_qual")
+
     def to_json(self) -> dict:
-        return {
-            "num_seqs": self.num_seqs,
-            "sum_len": self.sum_len,
-            "lengths": {str(k): v for k, v in sorted(self.lengths.items())},
-            "base_counts": {str(i): int(c) for i, c in enumerate(self.base_counts) if c},
-            "qual_counts": {str(i): int(c) for i, c in enumerate(self.qual_counts) if c},
-            "has_qual": self.has_qual,
-        }
+        d = {k: getattr(self, k) for k in self._COUNTS}
+        d["lengths"] = {str(k): v for k, v in sorted(self.lengths.items())}
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> ReadStats:
-        s = cls(num_seqs=d["num_seqs"], sum_len=d["sum_len"], has_qual=d["has_qual"])
+        s = cls(**{k: d[k] for k in cls._COUNTS})
         s.lengths = {int(k): v for k, v in d["lengths"].items()}
-        for k, v in d["base_counts"].items():
-            s.base_counts[int(k)] = v
-        for k, v in d["qual_counts"].items():
-            s.qual_counts[int(k)] = v
         return s
