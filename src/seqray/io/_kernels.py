@@ -22,6 +22,7 @@ DONE = 0  # reached the end of the owned range (or of the data at EOF)
 FULL = 1  # out rows or the bases budget used up; call again from the returned position
 NEED_MORE = 2  # the record at the returned position is incomplete: supply more data
 FATAL = 3  # an error record was emitted and leniency is off
+BAIL = 4  # (statistics scan) something only the full reader handles: read the chunk again
 
 # Error codes
 E_HEADER = 1  # FASTQ header line does not start with '@' / FASTA text before '>'
@@ -331,3 +332,88 @@ def count_lines_before(buf, end):
         if buf[p] == LF:
             c += 1
     return c
+
+
+@njit(cache=True, nogil=True)
+def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_table, qlo):
+    """FASTQ records → statistics in one pass over the bytes, for statistics-only reads.
+
+    Handles the plain case only: four LF-terminated lines, '@' and '+' where expected,
+    equal lengths, every byte accepted. Anything else (CRLF, blank lines, errors, a
+    truncated end) returns BAIL at that record so the full reader takes the chunk over.
+    Rows: length, G+C, N, bases with Q >= 20, with Q >= 30, 0, 0."""
+    n = len(buf)
+    cap = out.shape[0]
+    t20 = qlo + 20
+    t30 = qlo + 30
+    k = 0
+    bases = 0
+    while k < cap:
+        if bases >= max_bases:
+            return k, pos, FULL, bases
+        if pos >= owner_end or pos >= n:
+            return k, pos, DONE, bases
+        rec = pos
+        more = BAIL if eof else NEED_MORE
+        if buf[pos] != 64:
+            return k, rec, BAIL, bases
+        p = pos + 1
+        bad = 0
+        while p < n and buf[p] != LF:
+            bad |= name_table[buf[p]]
+            p += 1
+        if p >= n:
+            return k, rec, more, bases
+        if bad < 0:
+            return k, rec, BAIL, bases
+        s0 = p + 1
+        p = s0
+        gc = 0
+        nn = 0
+        while p < n and buf[p] != LF:
+            v = seq_table[buf[p]]
+            bad |= v
+            gc += (v == 71) | (v == 67)
+            nn += v == 78
+            p += 1
+        if p >= n:
+            return k, rec, more, bases
+        if bad < 0:
+            return k, rec, BAIL, bases
+        length = p - s0
+        p += 1
+        if p >= n:
+            return k, rec, more, bases
+        if buf[p] != 43:
+            return k, rec, BAIL, bases
+        while p < n and buf[p] != LF:
+            p += 1
+        if p >= n:
+            return k, rec, more, bases
+        q0 = p + 1
+        qe = q0 + length
+        if qe > n or (qe == n and not eof):
+            return k, rec, more, bases
+        if qe < n and buf[qe] != LF:
+            return k, rec, BAIL, bases
+        badq = 0
+        a = 0
+        b = 0
+        for i in range(q0, qe):
+            v = buf[i]
+            badq += (v < qlo) | (v > 126)
+            a += v >= t20
+            b += v >= t30
+        if badq:
+            return k, rec, BAIL, bases
+        out[k, 0] = length
+        out[k, 1] = gc
+        out[k, 2] = nn
+        out[k, 3] = a
+        out[k, 4] = b
+        out[k, 5] = 0
+        out[k, 6] = 0
+        k += 1
+        bases += length
+        pos = qe + 1 if qe < n else n
+    return k, pos, FULL, bases

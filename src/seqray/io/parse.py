@@ -135,6 +135,10 @@ def _char(b: int) -> str:
     return chr(b) if 32 < b < 127 else f"\\x{b:02x}"
 
 
+class BailOut(Exception):
+    """A stand-in scanner met something only the full reader handles."""
+
+
 class ChunkReader:
     """Iterates Arrow read batches of one chunk; `result` holds counts, rejects, digest."""
 
@@ -219,10 +223,11 @@ class ChunkReader:
                 return win.end
             win.append()  # -2: needs more text; at the end the next try has eof set
 
-    def iter_raw(self) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
+    def iter_raw(self, scan=None) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
         """Yields (buffer, boundary rows, local index of first row, stream position of
-        buffer[0]) per scanner call; rows hold buffer indices."""
-        scan = K.scan_fastq if self.fastq else K.scan_fasta
+        buffer[0]) per scanner call; rows hold buffer indices. Another `scan` with the
+        scanners' signature may stand in (the statistics scan); its BAIL raises BailOut."""
+        scan = scan or (K.scan_fastq if self.fastq else K.scan_fasta)
         opts = self.options
         out = np.empty((MAX_BLOCK_ROWS, K.NCOLS), dtype=np.int64)
         stream = ChunkStream(
@@ -258,6 +263,8 @@ class ChunkReader:
                 pos = win.base + newpos
                 if reason == K.FULL:
                     continue
+                if reason == K.BAIL:
+                    raise BailOut(pos)
                 if reason == K.DONE and pos >= limit:
                     if boundary is None and stream.range_end is not None:
                         boundary = self._next_start(win, stream.range_end)

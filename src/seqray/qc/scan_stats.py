@@ -1,15 +1,19 @@
-"""Statistics of a chunk straight from the scanner, for `seqray inspect`.
+"""Statistics of a chunk straight from the text, for `seqray inspect`.
 
-Building Arrow columns costs more than counting; when only statistics are wanted, the
-scanner's record boundaries are counted through the same lookup tables the reader uses.
-If a record holds a byte the reader would refuse, the chunk is read again the ordinary way,
-so errors (and rejects) are exactly the reader's.
+Building Arrow columns costs more than counting. For FASTQ a one-pass scanner counts
+while it finds the records (plain records only); for FASTA the records' boundaries are
+counted through the reader's lookup tables. Whatever the fast path does not handle (CRLF,
+blank lines, a refused byte, an error), the chunk is read again the ordinary way, so
+statistics, errors and rejects are exactly the reader's.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..io import _kernels as K
 from ..io.chunks import Chunk
-from ..io.parse import NAME_TABLE, ChunkReader, ReadOptions, seq_table
+from ..io.parse import NAME_TABLE, BailOut, ChunkReader, ReadOptions, seq_table
 from ..io.readers import open_chunk
 from .stats import ReadStats, first_invalid
 
@@ -17,18 +21,42 @@ from .stats import ReadStats, first_invalid
 def chunk_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
     if chunk.fmt not in ("FASTQ", "FASTA") or chunk.mate is not None:
         return _read_fully(chunk, options)
-    reader = ChunkReader(chunk, options)
-    fastq = chunk.fmt == "FASTQ"
-    stable = seq_table(options.alphabet, options.keep_iupac, not fastq)
+    try:
+        if chunk.fmt == "FASTQ":
+            return _fastq_stats(chunk, options)
+        return _fasta_stats(chunk, options)
+    except BailOut:
+        return _read_fully(chunk, options)
+
+
+def _fastq_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
+    stable = seq_table(options.alphabet, options.keep_iupac, False)
+    qlo = np.uint8(chunk.phred_offset)
+
+    def scan(buf, pos, owner_end, eof, out, max_bases, _lenient):
+        return K.scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, NAME_TABLE, stable, qlo)
+
     st = ReadStats()
-    for buf, rows, _, _ in reader.iter_raw():
+    for _, rows, _, _ in ChunkReader(chunk, options).iter_raw(scan):
+        st.add_lengths(rows[:, 0])
+        st.gc += int(rows[:, 1].sum())
+        st.n_bases += int(rows[:, 2].sum())
+        st.q20 += int(rows[:, 3].sum())
+        st.q30 += int(rows[:, 4].sum())
+        st.qual_bases += int(rows[:, 0].sum())
+        st.has_qual |= len(rows) > 0
+    return st
+
+
+def _fasta_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
+    stable = seq_table(options.alphabet, options.keep_iupac, True)
+    st = ReadStats()
+    for buf, rows, _, _ in ChunkReader(chunk, options).iter_raw():
         good = rows[rows[:, 6] == 0]
         if first_invalid(buf, good[:, 0], good[:, 1], NAME_TABLE) >= 0:
-            return _read_fully(chunk, options)
-        if st.add_seqs(buf, good[:, 2], good[:, 3], stable, not fastq) >= 0:
-            return _read_fully(chunk, options)
-        if fastq and st.add_quals(buf, good[:, 4], good[:, 5], chunk.phred_offset) >= 0:
-            return _read_fully(chunk, options)
+            raise BailOut()
+        if st.add_seqs(buf, good[:, 2], good[:, 3], stable, True) >= 0:
+            raise BailOut()
     return st
 
 

@@ -1,0 +1,60 @@
+"""The statistics fast path (no columns built) equals statistics of the Arrow batches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqray.io.parse import ReadOptions
+from seqray.io.readers import open_chunk
+from seqray.io.sources import plan_chunks
+from seqray.qc.scan_stats import chunk_stats
+from seqray.qc.stats import ReadStats
+
+record = st.tuples(
+    st.text("ACGTNacgtn.RY", max_size=40),
+    st.sampled_from(["", "\r"]),  # CRLF makes the fast path hand over
+    st.booleans(),  # a blank line after the record
+    st.sampled_from(["+", "+name"]),
+)
+
+
+def _text(recs) -> bytes:
+    out = []
+    for i, (seq, cr, blank, plus) in enumerate(recs):
+        qual = "".join("#5?@IJ"[(i + j) % 6] for j in range(len(seq)))
+        out.append(f"@r{i} c\n{seq}{cr}\n{plus}{cr}\n{qual}{cr}\n" + ("\n" if blank else ""))
+    return "".join(out).encode()
+
+
+def _arrow_stats(chunks, options) -> ReadStats:
+    st_ = ReadStats()
+    for ch in chunks:
+        for t in open_chunk(replace(ch, first_record=0), options):
+            st_.add_table(t)
+    return st_
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(record, max_size=30), st.integers(20, 400))
+def test_fast_statistics_equal_arrow_statistics(tmp_path_factory, recs, chunk_bytes):
+    path = tmp_path_factory.mktemp("s") / "x.fq"
+    path.write_bytes(_text(recs))
+    chunks, _ = plan_chunks(str(path), chunk_bytes=chunk_bytes, phred_offset=33)
+    options = ReadOptions(digest=False)
+    fast = ReadStats()
+    for ch in chunks:
+        fast += chunk_stats(replace(ch, first_record=0), options)
+    assert fast.to_json() == _arrow_stats(chunks, options).to_json()
+
+
+def test_fasta_fast_statistics(examples):
+    chunks, _ = plan_chunks(str(examples / "phix174.fa"), chunk_bytes=1000)
+    options = ReadOptions(digest=False)
+    fast = ReadStats()
+    for ch in chunks:
+        fast += chunk_stats(replace(ch, first_record=0), options)
+    assert fast.to_json() == _arrow_stats(chunks, options).to_json()
+    assert fast.as_dict()["sum_len"] == 5386
