@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .schema import read_schema, source_column
+from .schema import read_schema, record_column, source_column
 
 _COMPLEMENT = bytes.maketrans(b"ACGTNRYSWKMBDHVacgtn", b"TGCANYRSWMKVHDBtgcan")
 
@@ -35,7 +35,7 @@ def records_to_table(alignments: list, source: str, first_record: int) -> pa.Tab
             pa.array(seqs, pa.large_binary()),
             pa.array(quals, pa.large_binary()),
             source_column(source, n),
-            pa.array(np.arange(first_record, first_record + n, dtype=np.int64)),
+            record_column(first_record, n),
         ],
         schema=read_schema(False),
     )

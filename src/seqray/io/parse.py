@@ -25,6 +25,7 @@ from .schema import (
     SEQ,
     SEQ2,
     SOURCE,
+    numeric_array,
     read_schema,
     source_column,
 )
@@ -365,7 +366,7 @@ class ChunkReader:
         quals = cols[2] if self.fastq else pa.nulls(n, pa.large_binary())
         ordinals = good_idx.astype(np.int64) + (self.first_record + local)
         return pa.Table.from_arrays(
-            [cols[0], cols[1], quals, source_column(self.path, n), pa.array(ordinals)],
+            [cols[0], cols[1], quals, source_column(self.path, n), numeric_array(ordinals)],
             schema=read_schema(False),
         )
 

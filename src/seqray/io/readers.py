@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -19,7 +18,7 @@ from .parse import (
     count_chunk_records,
     normalize_table,
 )
-from .schema import RECORD, SOURCE, read_schema, source_column
+from .schema import RECORD, SOURCE, read_schema, record_column, source_column
 
 
 class BamReader:
@@ -99,7 +98,7 @@ class ParquetReader:
                 if field.name == SOURCE:
                     cols.append(source_column(self.chunk.source, len(t)))
                 elif field.name == RECORD:
-                    cols.append(pa.array(np.arange(n, n + len(t), dtype=np.int64)))
+                    cols.append(record_column(n, len(t)))
                 elif field.name in t.column_names:
                     cols.append(t.column(field.name).cast(field.type))
                 else:

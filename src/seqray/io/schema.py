@@ -6,6 +6,7 @@ record in its file, whatever the chunking or worker count.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 NAME = "name"
@@ -43,13 +44,28 @@ def is_paired(schema: pa.Schema) -> bool:
     return SEQ2 in schema.names
 
 
+def numeric_array(values: np.ndarray) -> pa.Array:
+    """A zero-copy Arrow array over a NumPy array (pa.array would first import pandas,
+    ~0.2 s, to check whether it was handed a pandas object)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)]
+    )
+
+
+def record_column(first: int, n: int) -> pa.Array:
+    return numeric_array(np.arange(first, first + n, dtype=np.int64))
+
+
 def source_column(source: str, n: int) -> pa.DictionaryArray:
     """A dictionary-encoded column holding one source name `n` times (no per-row strings)."""
-    import numpy as np
-
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(n, dtype=np.int32)), pa.array([source], pa.large_string())
+    data = source.encode()
+    name = pa.Array.from_buffers(
+        pa.large_string(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
     )
+    return pa.DictionaryArray.from_arrays(numeric_array(np.zeros(n, dtype=np.int32)), name)
 
 
 def empty_table(paired: bool = False) -> pa.Table:
