@@ -334,6 +334,23 @@ def count_lines_before(buf, end):
     return c
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _plain_dna(buf, start, end):
+    """(all bytes are A/C/G/T/N in either case, G+C count, N count) over buf[start:end]:
+    comparisons only, so the loop vectorises. Anything else goes through the table."""
+    other = 0
+    gc = 0
+    nn = 0
+    for p in range(start, end):
+        u = buf[p] & 0xDF
+        g = (u == 71) | (u == 67)
+        isn = u == 78
+        other += ~(g | isn | (u == 65) | (u == 84)) & 1
+        gc += g
+        nn += isn
+    return other == 0, gc, nn
+
+
 @njit(cache=True, nogil=True)
 def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_table, qlo):
     """FASTQ records → statistics in one pass over the bytes, for statistics-only reads.
@@ -341,7 +358,9 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
     Handles the plain case only: four LF-terminated lines, '@' and '+' where expected,
     equal lengths, every byte accepted. Anything else (CRLF, blank lines, errors, a
     truncated end) returns BAIL at that record so the full reader takes the chunk over.
-    Rows: length, G+C, N, bases with Q >= 20, with Q >= 30, 0, 0."""
+    Line ends are found by a byte loop; the fields are then checked and counted by
+    comparison loops that vectorise, and the quality line is not searched at all (its
+    length is the sequence's). Rows: length, G+C, N, bases with Q >= 20, with Q >= 30."""
     n = len(buf)
     cap = out.shape[0]
     t20 = qlo + 20
@@ -357,40 +376,41 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
         more = BAIL if eof else NEED_MORE
         if buf[pos] != 64:
             return k, rec, BAIL, bases
-        p = pos + 1
+        e0 = _line_end(buf, pos + 1, n)
+        if e0 >= n:
+            return k, rec, more, bases
         bad = 0
-        while p < n and buf[p] != LF:
-            bad |= name_table[buf[p]]
-            p += 1
-        if p >= n:
-            return k, rec, more, bases
-        if bad < 0:
+        for p in range(pos + 1, e0):
+            v = buf[p]
+            bad += ((v < 32) & (v != 9)) | (v == 127)
+        if bad:
             return k, rec, BAIL, bases
-        s0 = p + 1
-        p = s0
-        gc = 0
-        nn = 0
-        while p < n and buf[p] != LF:
-            v = seq_table[buf[p]]
-            bad |= v
-            gc += (v == 71) | (v == 67)
-            nn += v == 78
-            p += 1
-        if p >= n:
+        s0 = e0 + 1
+        e1 = _line_end(buf, s0, n)
+        if e1 >= n:
             return k, rec, more, bases
-        if bad < 0:
-            return k, rec, BAIL, bases
-        length = p - s0
-        p += 1
+        plain, gc, nn = _plain_dna(buf, s0, e1)
+        if not plain:
+            # IUPAC codes, '.', or a refused byte: the reader's table decides
+            gc = 0
+            nn = 0
+            for p in range(s0, e1):
+                v = seq_table[buf[p]]
+                bad |= v
+                gc += (v == 71) | (v == 67)
+                nn += v == 78
+            if bad < 0:
+                return k, rec, BAIL, bases
+        length = e1 - s0
+        p = e1 + 1
         if p >= n:
             return k, rec, more, bases
         if buf[p] != 43:
             return k, rec, BAIL, bases
-        while p < n and buf[p] != LF:
-            p += 1
-        if p >= n:
+        e2 = _line_end(buf, p, n)
+        if e2 >= n:
             return k, rec, more, bases
-        q0 = p + 1
+        q0 = e2 + 1
         qe = q0 + length
         if qe > n or (qe == n and not eof):
             return k, rec, more, bases

@@ -11,7 +11,6 @@ import numpy as np
 from isal import igzip
 
 from ..errors import FormatError, InputError, PairingError
-from . import _kernels as K
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, is_s3, open_input
@@ -44,19 +43,26 @@ def _decompressed_head(uri: str, compression: Compression, raw_head: bytes) -> b
             raise FormatError(f"corrupt compressed data: {exc}", path=uri) from exc
 
 
-def detect_phred_offset(head: bytes, uri: str) -> int:
-    """Phred+64 only if no quality byte below '@' (64) and some above 'J' (74) in the head."""
-    buf = np.frombuffer(head, dtype=np.uint8)
-    out = np.empty((4096, K.NCOLS), dtype=np.int64)
-    k, _, _, _ = K.scan_fastq(buf, 0, len(buf) + 1, len(head) < HEAD_BYTES, out, 1 << 62, True)
-    rows = out[:k][out[:k, 6] == 0]
-    if len(rows) == 0:
+def detect_phred_offset(head: bytes, complete: bool) -> int:
+    """Phred+64 only if no quality byte below '@' (64) and some above 'J' (74) in the head.
+
+    Plain Python over the first MiB (once per file): loading the Numba scanner for this
+    would cost more start-up than the look itself."""
+    lines = head.split(b"\n")
+    if not complete:
+        lines = lines[:-1]  # the last line may be cut
+    quals = []
+    i = 0
+    while i + 3 < len(lines):
+        if lines[i][:1] == b"@" and lines[i + 2][:1] == b"+":
+            quals.append(lines[i + 3].rstrip(b"\r"))
+            i += 4
+        else:
+            i += 1
+    data = np.frombuffer(b"".join(quals), dtype=np.uint8)
+    if len(data) == 0:
         return 33
-    ident = np.arange(256, dtype=np.int16)
-    quals, _, _, _ = K.gather(buf, rows[:, 4], rows[:, 5], ident, False)
-    if len(quals) == 0:
-        return 33
-    lo, hi = int(quals.min()), int(quals.max())
+    lo, hi = int(data.min()), int(data.max())
     return 64 if lo >= 64 and hi > 74 else 33
 
 
@@ -80,7 +86,7 @@ def inspect_input(
     offset = 33
     if name == Format.FASTQ.value:
         if phred_offset == "auto":
-            offset = detect_phred_offset(head, info.uri)
+            offset = detect_phred_offset(head, complete=len(head) < HEAD_BYTES)
         else:
             offset = int(phred_offset)
             if offset not in (33, 64):
