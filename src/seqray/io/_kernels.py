@@ -325,15 +325,6 @@ def _gather_skipping(buf, starts, ends, table):
     return values[:o], offsets, -1, -1
 
 
-@njit(cache=True, nogil=True)
-def count_lines_before(buf, end):
-    c = 0
-    for p in range(end):
-        if buf[p] == LF:
-            c += 1
-    return c
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _plain_dna(buf, start, end):
     """(all bytes are A/C/G/T/N in either case, G+C count, N count) over buf[start:end]:

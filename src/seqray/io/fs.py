@@ -139,8 +139,3 @@ def open_input(uri: str):
         return fs.open_input_file(path)
     except (OSError, FileNotFoundError) as exc:
         raise InputError(f"{uri}: cannot open: {exc}") from exc
-
-
-def read_head(uri: str, n: int) -> bytes:
-    with open_input(uri) as f:
-        return f.read(n)

@@ -457,14 +457,6 @@ class _Window:
         self.base = pos
 
 
-def read_chunk_tables(
-    chunk: Chunk, options: ReadOptions | None = None, first_record: int | None = None
-) -> tuple[list[pa.Table], ChunkResult]:
-    reader = ChunkReader(chunk, options, first_record=first_record)
-    tables = list(reader)
-    return tables, reader.result
-
-
 def count_chunk_records(chunk: Chunk, options: ReadOptions | None = None) -> int:
     """Records (good and bad) owned by a chunk: the scan without building columns."""
     opts = replace(options or ReadOptions(), lenient=True, digest=False)

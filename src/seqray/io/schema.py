@@ -40,10 +40,6 @@ def read_schema(paired: bool = False) -> pa.Schema:
     return pa.schema(fields)
 
 
-def is_paired(schema: pa.Schema) -> bool:
-    return SEQ2 in schema.names
-
-
 def numeric_array(values: np.ndarray) -> pa.Array:
     """A zero-copy Arrow array over a NumPy array (pa.array would first import pandas,
     ~0.2 s, to check whether it was handed a pandas object)."""
