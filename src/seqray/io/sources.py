@@ -124,20 +124,14 @@ def plan_chunks(
                     f"is {f.fmt}, {m.info.uri} is {m.fmt}"
                 )
             chunks.append(
-                Chunk(
-                    f.info.uri,
-                    0,
-                    0,
-                    f.info.size,
-                    f.compression,
+                _whole_file(
+                    f,
                     kind,
-                    True,
                     f.phred_offset,
                     mate=m.info.uri,
                     mate_compression=m.compression,
                     mate_phred_offset=m.phred_offset,
                     paired=True,
-                    first_record=0,
                 )
             )
         elif kind in TEXT_FORMATS:
@@ -148,20 +142,8 @@ def plan_chunks(
                     f"{f.info.uri}: reading {kind} from S3 is not supported yet; "
                     "copy it to local disk first"
                 )
-            chunks.append(
-                Chunk(
-                    f.info.uri,
-                    0,
-                    0,
-                    f.info.size,
-                    f.compression,
-                    kind,
-                    True,
-                    33,
-                    first_record=0,
-                    paired=kind == "Parquet" and _parquet_paired(f.info.uri),
-                )
-            )
+            paired = kind == "Parquet" and _parquet_paired(f.info.uri)
+            chunks.append(_whole_file(f, kind, 33, paired=paired))
     return chunks, files + mates
 
 
@@ -188,6 +170,13 @@ def number_chunks(chunks: list[Chunk], count: Callable[[list[Chunk]], list[int]]
         return [replace(c, first_record=0) for c in chunks]
     counted = dict(zip([c.key for c in todo], count(todo)))
     return assign_first_records(chunks, [counted.get(c.key) for c in chunks])
+
+
+def _whole_file(f: InputFile, kind: str, phred_offset: int, **kw) -> Chunk:
+    """One chunk for a whole file (gzip text, pairs, BAM, Parquet)."""
+    return Chunk(
+        f.info.uri, 0, 0, f.info.size, f.compression, kind, True, phred_offset, first_record=0, **kw
+    )
 
 
 def _parquet_paired(uri: str) -> bool:
