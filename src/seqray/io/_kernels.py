@@ -342,6 +342,24 @@ def _plain_dna(buf, start, end):
     return other == 0, gc, nn
 
 
+@njit(cache=True, nogil=True, inline="always")
+def qual_tally(buf, start, end, offset):
+    """(bytes outside [offset, '~'], bases with Q >= 20, with Q >= 30) over
+    buf[start:end]: comparisons only, so the loop vectorises."""
+    lo = np.uint8(offset)
+    t20 = np.uint8(offset + 20)
+    t30 = np.uint8(offset + 30)
+    bad = 0
+    a = 0
+    b = 0
+    for p in range(start, end):
+        v = buf[p]
+        bad += (v < lo) | (v > 126)
+        a += v >= t20
+        b += v >= t30
+    return bad, a, b
+
+
 @njit(cache=True, nogil=True)
 def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_table, qlo):
     """FASTQ records → statistics in one pass over the bytes, for statistics-only reads.
@@ -354,8 +372,6 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
     length is the sequence's). Rows: length, G+C, N, bases with Q >= 20, with Q >= 30."""
     n = len(buf)
     cap = out.shape[0]
-    t20 = qlo + 20
-    t30 = qlo + 30
     k = 0
     bases = 0
     while k < cap:
@@ -407,14 +423,7 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
             return k, rec, more, bases
         if qe < n and buf[qe] != LF:
             return k, rec, BAIL, bases
-        badq = 0
-        a = 0
-        b = 0
-        for i in range(q0, qe):
-            v = buf[i]
-            badq += (v < qlo) | (v > 126)
-            a += v >= t20
-            b += v >= t30
+        badq, a, b = qual_tally(buf, q0, qe, qlo)
         if badq:
             return k, rec, BAIL, bases
         out[k, 0] = length

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from ..io._kernels import qual_tally
 from ..io.buffers import values_offsets as _values_offsets
 from ..io.schema import QUAL, QUAL2, SEQ, SEQ2
 
@@ -51,23 +52,12 @@ def seq_counts(buf, starts, ends, table, skip_newlines):
 @njit(cache=True, nogil=True)
 def qual_counts(buf, starts, ends, offset):
     """Bases with quality ≥ 20 and ≥ 30, all quality bases, and the index of the first
-    record with a byte outside [offset, '~'] (or -1). Plain comparisons: the loop
-    vectorises."""
-    lo = np.uint8(offset)
-    t20 = np.uint8(offset + 20)
-    t30 = np.uint8(offset + 30)
+    record with a byte outside [offset, '~'] (or -1)."""
     q20 = 0
     q30 = 0
     total = 0
     for i in range(len(starts)):
-        bad = 0
-        a = 0
-        b = 0
-        for p in range(starts[i], ends[i]):
-            v = buf[p]
-            bad += (v < lo) | (v > 126)
-            a += v >= t20
-            b += v >= t30
+        bad, a, b = qual_tally(buf, starts[i], ends[i], offset)
         if bad:
             return q20, q30, total, i
         q20 += a
