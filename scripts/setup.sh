@@ -8,8 +8,9 @@ what="${1:-demo}"
 
 debs=()
 if [ "$what" = "test" ]; then
-  # the peer the parity tests compare against
-  debs+=(seqkit)
+  # the peers the parity tests compare against, the read simulator, and the browser
+  # that renders the HTML report
+  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools chromium)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -38,7 +39,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$what" = "test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test,s3]"
+  .venv/bin/python -m pip install -q -e ".[test,s3,hf]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

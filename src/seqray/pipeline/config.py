@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import ConfigError
 from ..io.chunks import DEFAULT_CHUNK_BYTES
 from ..io.parse import DEFAULT_BLOCK_BASES
-from . import stages as _stages  # noqa: F401  (registers the built-in stages)
+from .catalog import load_stages
 from .registry import StageConfig, stage_class, stage_names
+
+load_stages()
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.I)
 _UNITS = {

@@ -7,7 +7,9 @@ and joins them at the end. Later stages register here without touching the runne
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +19,25 @@ _REGISTRY: dict[str, type[Stage]] = {}
 
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class TaskMapper(Protocol):
+    """Runs `fn` over `items` where the pipeline runs: Ray tasks on the Ray runner, a plain
+    loop in-process. Results come back in item order; a SeqrayError raised by `fn` is
+    re-raised intact in the driver."""
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+
+@dataclass
+class FinishContext:
+    """What a stage's `finish` sees in the driver once every chunk is done."""
+
+    output: str
+    runner: TaskMapper
+    reports: dict[str, dict] = field(default_factory=dict)  # of the stages before it
+    input_order: list[str] = field(default_factory=list)  # input URIs in plan order
+    input_formats: dict[str, str] = field(default_factory=dict)  # input URI -> format
 
 
 class Stage:
@@ -44,9 +65,22 @@ class MapStage(Stage):
     def accumulator_from_json(self, data: Any) -> Any:
         return None
 
-    def finish(self, acc: Any, output: str) -> dict:
+    def finish(self, acc: Any, ctx: FinishContext) -> dict:
         """Called once in the driver with the merged accumulator; returns report entries."""
         return {}
+
+
+class SinkStage(Stage):
+    """Writes each chunk's batches (`open` gives the chunk's writers: write(table), close()
+    → WrittenFile, abort()), then `finish` turns the chunk shards into the final files."""
+
+    kind = "sink"
+
+    def open(self, chunk: Any, chunk_id: str, output: str) -> list:
+        raise NotImplementedError
+
+    def finish(self, shards: list[dict], ctx: FinishContext) -> list:
+        raise NotImplementedError
 
 
 def register(cls: type[Stage]) -> type[Stage]:

@@ -15,7 +15,7 @@ import os
 import pickle
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
@@ -34,8 +34,8 @@ from ..io.sources import InputFile, needs_counting
 from ..io.writers import AtomicFile
 from .config import PipelineConfig
 from .manifest import Journal, write_manifest
-from .registry import MapStage, Stage, stage_class
-from .stages import InspectStage, ReadStage, WriteStage
+from .registry import FinishContext, MapStage, SinkStage, Stage, stage_class
+from .stages import ReadStage
 
 # below this much input, `runner: auto` stays in-process: starting Ray costs seconds
 AUTO_RAY_BYTES = 256 * 1024 * 1024
@@ -198,6 +198,9 @@ class LocalRunner:
 
     name = "local"
 
+    def map(self, fn: Callable, items: Sequence) -> list:
+        return [fn(x) for x in items]
+
     def run(
         self,
         pipeline: Pipeline,
@@ -244,6 +247,14 @@ def _raise_shipped(row: dict) -> None:
         raise pickle.loads(row["error"])
 
 
+def _call_shipping_errors(fn: Callable, item):
+    keep_freed_memory()
+    try:
+        return True, fn(item)
+    except SeqrayError as exc:
+        return False, pickle.dumps(exc)
+
+
 class RayRunner:
     """Processes chunks as a Ray Data stream, local cluster or `address`."""
 
@@ -282,6 +293,18 @@ class RayRunner:
             return []
         ds = ray.data.from_items([{"task": t} for t in tasks], override_num_blocks=len(tasks))
         return ds.map(fn, num_cpus=1).iter_rows()
+
+    def map(self, fn: Callable, items: Sequence) -> list:
+        """One Ray task per item, results in item order (for reduce steps in `finish`)."""
+        import ray
+
+        self.start()
+        remote = ray.remote(num_cpus=1)(_call_shipping_errors)
+        results = ray.get([remote.remote(fn, x) for x in items])
+        for ok, value in results:
+            if not ok:
+                raise pickle.loads(value)
+        return [value for _, value in results]
 
     def count(self, chunks: list[Chunk], options: ReadOptions) -> dict[str, int]:
         self.start()
@@ -470,7 +493,13 @@ def run_pipeline(
 
     reports: dict[str, dict] = {}
     files = []
-    formats = {i.info.uri: i.fmt or "" for i in inputs}
+    ctx = FinishContext(
+        output=output,
+        runner=the_runner,
+        reports=reports,
+        input_order=[i.info.uri for i in inputs],
+        input_formats={i.info.uri: i.fmt or "" for i in inputs},
+    )
     for i, st in enumerate(pipeline.stages):
         if isinstance(st, MapStage):
             acc = st.new_accumulator()
@@ -478,14 +507,10 @@ def run_pipeline(
                 data = o["accumulators"].get(str(i))
                 if data is not None:
                     acc += st.accumulator_from_json(data)
-            if isinstance(st, InspectStage):
-                order = [i_.info.uri for i_ in inputs]
-                reports[st.name] = st.finish(acc, output, formats=formats, order=order)
-            else:
-                reports[st.name] = st.finish(acc, output)
-        elif isinstance(st, WriteStage):
+            reports[st.name] = st.finish(acc, ctx)
+        elif isinstance(st, SinkStage):
             shards = [s for o in ordered for s in o["shards"] if s["stage_index"] == i]
-            for f in st.finish(shards, output):
+            for f in st.finish(shards, ctx):
                 files.append(
                     {
                         "uri": f.uri,
@@ -493,7 +518,7 @@ def run_pipeline(
                         "bytes": f.bytes,
                         "sha256": f.sha256,
                         "stage": st.name,
-                        "format": st.config.format,
+                        "format": getattr(st.config, "format", None),
                     }
                 )
     rejects = [s for o in ordered for s in o["shards"] if s["stage"] == "rejects"]

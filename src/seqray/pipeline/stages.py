@@ -16,7 +16,7 @@ from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import AtomicFile, ParquetShardWriter, TextShardWriter, WrittenFile, concatenate
 from ..qc.stats import ReadStats, stats_rows
-from .registry import MapStage, Stage, StageConfig, register
+from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
 
 
 class ReadConfig(StageConfig):
@@ -111,20 +111,14 @@ class InspectStage(MapStage):
             st.add_table(t)
         return table
 
-    def finish(
-        self,
-        acc: FileStats,
-        output: str,
-        formats: dict[str, str] | None = None,
-        order: list[str] | None = None,
-    ) -> dict:
-        order = order or list(acc)
+    def finish(self, acc: FileStats, ctx: FinishContext) -> dict:
+        order = ctx.input_order or list(acc)
         per_file = {f: acc.get(f, ReadStats()) for f in order}
         total = ReadStats()
         for st in per_file.values():
             total += st
-        report = {"files": stats_rows(per_file, formats or {}, "DNA"), "total": total.as_dict()}
-        f = AtomicFile(join(output, "stats.json"))
+        report = {"files": stats_rows(per_file, ctx.input_formats, "DNA"), "total": total.as_dict()}
+        f = AtomicFile(join(ctx.output, "stats.json"))
         f.write((json.dumps(report, indent=2) + "\n").encode())
         f.commit()
         return report
@@ -160,11 +154,10 @@ class WriteConfig(StageConfig):
 
 
 @register
-class WriteStage(Stage):
+class WriteStage(SinkStage):
     """Writes read batches as Parquet shards or FASTQ/FASTA (one file, or one per chunk)."""
 
     name = "write"
-    kind = "sink"
     Config = WriteConfig
 
     def _ext(self) -> str:
@@ -202,8 +195,9 @@ class WriteStage(Stage):
             )
         return writers
 
-    def finish(self, shards: list[dict], output: str) -> list[WrittenFile]:
+    def finish(self, shards: list[dict], ctx: FinishContext) -> list[WrittenFile]:
         """Joins the parts of single-file outputs in read-identity order."""
+        output = ctx.output
         _, single = self.config.resolved()
         if not single:
             return [WrittenFile(s["uri"], s["rows"], s["bytes"], s["sha256"]) for s in shards]

@@ -1,0 +1,15 @@
+"""The modules that register pipeline stages, imported before a config is parsed.
+
+A new stage lives with its area (`seqray.qc`, `seqray.kmers`, ...) and is listed here once.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+STAGE_MODULES: tuple[str, ...] = ("seqray.pipeline.stages",)
+
+
+def load_stages() -> None:
+    for module in STAGE_MODULES:
+        importlib.import_module(module)
