@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-STAGE_MODULES: tuple[str, ...] = ("seqray.pipeline.stages",)
+STAGE_MODULES: tuple[str, ...] = ("seqray.pipeline.stages", "seqray.qc.dedup")
 
 
 def load_stages() -> None:

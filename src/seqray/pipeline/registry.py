@@ -40,6 +40,22 @@ class FinishContext:
     input_formats: dict[str, str] = field(default_factory=dict)  # input URI -> format
 
 
+@dataclass
+class PrepareContext:
+    """What a stage's `prepare` sees in the driver before the chunks are processed."""
+
+    output: str
+    runner: TaskMapper
+    stage_index: int
+    config_hash: str
+    resume: bool
+    source_order: list[str]  # input URIs in plan order (R1 files for pairs)
+    input_bytes: int  # size of all inputs
+    # runs the map stages before this one, then `sink`, over every chunk; returns the chunk
+    # outcomes in plan order (keys: chunk, chunk_id, source, first_record, records, shards)
+    scan: Callable[[Any], list[dict]]
+
+
 class Stage:
     name: ClassVar[str]
     kind: ClassVar[str]  # "source" | "map" | "sink"
@@ -65,6 +81,20 @@ class MapStage(Stage):
     def accumulator_from_json(self, data: Any) -> Any:
         return None
 
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The schema of the batches this stage returns, given its input schema (sinks
+        writing typed files such as Parquet need it even for a chunk with no reads)."""
+        return schema
+
+    def needs_prepare(self) -> bool:
+        """Whether `prepare` must run: a pass over all the data before this stage's
+        per-chunk work (duplicate marking needs every read's hash first)."""
+        return False
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        """Driver side, before any chunk: may set attributes the workers read (the stage
+        object travels to them with the pipeline)."""
+
     def finish(self, acc: Any, ctx: FinishContext) -> dict:
         """Called once in the driver with the merged accumulator; returns report entries."""
         return {}
@@ -75,6 +105,12 @@ class SinkStage(Stage):
     → WrittenFile, abort()), then `finish` turns the chunk shards into the final files."""
 
     kind = "sink"
+    upstream: list[MapStage] = []  # the map stages before it, set when the pipeline is built
+
+    def input_schema(self, schema: pa.Schema) -> pa.Schema:
+        for st in self.upstream:
+            schema = st.output_schema(schema)
+        return schema
 
     def open(self, chunk: Any, chunk_id: str, output: str) -> list:
         raise NotImplementedError

@@ -15,7 +15,9 @@ import os
 import pickle
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
@@ -34,7 +36,7 @@ from ..io.sources import InputFile, needs_counting
 from ..io.writers import AtomicFile
 from .config import PipelineConfig
 from .manifest import Journal, write_manifest
-from .registry import FinishContext, MapStage, SinkStage, Stage, stage_class
+from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, stage_class
 from .stages import ReadStage
 
 # below this much input, `runner: auto` stays in-process: starting Ray costs seconds
@@ -76,6 +78,9 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: PipelineConfig) -> Pipeline:
         objs = [stage_class(type(c).stage_name)(c) for c in config.stages]
+        for i, st in enumerate(objs):
+            if isinstance(st, SinkStage):
+                st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
         return cls(config, objs[0], objs[1:])
 
     @property
@@ -92,17 +97,62 @@ def _chunk_ids(chunks: list[Chunk]) -> dict[str, str]:
     return {c.key: f"{order[c.source]:04d}-{c.index:05d}" for c in chunks}
 
 
-def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) -> dict:
-    """Reads one chunk through every stage and writes its shards; returns its outcome."""
+def _run_maps(pipeline: Pipeline, table: pa.Table, chunk: Chunk):
+    """One batch through the map stages: per-stage counters, fresh accumulators, and the
+    table each sink receives. Pure apart from its own outputs, so batches can run on threads."""
+    counters = [StageCounter() for _ in pipeline.stages]
+    accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
+    to_sinks = []
+    n, b = len(table), _bases(table)
+    for i, st in enumerate(pipeline.stages):
+        c = counters[i]
+        c.reads_in += n
+        c.bases_in += b
+        if isinstance(st, MapStage):
+            t0 = time.perf_counter()
+            table = st.transform(table, accs[i], chunk)
+            c.seconds += time.perf_counter() - t0
+            n, b = len(table), _bases(table)
+        else:
+            to_sinks.append((i, table))
+        c.reads_out += n
+        c.bases_out += b
+    return counters, accs, to_sinks
+
+
+def process_chunk(
+    pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str, threads: int = 1
+) -> dict:
+    """Reads one chunk through every stage and writes its shards; returns its outcome.
+
+    With `threads` > 1 the map stages of successive batches run on a thread pool (the Numba
+    kernels release the GIL) while this thread parses and writes; results are taken in batch
+    order and accumulators merged in that order, so outputs do not depend on `threads`."""
     opts = pipeline.read_options()
     counters = [StageCounter() for _ in pipeline.names]
     accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
-    writers: list[tuple[int, list]] = []
+    writers: dict[int, list] = {}
     reader = open_chunk(chunk, opts)
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    pending: deque = deque()
+
+    def take(result) -> None:
+        batch_counters, batch_accs, to_sinks = result
+        for c, bc in zip(counters[1:], batch_counters):
+            c += bc
+        for i, a in enumerate(batch_accs):
+            if a is not None:
+                accs[i] += a
+        for i, table in to_sinks:
+            t0 = time.perf_counter()
+            for w in writers[i]:
+                w.write(table)
+            counters[i + 1].seconds += time.perf_counter() - t0
+
     try:
         for i, st in enumerate(pipeline.stages):
             if st.kind == "sink":
-                writers.append((i, st.open(chunk, chunk_id, output)))
+                writers[i] = st.open(chunk, chunk_id, output)
         it = iter(reader)
         while True:
             t0 = time.perf_counter()
@@ -110,25 +160,18 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
             counters[0].seconds += time.perf_counter() - t0
             if table is None:
                 break
-            n, b = len(table), _bases(table)
-            counters[0].reads_out += n
-            counters[0].bases_out += b
-            for i, st in enumerate(pipeline.stages):
-                c = counters[i + 1]
-                c.reads_in += n
-                c.bases_in += b
-                t0 = time.perf_counter()
-                if isinstance(st, MapStage):
-                    table = st.transform(table, accs[i], chunk)
-                    n, b = len(table), _bases(table)
-                else:
-                    for w in dict(writers)[i]:
-                        w.write(table)
-                c.seconds += time.perf_counter() - t0
-                c.reads_out += n
-                c.bases_out += b
+            counters[0].reads_out += len(table)
+            counters[0].bases_out += _bases(table)
+            if pool is None:
+                take(_run_maps(pipeline, table, chunk))
+                continue
+            pending.append(pool.submit(_run_maps, pipeline, table, chunk))
+            while len(pending) > 2 * threads or (pending and pending[0].done()):
+                take(pending.popleft().result())
+        while pending:
+            take(pending.popleft().result())
         shards = []
-        for i, ws in writers:
+        for i, ws in writers.items():
             for w in ws:
                 f = w.close()
                 shards.append(
@@ -142,10 +185,15 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
                     }
                 )
     except BaseException:
-        for _, ws in writers:
+        for f in pending:
+            f.cancel()
+        for ws in writers.values():
             for w in ws:
                 w.abort()
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     result = reader.result
     counters[0].reads_in = result.records  # records read, rejected ones included
     counters[0].bases_in = counters[0].bases_out
@@ -157,6 +205,7 @@ def process_chunk(pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str) 
         "source": chunk.source,
         "mate": chunk.mate,
         "index": chunk.index,
+        "first_record": chunk.first_record,
         "records": result.records,
         "rejected": len(result.rejects),
         "digest": result.digest,
@@ -198,6 +247,9 @@ class LocalRunner:
 
     name = "local"
 
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or os.cpu_count() or 1
+
     def map(self, fn: Callable, items: Sequence) -> list:
         return [fn(x) for x in items]
 
@@ -216,7 +268,9 @@ class LocalRunner:
             if ch.key in done:
                 prev[ch.source] = first + done[ch.key]["records"]
                 continue
-            outcome = process_chunk(pipeline, replace(ch, first_record=first), ids[ch.key], output)
+            outcome = process_chunk(
+                pipeline, replace(ch, first_record=first), ids[ch.key], output, self.threads
+            )
             prev[ch.source] = first + outcome["records"]
             on_outcome(outcome)
 
@@ -400,6 +454,24 @@ def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str,
     return out
 
 
+def _prepare_stages(pipeline, chunks, ids, output, runner, config_hash, resume) -> None:
+    """Runs the data passes that stages such as duplicate marking need before the main one."""
+    order = list(dict.fromkeys(c.source for c in chunks))
+    for i, st in enumerate(pipeline.stages):
+        if not (isinstance(st, MapStage) and st.needs_prepare()):
+            continue
+
+        def scan(sink, i=i) -> list[dict]:
+            before = [s for s in pipeline.stages[:i] if isinstance(s, MapStage)]
+            pre = replace(pipeline, stages=[*before, sink])
+            got: dict[str, dict] = {}
+            runner.run(pre, chunks, ids, output, {}, lambda o: got.__setitem__(o["chunk"], o))
+            return [got[c.key] for c in chunks]
+
+        size = sum(c.end - c.start for c in chunks)
+        st.prepare(PrepareContext(output, runner, i, config_hash, resume, order, size, scan))
+
+
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None):
     kind = runner or config.run.runner
     if kind == "auto":
@@ -411,7 +483,7 @@ def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str |
         )
     if kind == "ray":
         return RayRunner(config.run.address, config.run.num_cpus)
-    return LocalRunner()
+    return LocalRunner(config.run.num_cpus)
 
 
 def run_pipeline(
@@ -476,6 +548,7 @@ def run_pipeline(
             progress(progressed, total_bytes)
 
     the_runner = choose_runner(config, inputs, runner)
+    _prepare_stages(pipeline, chunks, ids, output, the_runner, header["config_hash"], resume)
     the_runner.run(pipeline, chunks, ids, output, done, on_outcome)
 
     ordered = [outcomes[c.key] for c in chunks]

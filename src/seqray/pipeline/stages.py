@@ -180,7 +180,8 @@ class WriteStage(SinkStage):
         writers = []
         if self.config.format == "parquet":  # one shard holds both mates
             uri = join(self._dir(output), f"part-{chunk_id}.parquet")
-            return [ParquetShardWriter(uri, read_schema(chunk.paired), compression=comp)]
+            schema = self.input_schema(read_schema(chunk.paired))
+            return [ParquetShardWriter(uri, schema, compression=comp)]
         for i, m in enumerate(mates):
             suffix = f"_{m}" if m else ""
             uri = join(self._dir(output), f"part-{chunk_id}{suffix}.{self._ext()}")

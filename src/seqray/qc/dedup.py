@@ -1,0 +1,375 @@
+"""Exact duplicate removal, distributed: the first copy by read identity is kept.
+
+Two passes over the data. The *scan* hashes every raw read (or pair) to 128 bits and writes,
+per chunk, (hash, identity) rows grouped into P hash partitions. The *reduce* sorts one
+partition at a time (Ray tasks on the Ray runner) and marks every copy after the first by
+identity `(source order, record)`; no process ever holds more than one partition. The main
+pass then drops marked reads chunk by chunk. Identity, not arrival order, decides which copy
+survives, so the result is the same for any worker count or chunk size.
+
+Collisions: two different reads are merged only if their 128-bit hashes are equal. For n
+reads the chance that any pair collides is at most n²/2¹²⁹ (≈ 1.5·10⁻¹⁹ at 10¹⁰ reads).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from ..errors import SeqrayError
+from ..io.buffers import values_offsets
+from ..io.fs import filesystem_for, join
+from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
+from ..io.writers import AtomicFile, WrittenFile
+from ..pipeline.manifest import _read_json, _write_json
+from ..pipeline.registry import (
+    FinishContext,
+    MapStage,
+    PrepareContext,
+    SinkStage,
+    StageConfig,
+    register,
+)
+
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_M3 = np.uint64(0x165667B19E3779F9)
+_F1 = np.uint64(0xBF58476D1CE4E5B9)
+_F2 = np.uint64(0x94D049BB133111EB)
+SCAN_MAGIC = b"SQRYDUP1"
+ROW = 3  # uint64 words per scan row: hash high, hash low, identity
+SOURCE_SHIFT = 40  # identity = source order << 40 | record (10^12 records per file)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rotl(x, r):
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fmix(x):
+    x ^= x >> np.uint64(30)
+    x *= _F1
+    x ^= x >> np.uint64(27)
+    x *= _F2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _absorb(a, b, w):
+    a = _rotl(a ^ (w * _M1), 31) * _M2
+    b = _rotl(b + w * _M3, 27) * _M1 + a
+    return a, b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _absorb_bytes(values, start, end, a, b):
+    w = np.uint64(0)
+    k = 0
+    for p in range(start, end):
+        w |= np.uint64(values[p]) << np.uint64(8 * k)
+        k += 1
+        if k == 8:
+            a, b = _absorb(a, b, w)
+            w = np.uint64(0)
+            k = 0
+    if k:
+        a, b = _absorb(a, b, w)
+    # the length ends the stream, so "AC" + "GT" and "ACG" + "T" differ in a pair
+    return _absorb(a, b, np.uint64(end - start) | np.uint64(1 << 63))
+
+
+@njit(cache=True, nogil=True)
+def hash128(v1, o1, v2, o2, paired):
+    """128-bit hashes (two uint64 words) of each read, or of each pair read 1 then read 2."""
+    n = len(o1) - 1
+    hi = np.empty(n, np.uint64)
+    lo = np.empty(n, np.uint64)
+    for i in range(n):
+        a = np.uint64(0x243F6A8885A308D3)
+        b = np.uint64(0x13198A2E03707344)
+        a, b = _absorb_bytes(v1, o1[i], o1[i + 1], a, b)
+        if paired:
+            a, b = _absorb_bytes(v2, o2[i], o2[i + 1], a, b)
+        a = _fmix(a + b)
+        b = _fmix(b ^ _rotl(a, 17))
+        hi[i] = a
+        lo[i] = b
+    return hi, lo
+
+
+def read_hashes(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    v1, o1 = values_offsets(table.column(SEQ))
+    paired = SEQ2 in table.column_names
+    v2, o2 = values_offsets(table.column(SEQ2)) if paired else (v1, o1)
+    return hash128(v1, o1, v2, o2, paired)
+
+
+# -- scan: per chunk, (hash, identity) rows grouped by partition ---------------------------
+
+
+class _ScanWriter:
+    def __init__(self, uri: str, source_index: int, partitions: int):
+        self.uri = uri
+        self.base = np.int64(source_index) << np.int64(SOURCE_SHIFT)
+        self.partitions = partitions
+        self.parts: list[np.ndarray] = []
+
+    def write(self, table: pa.Table) -> None:
+        if not len(table):
+            return
+        hi, lo = read_hashes(table)
+        rows = np.empty((len(table), ROW), np.uint64)
+        rows[:, 0] = hi
+        rows[:, 1] = lo
+        records = table.column(RECORD).to_numpy().astype(np.int64)
+        rows[:, 2] = (records + self.base).view(np.uint64)
+        self.parts.append(rows)
+
+    def close(self) -> WrittenFile:
+        rows = np.concatenate(self.parts) if self.parts else np.empty((0, ROW), np.uint64)
+        part = (rows[:, 0] % np.uint64(self.partitions)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        rows = np.ascontiguousarray(rows[order])
+        bounds = np.searchsorted(part[order], np.arange(self.partitions + 1)).astype(np.int64)
+        f = AtomicFile(self.uri)
+        f.write(SCAN_MAGIC + struct.pack("<qq", len(rows), self.partitions))
+        f.write(bounds.tobytes())
+        f.write(rows.tobytes())
+        f.commit()
+        return WrittenFile(self.uri, len(rows), f.size, f.sha.hexdigest())
+
+    def abort(self) -> None:
+        self.parts = []
+
+
+class DuplicateScan(SinkStage):
+    """Internal sink of the scan pass (not a pipeline stage users name)."""
+
+    name = "dedup-scan"
+
+    def __init__(self, directory: str, source_order: list[str], partitions: int):
+        super().__init__(StageConfig())
+        self.directory = directory
+        self.source_index = {s: i for i, s in enumerate(source_order)}
+        self.partitions = partitions
+
+    def open(self, chunk, chunk_id: str, output: str) -> list:
+        uri = join(self.directory, f"scan-{chunk_id}.bin")
+        return [_ScanWriter(uri, self.source_index[chunk.source], self.partitions)]
+
+
+def _read_partition(uri: str, p: int) -> np.ndarray:
+    fs, path = filesystem_for(uri)
+    with fs.open_input_file(path) as f:
+        head = f.read_at(24, 0)
+        if head[:8] != SCAN_MAGIC:
+            raise SeqrayError(f"{uri}: not a seqray duplicate-scan file")
+        _, parts = struct.unpack("<qq", head[8:])
+        start, end = np.frombuffer(f.read_at(16, 24 + 8 * p), np.int64)
+        base = 24 + 8 * (parts + 1)
+        data = f.read_at(int(end - start) * ROW * 8, base + int(start) * ROW * 8)
+    return np.frombuffer(data, np.uint64).reshape(-1, ROW)
+
+
+def reduce_partition(task: tuple[int, list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One hash partition: identities of later copies, and (first identity, copies) of
+    every read that has copies."""
+    p, uris = task
+    rows = [_read_partition(u, p) for u in uris]
+    rows = np.concatenate(rows) if rows else np.empty((0, ROW), np.uint64)
+    if not len(rows):
+        e = np.empty(0, np.int64)
+        return e, e, e
+    order = np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))
+    rows = rows[order]
+    new = np.ones(len(rows), bool)
+    new[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    ident = rows[:, 2].view(np.int64)
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, len(rows)))
+    multi = sizes > 1
+    return np.sort(ident[~new]), ident[starts[multi]], sizes[multi].astype(np.int64)
+
+
+# -- marks: per chunk, the records to drop ----------------------------------------------
+
+
+def _save_arrays(uri: str, **arrays: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    f = AtomicFile(uri)
+    f.write(buf.getvalue())
+    f.commit()
+
+
+def _load_arrays(uri: str) -> dict[str, np.ndarray]:
+    fs, path = filesystem_for(uri)
+    with fs.open_input_stream(path, compression=None) as f:
+        data = f.read()
+    with np.load(io.BytesIO(data)) as z:
+        return {k: z[k] for k in z.files}
+
+
+def scan_partitions(total_bytes: int) -> int:
+    """About 2 GiB of input per partition: its reduce holds ~24 bytes per read."""
+    return int(min(1024, max(1, -(-total_bytes // (2 << 30)))))
+
+
+def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
+    """Runs scan and reduce; returns chunk key → marks file (chunks with no copies absent)."""
+    directory = join(ctx.output, "_seqray", "dedup", str(ctx.stage_index))
+    index_uri = join(directory, "marks.json")
+    if ctx.resume:
+        done = _read_json(index_uri)
+        if done and done.get("config_hash") == ctx.config_hash:
+            return done["marks"]
+    partitions = scan_partitions(ctx.input_bytes)
+    outcomes = ctx.scan(DuplicateScan(directory, ctx.source_order, partitions))
+    uris = [s["uri"] for o in outcomes for s in o["shards"] if s["stage"] == "dedup-scan"]
+    results = ctx.runner.map(reduce_partition, [(p, uris) for p in range(partitions)])
+    dups = np.sort(np.concatenate([r[0] for r in results]))
+    firsts = np.concatenate([r[1] for r in results])
+    counts = np.concatenate([r[2] for r in results])
+    order = np.argsort(firsts)
+    firsts, counts = firsts[order], counts[order]
+    source_index = {s: i for i, s in enumerate(ctx.source_order)}
+    marks: dict[str, str] = {}
+    for o in outcomes:
+        base = source_index[o["source"]] << SOURCE_SHIFT
+        lo, hi = base + o["first_record"], base + o["first_record"] + o["records"]
+        d = dups[np.searchsorted(dups, lo) : np.searchsorted(dups, hi)]
+        a, b = np.searchsorted(firsts, lo), np.searchsorted(firsts, hi)
+        if not len(d) and a == b:
+            continue
+        uri = join(directory, f"marks-{o['chunk_id']}.npz")
+        _save_arrays(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b])
+        marks[o["chunk"]] = uri
+    for u in uris:
+        fs, path = filesystem_for(u)
+        fs.delete_file(path)
+    _write_json(index_uri, {"config_hash": ctx.config_hash, "marks": marks})
+    return marks
+
+
+class DuplicateMarking:
+    """Mixin for a map stage that drops later copies of raw reads (`--dedup`).
+
+    The stage says whether it marks duplicates; the runner then calls `prepare` before the
+    main pass, and `duplicate_mask` / `copies` answer per batch in the workers."""
+
+    dup_marks: dict[str, str] | None = None
+
+    def marks_duplicates(self) -> bool:
+        raise NotImplementedError
+
+    def needs_prepare(self) -> bool:
+        return self.marks_duplicates()
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        self.dup_marks = build_duplicate_marks(ctx)
+        self._dup_cache: tuple[str, dict] | None = None
+
+    def _marks(self, chunk) -> dict[str, np.ndarray] | None:
+        if self.dup_marks is None:
+            raise SeqrayError(f"stage {self.name}: duplicate marks were not prepared")
+        uri = self.dup_marks.get(chunk.key)
+        if uri is None:
+            return None
+        cache = getattr(self, "_dup_cache", None)
+        if cache is None or cache[0] != uri:
+            cache = (uri, _load_arrays(uri))
+            self._dup_cache = cache
+        return cache[1]
+
+    def duplicate_mask(self, table: pa.Table, chunk) -> np.ndarray:
+        """True for each row that is a later copy of an earlier read (to drop)."""
+        marks = self._marks(chunk)
+        if marks is None:
+            return np.zeros(len(table), bool)
+        return np.isin(table.column(RECORD).to_numpy(), marks["dups"], assume_unique=True)
+
+    def copies(self, table: pa.Table, chunk) -> np.ndarray:
+        """How many copies of each row's read the input holds (1 for a unique read)."""
+        out = np.ones(len(table), np.int32)
+        marks = self._marks(chunk)
+        if marks is None or not len(marks["firsts"]):
+            return out
+        rec = table.column(RECORD).to_numpy()
+        pos = np.searchsorted(marks["firsts"], rec)
+        pos[pos == len(marks["firsts"])] = 0
+        hit = marks["firsts"][pos] == rec
+        out[hit] = marks["counts"][pos[hit]]
+        return out
+
+
+class DedupConfig(StageConfig):
+    dup_count: bool = False  # add a `dup_count` column: copies of the read in the input
+
+
+class DuplicateTally(dict):
+    """source → [reads seen, reads dropped, bases dropped], mergeable with +=."""
+
+    def __iadd__(self, other: DuplicateTally) -> DuplicateTally:
+        for k, v in other.items():
+            cur = self.setdefault(k, [0, 0, 0])
+            for j in range(3):
+                cur[j] += v[j]
+        return self
+
+    def to_json(self) -> dict:
+        return dict(self)
+
+
+@register
+class DedupStage(DuplicateMarking, MapStage):
+    """Drops exact duplicates of the raw read (or pair); the first copy by identity stays."""
+
+    name = "dedup"
+    Config = DedupConfig
+
+    def marks_duplicates(self) -> bool:
+        return True
+
+    def new_accumulator(self) -> DuplicateTally:
+        return DuplicateTally()
+
+    def accumulator_from_json(self, data) -> DuplicateTally:
+        return DuplicateTally(data)
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        return schema.append(pa.field("dup_count", pa.int32())) if self.config.dup_count else schema
+
+    def transform(self, table: pa.Table, acc: DuplicateTally, chunk) -> pa.Table:
+        mask = self.duplicate_mask(table, chunk)
+        dropped = int(mask.sum())
+        bases = 0
+        if dropped:
+            for c in (SEQ, SEQ2):
+                if c in table.column_names:
+                    _, off = values_offsets(table.column(c))
+                    bases += int(np.diff(off)[mask].sum())
+        acc += DuplicateTally({chunk.source: [len(table), dropped, bases]})
+        if dropped:
+            table = table.filter(pa.array(~mask))
+        if self.config.dup_count:
+            table = table.append_column("dup_count", numeric_array(self.copies(table, chunk)))
+        return table
+
+    def finish(self, acc: DuplicateTally, ctx: FinishContext) -> dict:
+        def entry(seen: int, reads: int, bases: int) -> dict:
+            return {
+                "reads_in": seen,
+                "duplicate_reads": reads,
+                "duplicate_bases": bases,
+                "rate": reads / seen if seen else 0.0,
+            }
+
+        total = [sum(v[j] for v in acc.values()) for j in range(3)]
+        files = {f: entry(*acc[f]) for f in ctx.input_order if f in acc}
+        return {**entry(*total), "files": files}

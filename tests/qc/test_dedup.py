@@ -1,0 +1,219 @@
+"""Duplicate removal: the first copy by identity survives, whatever the chunking or runner;
+the counts equal an exact-match count computed independently."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqray.pipeline.config import parse_config
+from seqray.pipeline.runner import run_pipeline
+from seqray.qc.dedup import hash128, read_hashes, reduce_partition
+
+
+def _fastq_records(path: Path) -> list[tuple[str, str, str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        lines = f.read().splitlines()
+    return [(lines[i][1:], lines[i + 1], lines[i + 3]) for i in range(0, len(lines), 4)]
+
+
+def _write_fastq(path: Path, records) -> Path:
+    with open(path, "w") as f:
+        for name, s, q in records:
+            f.write(f"@{name}\n{s}\n+\n{q}\n")
+    return path
+
+
+def _with_copies(n: int, seed: int) -> list[tuple[str, str, str]]:
+    """Reads where about a third are copies of earlier (or later) ones, qualities differ."""
+    rng = random.Random(seed)
+    pool = ["".join(rng.choice("ACGT") for _ in range(rng.randint(1, 60))) for _ in range(n // 2)]
+    out = []
+    for i in range(n):
+        s = (
+            rng.choice(pool)
+            if rng.random() < 0.6
+            else "".join(rng.choice("ACGTN") for _ in range(40))
+        )
+        out.append((f"r{i}", s, "".join(rng.choice("#5?I") for _ in s)))
+    return out
+
+
+def _first_copies(records_by_file) -> list[list[str]]:
+    """The independent truth: names of the reads that are not an earlier read's copy."""
+    seen = set()
+    keep = []
+    for records in records_by_file:
+        names = []
+        for name, s, _ in records:
+            if s not in seen:
+                seen.add(s)
+                names.append(name)
+        keep.append(names)
+    return keep
+
+
+def _config(out: Path, paths, extra_stage=None, chunk_bytes=3000, num_cpus=None, mates=None):
+    read = {"paths": [str(p) for p in paths]}
+    if mates:
+        read["mate_paths"] = [str(p) for p in mates]
+    run = {"chunk_bytes": chunk_bytes, "block_bases": 700}
+    if num_cpus:
+        run["num_cpus"] = num_cpus
+    return parse_config(
+        {
+            "output": str(out),
+            "run": run,
+            "stages": [
+                {"read": read},
+                {"dedup": extra_stage or {}},
+                {"write": {"format": "fastq", "compression": "none", "single_file": False}},
+                {"write": {"format": "parquet", "path": "pq"}},
+            ],
+        }
+    )
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "_seqray" not in p.parts and p.name not in ("manifest.json", "run.json")
+    }
+
+
+def test_hash_separates_pair_boundaries_and_equal_reads_match():
+    def col(*seqs):
+        return pa.array([s.encode() for s in seqs], pa.large_binary())
+
+    one = pa.table({"seq": col("AC", "ACG", "AC"), "seq2": col("GT", "T", "GT")})
+    hi, lo = read_hashes(one)
+    assert (hi[0], lo[0]) == (hi[2], lo[2])
+    assert (hi[0], lo[0]) != (hi[1], lo[1])
+    single = pa.table({"seq": col("ACGT", "ACGT" + "A" * 8, "")})
+    hi, lo = read_hashes(single)
+    assert len({(a, b) for a, b in zip(hi, lo)}) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=0, max_size=40), min_size=1, max_size=60))
+def test_hash_equal_iff_bytes_equal(seqs):
+    arr = pa.array(seqs, pa.large_binary())
+    v = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] else np.empty(0, np.uint8)
+    o = np.frombuffer(arr.buffers()[1], np.int64)[: len(seqs) + 1]
+    hi, lo = hash128(v, o, v, o, False)
+    by_hash = {}
+    for s, h in zip(seqs, zip(hi.tolist(), lo.tolist())):
+        by_hash.setdefault(h, set()).add(s)
+    assert all(len(group) == 1 for group in by_hash.values())
+    assert len(by_hash) == len(set(seqs))
+
+
+def test_reduce_keeps_smallest_identity(tmp_path):
+    from seqray.qc.dedup import _ScanWriter
+
+    t = pa.table(
+        {
+            "seq": pa.array([b"AAA", b"CCC", b"AAA", b"AAA", b"GGG"], pa.large_binary()),
+            "record": pa.array([4, 5, 6, 7, 8], pa.int64()),
+        }
+    )
+    w = _ScanWriter(str(tmp_path / "scan.bin"), source_index=0, partitions=1)
+    w.write(t.slice(2))  # later records first: arrival order must not matter
+    w.write(t.slice(0, 2))
+    w.close()
+    dups, firsts, counts = reduce_partition((0, [str(tmp_path / "scan.bin")]))
+    assert dups.tolist() == [6, 7]
+    assert firsts.tolist() == [4] and counts.tolist() == [3]
+
+
+def test_dedup_keeps_first_copies_across_files_and_chunks(tmp_path):
+    a = _with_copies(400, 1)
+    b = _with_copies(300, 2) + [a[5]]  # a copy of a read of the first file
+    fa = _write_fastq(tmp_path / "a.fq", a)
+    fb = _write_fastq(tmp_path / "b.fq", b)
+    truth = _first_copies([a, b])
+    results = {}
+    for label, kw in {
+        "tiny": {"chunk_bytes": 2500, "num_cpus": 1},
+        "big": {"chunk_bytes": 1 << 24, "num_cpus": 3},
+    }.items():
+        out = tmp_path / label
+        r = run_pipeline(_config(out, [fa, fb], **kw), runner="local")
+        results[label] = _outputs(out)
+        m = json.loads((out / "manifest.json").read_text())
+        rep = m["reports"]["dedup"]
+        assert rep["reads_in"] == 701
+        assert rep["duplicate_reads"] == 701 - sum(len(t) for t in truth)
+        # accounting: reads in = reads out + duplicates
+        st = m["stages"]["1:dedup"]
+        assert st["reads_in"] == st["reads_out"] + rep["duplicate_reads"]
+        assert r.counters["1:dedup"].reads_out == sum(len(t) for t in truth)
+    assert results["tiny"].keys() != results["big"].keys()  # different chunk plans
+    # the reads kept, in identity order, equal the truth for any chunking
+    for label in results:
+        table = pq.read_table(tmp_path / label / "pq")
+        names = table.column("name").to_pylist()
+        assert names == truth[0] + truth[1]
+
+
+def test_dedup_count_column_and_pairs(tmp_path, examples):
+    recs = _with_copies(200, 3)
+    mates = [(n, s[::-1], q[::-1]) for n, s, q in recs]
+    # mate 2 differs for some copies: those pairs are not duplicates
+    mates = [
+        (n, s + ("A" if i % 5 == 0 else ""), q + ("#" if i % 5 == 0 else ""))
+        for i, (n, s, q) in enumerate(mates)
+    ]
+    f1 = _write_fastq(tmp_path / "r1.fq", recs)
+    f2 = _write_fastq(tmp_path / "r2.fq", mates)
+    out = tmp_path / "o"
+    run_pipeline(_config(out, [f1], {"dup_count": True}, mates=[f2]), runner="local")
+    pairs = [(r[1], m[1]) for r, m in zip(recs, mates)]
+    seen, keep, copies = set(), [], {}
+    for p in pairs:
+        copies[p] = copies.get(p, 0) + 1
+    for (name, *_), p in zip(recs, pairs):
+        if p not in seen:
+            seen.add(p)
+            keep.append((name, copies[p]))
+    table = pq.read_table(out / "pq")
+    assert table.column("name").to_pylist() == [k for k, _ in keep]
+    assert table.column("dup_count").to_pylist() == [c for _, c in keep]
+
+
+@pytest.mark.integration
+def test_dedup_on_ray_equals_local(tmp_path, ray_cluster, examples):
+    src = examples / "real_interleaved.fastq.gz"
+    recs = _fastq_records(src)
+    plain = _write_fastq(tmp_path / "in.fq", recs + recs[:50])
+    outs = {}
+    for runner in ("local", "ray"):
+        out = tmp_path / runner
+        run_pipeline(_config(out, [plain], chunk_bytes=20000), runner=runner)
+        outs[runner] = _outputs(out)
+    assert outs["local"] == outs["ray"]
+    names = pq.read_table(tmp_path / "ray" / "pq").column("name").to_pylist()
+    assert names == _first_copies([recs + recs[:50]])[0]
+
+
+def test_resume_reuses_duplicate_marks(tmp_path):
+    recs = _with_copies(300, 4)
+    f = _write_fastq(tmp_path / "a.fq", recs)
+    out = tmp_path / "o"
+    run_pipeline(_config(out, [f]), runner="local")
+    first = _outputs(out)
+    marks = json.loads((out / "_seqray" / "dedup" / "0" / "marks.json").read_text())
+    assert marks["marks"]
+    run_pipeline(_config(out, [f]), runner="local", overwrite=True)
+    assert _outputs(out) == first
