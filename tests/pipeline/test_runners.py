@@ -198,3 +198,18 @@ def test_on_error_skip_writes_rejects_and_counts_them(tmp_path):
     assert rejects[0]["text"] == "@r2\nACGT\n+\nIII\n"
     stats = json.loads((out / "stats.json").read_text())
     assert stats["files"][0]["num_seqs"] == 2
+
+
+def test_thread_count_does_not_change_outputs(tmp_path, examples):
+    fq = write_random_fastq(tmp_path / "a.fq", 2000)
+    results = {}
+    for threads in (1, 4):
+        cfg = _config(
+            tmp_path / f"t{threads}", [fq, examples / "phix_R1.fastq.gz"], block_bases=900
+        )
+        cfg["run"]["num_cpus"] = threads
+        run_pipeline(parse_config(cfg), runner="local")
+        results[threads] = _files(tmp_path / f"t{threads}")
+    assert results[1] == results[4]
+    stats = json.loads((tmp_path / "t4" / "stats.json").read_text())
+    assert stats["total"]["num_seqs"] == 4000

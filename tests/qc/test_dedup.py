@@ -217,3 +217,63 @@ def test_resume_reuses_duplicate_marks(tmp_path):
     assert marks["marks"]
     run_pipeline(_config(out, [f]), runner="local", overwrite=True)
     assert _outputs(out) == first
+
+
+@pytest.mark.integration
+def test_dedup_equals_exact_count_and_fastp_overcounts_at_most_slightly(tmp_path):
+    """Real reads with many duplicates (gasic-examples, 100 k reads): seqray removes exactly
+    the copies an exact-match count finds; fastp's Bloom filter may call a few more."""
+    import shutil
+    import subprocess
+
+    from ..debdata import debian_file
+
+    if not shutil.which("fastp"):
+        pytest.skip("fastp is not installed (Debian package fastp)")
+    src = debian_file(
+        "gasic-examples", "usr/share/doc/gasic/examples/reads/SRR059298_subset.fastq.gz"
+    )
+    recs = _fastq_records(src)
+    exact_unique = len({s for _, s, _ in recs})
+    out = tmp_path / "o"
+    cfg = parse_config(
+        {
+            "output": str(out),
+            "stages": [
+                {"read": {"paths": [str(src)]}},
+                {"dedup": {}},
+                {"write": {"format": "fastq", "compression": "none"}},
+            ],
+        }
+    )
+    run_pipeline(cfg, runner="local")
+    ours = _fastq_records(out / "reads.fastq")
+    assert len(ours) == exact_unique
+    assert len(recs) - exact_unique > 0.2 * len(recs)  # the data set is duplicate-rich
+    fq = tmp_path / "fastp.fq"
+    subprocess.run(
+        [
+            "fastp",
+            "-i",
+            str(src),
+            "-o",
+            str(fq),
+            "--dedup",
+            "-A",
+            "-G",
+            "-Q",
+            "-L",
+            "-w",
+            "2",
+            "-j",
+            str(tmp_path / "f.json"),
+            "-h",
+            str(tmp_path / "f.html"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    theirs = _fastq_records(fq)
+    # fastp keeps a subset of the unique reads: its Bloom filter can only over-count copies
+    assert {s for _, s, _ in theirs} <= {s for _, s, _ in ours}
+    assert exact_unique - len(theirs) <= 0.001 * len(recs)
