@@ -257,6 +257,15 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     return marks
 
 
+def _member(values: np.ndarray, sorted_set: np.ndarray, positions: bool = False):
+    """values ∈ sorted_set by binary search: O(batch · log set), with no sort of the set
+    (np.isin would sort a chunk's whole mark list again for every batch)."""
+    pos = np.searchsorted(sorted_set, values)
+    np.minimum(pos, len(sorted_set) - 1, out=pos)
+    hit = sorted_set[pos] == values if len(sorted_set) else np.zeros(len(values), bool)
+    return (hit, pos) if positions else hit
+
+
 class DuplicateMarking:
     """Mixin for a map stage that drops later copies of raw reads (`--dedup`).
 
@@ -292,7 +301,7 @@ class DuplicateMarking:
         marks = self._marks(chunk)
         if marks is None:
             return np.zeros(len(table), bool)
-        return np.isin(table.column(RECORD).to_numpy(), marks["dups"], assume_unique=True)
+        return _member(table.column(RECORD).to_numpy(), marks["dups"])
 
     def copies(self, table: pa.Table, chunk) -> np.ndarray:
         """How many copies of each row's read the input holds (1 for a unique read)."""
@@ -301,9 +310,7 @@ class DuplicateMarking:
         if marks is None or not len(marks["firsts"]):
             return out
         rec = table.column(RECORD).to_numpy()
-        pos = np.searchsorted(marks["firsts"], rec)
-        pos[pos == len(marks["firsts"])] = 0
-        hit = marks["firsts"][pos] == rec
+        hit, pos = _member(rec, marks["firsts"], positions=True)
         out[hit] = marks["counts"][pos[hit]]
         return out
 
