@@ -10,8 +10,11 @@ from .. import __version__
 from .._alloc import keep_freed_memory
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
+from .count_cmd import count_app
 from .inspect_cmd import inspect
+from .qc_cmd import qc
 from .run_cmd import run
+from .tokenize_cmd import tokenize, tokenizer_app
 
 app = typer.Typer(
     add_completion=False,
@@ -23,6 +26,10 @@ app = typer.Typer(
 app.command()(inspect)
 app.command()(convert)
 app.command()(run)
+app.command()(qc)
+app.command()(tokenize)
+app.add_typer(tokenizer_app, name="tokenizer")
+app.add_typer(count_app, name="count")
 
 
 def _version(value: bool) -> None:

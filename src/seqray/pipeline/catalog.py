@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import importlib
 
-STAGE_MODULES: tuple[str, ...] = ("seqray.pipeline.stages", "seqray.qc.dedup")
+STAGE_MODULES: tuple[str, ...] = (
+    "seqray.pipeline.stages",
+    "seqray.qc.dedup",
+    "seqray.qc.stage",
+    "seqray.kmers.stages",
+    "seqray.tokenize.stage",
+)
 
 
 def load_stages() -> None:

@@ -130,6 +130,8 @@ class WriteConfig(StageConfig):
     path: str = Field(default="reads", pattern=r"^[A-Za-z0-9_.-]+$")
     single_file: bool | None = None
     level: int = Field(default=1, ge=0, le=3)
+    # explicit output files (R1[, R2]) instead of `path` in the output directory
+    files: list[str] | None = Field(default=None, min_length=1, max_length=2)
 
     def resolved(self) -> tuple[str, bool]:
         comp = self.compression
@@ -150,6 +152,8 @@ class WriteConfig(StageConfig):
     def _parquet_is_sharded(self):
         if self.format == "parquet" and self.single_file:
             raise ValueError("single_file is for fastq/fasta; Parquet output is a set of shards")
+        if self.files and (self.format == "parquet" or self.single_file is False):
+            raise ValueError("files is for single-file fastq/fasta output")
         return self
 
 
@@ -218,9 +222,10 @@ class WriteStage(SinkStage):
             ]
             if not parts:
                 continue
-            f = concatenate(
-                [s["uri"] for s in parts], join(output, f"{self.config.path}{mate}.{self._ext()}")
-            )
+            target = join(output, f"{self.config.path}{mate}.{self._ext()}")
+            if self.config.files:
+                target = self.config.files[min(mate == "_R2", len(self.config.files) - 1)]
+            f = concatenate([s["uri"] for s in parts], target)
             f.rows = sum(s["rows"] for s in parts)
             out.append(f)
         return out

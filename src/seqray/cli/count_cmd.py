@@ -1,0 +1,130 @@
+"""`seqray count`: exact k-mer counting (a read → count pipeline), and `seqray count query`.
+
+`seqray count -k 21 -C reads.fq.gz -o out/` is short for `seqray count run ...`: a group
+whose first argument, when it is not a sub-command, goes to `run`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from .common import console, out
+
+
+class _RunByDefault(TyperGroup):
+    default = "run"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+count_app = typer.Typer(
+    cls=_RunByDefault,
+    no_args_is_help=True,
+    help="Exact k-mer counts (jellyfish's definitions), histogram and spectrum.\n\n"
+    "seqray count -k K [-C] INPUT... -o OUT_DIR   (same as `seqray count run ...`)\n\n"
+    "seqray count query OUT_DIR KMER...",
+)
+
+
+@count_app.command("run")
+def count_run(
+    inputs: list[str] = typer.Argument(
+        ..., help="FASTQ/FASTA/SAM/BAM/Parquet files, globs, directories or s3:// URIs."
+    ),
+    k: int = typer.Option(..., "-k", "--kmer-length", min=1, max=32, help="k-mer length, 1..32."),
+    canonical: bool = typer.Option(
+        False, "-C", "--canonical", help="Count a k-mer and its reverse complement together."
+    ),
+    output: str = typer.Option(..., "--output", "-o", help="Output directory (or s3:// URI)."),
+    min_count: int = typer.Option(1, "--min-count", "-L", min=1, help="Write k-mers seen ≥ this."),
+    max_count: int = typer.Option(
+        None, "--max-count", "-U", min=1, help="Write k-mers seen ≤ this."
+    ),
+    text: bool = typer.Option(False, "--text", help="Also write each k-mer as text."),
+    partitions: int = typer.Option(
+        None, "--partitions", help="Output shards, a power of two (default: from input size)."
+    ),
+    memory: str = typer.Option("2GiB", "--memory", help="Table memory per chunk before spilling."),
+    threads: int = typer.Option(None, "--threads", "-t", help="CPUs (default: all)."),
+    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
+    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """Count k-mers: OUT_DIR gets counts/part-*.parquet, histo.txt, summary.json, manifest."""
+    from ..pipeline.config import parse_config
+    from ..pipeline.runner import run_pipeline
+
+    if runner not in ("auto", "local", "ray"):
+        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
+    stage = {"k": k, "canonical": canonical, "min_count": min_count, "text": text}
+    stage["memory"] = memory
+    if max_count is not None:
+        stage["max_count"] = max_count
+    if partitions is not None:
+        stage["partitions"] = partitions
+    run = {"runner": "ray" if address and runner == "auto" else runner, "num_cpus": threads}
+    if address:
+        run["address"] = address
+    cfg = parse_config(
+        {"output": output, "run": run, "stages": [{"read": {"paths": inputs}}, {"count": stage}]},
+        source="seqray count",
+    )
+    result = run_pipeline(cfg, resume=resume, overwrite=overwrite)
+    print_summary(result.reports["count"], result.seconds)
+
+
+def print_summary(s: dict, seconds: float) -> None:
+    sp = s["spectrum"]
+    kind = "canonical " if s["canonical"] else ""
+    console.print(
+        f"{s['distinct']:,} distinct {kind}{s['k']}-mers, {s['total']:,} in all, "
+        f"{s['singletons']:,} seen once, most frequent ×{s['max_count']:,}; "
+        f"{s['written']:,} written ({seconds:.1f} s)",
+        highlight=False,
+    )
+    if sp["valley"] is None:
+        console.print("spectrum: no error valley found (coverage too low?)", highlight=False)
+    else:
+        console.print(
+            f"spectrum: valley at {sp['valley']}, solid k-mers from count "
+            f"{sp['solid_threshold']}, peak (k-mer coverage) {sp['peak']}, "
+            f"genome size ≈ {sp['genome_size']:,}",
+            highlight=False,
+        )
+
+
+@count_app.command("query")
+def count_query(
+    directory: str = typer.Argument(..., help="A `seqray count` output directory."),
+    kmers: list[str] = typer.Argument(None, help="k-mers to look up."),
+    from_file: str = typer.Option(
+        None, "--file", "-f", help="Read k-mers from this file, one a line ('-': stdin)."
+    ),
+) -> None:
+    """Print `kmer<TAB>count` for each k-mer (0 when absent or filtered out)."""
+    from ..kmers.query import KmerCounts
+
+    asked = list(kmers or [])
+    if from_file:
+        lines = sys.stdin if from_file == "-" else open(from_file)  # noqa: SIM115
+        with lines:
+            asked += [s.strip() for s in lines if s.strip()]
+    if not asked:
+        raise typer.BadParameter("give k-mers as arguments or with --file", param_hint="KMER")
+    table = KmerCounts(directory)
+    asked = [s.upper() for s in asked]
+    bad = [s for s in asked if len(s) != table.k or set(s) - set("ACGT")]
+    if bad:
+        raise typer.BadParameter(
+            f"{bad[0]!r} is not a {table.k}-mer of A, C, G, T", param_hint="KMER"
+        )
+    counts = table.lookup(asked)
+    out.file.write("".join(f"{s}\t{int(c)}\n" for s, c in zip(asked, counts)))

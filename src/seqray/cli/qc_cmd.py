@@ -1,0 +1,256 @@
+"""`seqray qc`: fastp's trimming and filtering with fastp's flags, on seqray's pipeline."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+import typer
+from rich.table import Table
+
+from .common import console
+
+_S = "Trimming"
+_F = "Filtering"
+_A = "Adapters"
+_R = "Run and reports"
+
+
+def _abs(path: str | None) -> str | None:
+    if path is None or "://" in path:
+        return path
+    return os.path.abspath(path)
+
+
+def qc(
+    in1: list[str] = typer.Option(..., "-i", "--in1", help="Read 1 input(s) (FASTQ, gz, BAM...)."),
+    in2: list[str] = typer.Option(None, "-I", "--in2", help="Read 2 input(s) for pairs."),
+    out1: str = typer.Option(None, "-o", "--out1", help="Passed read 1 (FASTQ, .gz to gzip)."),
+    out2: str = typer.Option(None, "-O", "--out2", help="Passed read 2."),
+    phred64: bool = typer.Option(False, "-6", "--phred64", help="Input qualities are Phred+64."),
+    # filters
+    disable_quality_filtering: bool = typer.Option(
+        False, "-Q", "--disable_quality_filtering", rich_help_panel=_F
+    ),
+    qualified_quality_phred: int = typer.Option(
+        15,
+        "-q",
+        "--qualified_quality_phred",
+        help="A base is qualified when Q >= this.",
+        rich_help_panel=_F,
+    ),
+    unqualified_percent_limit: int = typer.Option(
+        40,
+        "-u",
+        "--unqualified_percent_limit",
+        help="Max % of unqualified bases.",
+        rich_help_panel=_F,
+    ),
+    n_base_limit: int = typer.Option(
+        5, "-n", "--n_base_limit", help="Max N bases.", rich_help_panel=_F
+    ),
+    average_qual: int = typer.Option(
+        0, "-e", "--average_qual", help="Min mean quality (0: off).", rich_help_panel=_F
+    ),
+    disable_length_filtering: bool = typer.Option(
+        False, "-L", "--disable_length_filtering", rich_help_panel=_F
+    ),
+    length_required: int = typer.Option(15, "-l", "--length_required", rich_help_panel=_F),
+    length_limit: int = typer.Option(
+        0, "--length_limit", help="Max length (0: none).", rich_help_panel=_F
+    ),
+    low_complexity_filter: bool = typer.Option(
+        False, "-y", "--low_complexity_filter", rich_help_panel=_F
+    ),
+    complexity_threshold: int = typer.Option(
+        30, "-Y", "--complexity_threshold", rich_help_panel=_F
+    ),
+    dedup: bool = typer.Option(
+        False, "-D", "--dedup", help="Drop later copies of a raw read (pair).", rich_help_panel=_F
+    ),
+    # trimming
+    trim_front1: int = typer.Option(0, "-f", "--trim_front1", rich_help_panel=_S),
+    trim_tail1: int = typer.Option(0, "-t", "--trim_tail1", rich_help_panel=_S),
+    trim_front2: int = typer.Option(
+        None, "-F", "--trim_front2", help="Default: as read 1.", rich_help_panel=_S
+    ),
+    trim_tail2: int = typer.Option(
+        None, "-T", "--trim_tail2", help="Default: as read 1.", rich_help_panel=_S
+    ),
+    max_len1: int = typer.Option(0, "-b", "--max_len1", rich_help_panel=_S),
+    max_len2: int = typer.Option(
+        None, "-B", "--max_len2", help="Default: as read 1.", rich_help_panel=_S
+    ),
+    cut_front: bool = typer.Option(False, "-5", "--cut_front", rich_help_panel=_S),
+    cut_tail: bool = typer.Option(False, "-3", "--cut_tail", rich_help_panel=_S),
+    cut_right: bool = typer.Option(False, "-r", "--cut_right", rich_help_panel=_S),
+    cut_window_size: int = typer.Option(4, "-W", "--cut_window_size", rich_help_panel=_S),
+    cut_mean_quality: int = typer.Option(20, "-M", "--cut_mean_quality", rich_help_panel=_S),
+    cut_front_window_size: int = typer.Option(None, "--cut_front_window_size", rich_help_panel=_S),
+    cut_front_mean_quality: int = typer.Option(
+        None, "--cut_front_mean_quality", rich_help_panel=_S
+    ),
+    cut_tail_window_size: int = typer.Option(None, "--cut_tail_window_size", rich_help_panel=_S),
+    cut_tail_mean_quality: int = typer.Option(None, "--cut_tail_mean_quality", rich_help_panel=_S),
+    cut_right_window_size: int = typer.Option(None, "--cut_right_window_size", rich_help_panel=_S),
+    cut_right_mean_quality: int = typer.Option(
+        None, "--cut_right_mean_quality", rich_help_panel=_S
+    ),
+    trim_poly_g: bool = typer.Option(
+        False,
+        "-g",
+        "--trim_poly_g",
+        help="Force poly-G trimming (default: by read names).",
+        rich_help_panel=_S,
+    ),
+    disable_trim_poly_g: bool = typer.Option(
+        False, "-G", "--disable_trim_poly_g", rich_help_panel=_S
+    ),
+    poly_g_min_len: int = typer.Option(10, "--poly_g_min_len", rich_help_panel=_S),
+    trim_poly_x: bool = typer.Option(False, "-x", "--trim_poly_x", rich_help_panel=_S),
+    poly_x_min_len: int = typer.Option(10, "--poly_x_min_len", rich_help_panel=_S),
+    # adapters
+    disable_adapter_trimming: bool = typer.Option(
+        False, "-A", "--disable_adapter_trimming", rich_help_panel=_A
+    ),
+    adapter_sequence: str = typer.Option(
+        None,
+        "-a",
+        "--adapter_sequence",
+        help="Read 1 adapter (single-end reads are trimmed only with -a).",
+        rich_help_panel=_A,
+    ),
+    adapter_sequence_r2: str = typer.Option(
+        None, "--adapter_sequence_r2", help="Default: as read 1.", rich_help_panel=_A
+    ),
+    overlap_len_require: int = typer.Option(30, "--overlap_len_require", rich_help_panel=_A),
+    overlap_diff_limit: int = typer.Option(5, "--overlap_diff_limit", rich_help_panel=_A),
+    overlap_diff_percent_limit: int = typer.Option(
+        20, "--overlap_diff_percent_limit", rich_help_panel=_A
+    ),
+    # run and reports
+    json_report: str = typer.Option(
+        None, "-j", "--json", help="fastp-style JSON report.", rich_help_panel=_R
+    ),
+    html_report: str = typer.Option(
+        None, "-h", "--html", help="fastp-style HTML report.", rich_help_panel=_R
+    ),
+    report_title: str = typer.Option(
+        "seqray qc report", "-R", "--report_title", rich_help_panel=_R
+    ),
+    thread: int = typer.Option(
+        None, "-w", "--thread", help="Worker CPUs (default: all).", rich_help_panel=_R
+    ),
+    outdir: str = typer.Option(
+        None,
+        "--outdir",
+        help="Manifest and run state (default: <out1>.seqray, or seqray_qc).",
+        rich_help_panel=_R,
+    ),
+    runner: str = typer.Option("auto", "--runner", help="auto, local or ray.", rich_help_panel=_R),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an earlier run in --outdir.", rich_help_panel=_R
+    ),
+) -> None:
+    """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
+    from ..errors import ConfigError
+    from ..pipeline.config import parse_config
+    from ..pipeline.runner import run_pipeline
+    from ..qc.api import qc_pipeline
+
+    if trim_poly_g and disable_trim_poly_g:
+        raise typer.BadParameter("-g and -G exclude each other", param_hint="-g/-G")
+    if runner not in ("auto", "local", "ray"):
+        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
+    if in2 and out1 and not out2:
+        raise typer.BadParameter("paired input written with -o needs -O too", param_hint="-O")
+    options = {
+        k: v
+        for k, v in dict(
+            disable_quality_filtering=disable_quality_filtering,
+            qualified_quality_phred=qualified_quality_phred,
+            unqualified_percent_limit=unqualified_percent_limit,
+            n_base_limit=n_base_limit,
+            average_qual=average_qual,
+            disable_length_filtering=disable_length_filtering,
+            length_required=length_required,
+            length_limit=length_limit,
+            low_complexity_filter=low_complexity_filter,
+            complexity_threshold=complexity_threshold,
+            dedup=dedup,
+            trim_front1=trim_front1,
+            trim_tail1=trim_tail1,
+            trim_front2=trim_front2,
+            trim_tail2=trim_tail2,
+            max_len1=max_len1,
+            max_len2=max_len2,
+            cut_front=cut_front,
+            cut_tail=cut_tail,
+            cut_right=cut_right,
+            cut_window_size=cut_window_size,
+            cut_mean_quality=cut_mean_quality,
+            cut_front_window_size=cut_front_window_size,
+            cut_front_mean_quality=cut_front_mean_quality,
+            cut_tail_window_size=cut_tail_window_size,
+            cut_tail_mean_quality=cut_tail_mean_quality,
+            cut_right_window_size=cut_right_window_size,
+            cut_right_mean_quality=cut_right_mean_quality,
+            trim_poly_g=True if trim_poly_g else (False if disable_trim_poly_g else None),
+            poly_g_min_len=poly_g_min_len,
+            trim_poly_x=trim_poly_x,
+            poly_x_min_len=poly_x_min_len,
+            disable_adapter_trimming=disable_adapter_trimming,
+            adapter_sequence=adapter_sequence,
+            adapter_sequence_r2=adapter_sequence_r2,
+            overlap_len_require=overlap_len_require,
+            overlap_diff_limit=overlap_diff_limit,
+            overlap_diff_percent_limit=overlap_diff_percent_limit,
+            json_report=_abs(json_report),
+            html_report=_abs(html_report),
+            report_title=report_title,
+            command="seqray qc " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else []),
+        ).items()
+        if v is not None
+    }
+    if outdir is None:
+        outdir = (out1 + ".seqray") if out1 else "seqray_qc"
+    try:
+        cfg = parse_config(
+            qc_pipeline(
+                list(in1),
+                list(in2) if in2 else None,
+                out1=_abs(out1),
+                out2=_abs(out2),
+                outdir=outdir,
+                phred64=phred64,
+                num_cpus=thread,
+                runner=runner,
+                **options,
+            )
+        )
+    except ValueError as e:
+        raise ConfigError(f"qc: {e}") from None
+    result = run_pipeline(cfg, overwrite=overwrite)
+    print_qc_summary(result.reports["qc"])
+    console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
+
+
+def print_qc_summary(report: dict) -> None:
+    """fastp's "Filtering result", per file and in total: reads and bases by outcome."""
+    rows = [
+        ("passed", "passed_filter"),
+        ("low quality", "low_quality"),
+        ("too many N", "too_many_N"),
+        ("too short", "too_short"),
+        ("too long", "too_long"),
+        ("low complexity", "low_complexity"),
+        ("duplicated", "duplicated"),
+    ]
+    t = Table("outcome", "reads", "bases", "% reads", title="seqray qc", box=None)
+    n = report["reads_in"] or 1
+    for label, key in rows:
+        reads = report[f"{key}_reads"]
+        t.add_row(label, f"{reads:,}", f"{report[f'{key}_bases']:,}", f"{100 * reads / n:.2f}")
+    t.add_row("reads in", f"{report['reads_in']:,}", f"{report['bases_in']:,}", "100.00")
+    console.print(t)

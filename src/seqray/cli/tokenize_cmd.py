@@ -1,0 +1,189 @@
+"""`seqray tokenize` (reads → token shards, through the pipeline) and `seqray tokenizer
+export` (a Hugging Face tokenizer directory)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from .common import console
+
+SCHEMES = "kmer, nt6, char, bpe, hashed or protein"
+
+
+def _scheme_options(
+    scheme: str,
+    k: int | None,
+    stride: int,
+    canonical: bool,
+    buckets: int | None,
+    alphabet: str,
+    vocab_size: int,
+    special: bool,
+    max_length: int | None,
+) -> dict:
+    return {
+        "scheme": scheme,
+        "k": k,
+        "stride": stride,
+        "canonical": canonical,
+        "buckets": buckets,
+        "alphabet": alphabet,
+        "vocab_size": vocab_size,
+        "add_special_tokens": special,
+        "max_length": max_length,
+    }
+
+
+def _config_error(exc) -> None:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        msg = "; ".join(f"{e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(msg.removeprefix("Value error, ")) from None
+    raise exc
+
+
+def tokenize(
+    inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output directory."),
+    scheme: str = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}."),
+    k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6, at most 8; hashed: 21)."),
+    stride: int = typer.Option(1, "--stride", help="Bases between k-mer starts."),
+    canonical: bool = typer.Option(True, help="hashed: reverse complements share an id."),
+    buckets: int = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets."),
+    alphabet: str = typer.Option("full", help="protein: full, murphy10 or murphy15."),
+    vocab_size: int = typer.Option(4096, "--vocab-size", help="bpe: vocabulary size."),
+    sample_reads: int = typer.Option(100_000, "--sample-reads", help="bpe: training reads."),
+    tokenizer: str = typer.Option(None, "--tokenizer", help="bpe: a trained tokenizer dir."),
+    special: bool = typer.Option(True, "--special/--no-special", help="Add [CLS]/[SEP]."),
+    max_length: int = typer.Option(None, "--max-length", help="Most ids a row, specials too."),
+    overlap: int = typer.Option(0, "--overlap", help="Tokens shared by successive windows."),
+    truncate: bool = typer.Option(False, "--truncate", help="Keep only a read's first window."),
+    padding: bool = typer.Option(False, "--padding", help="Pad to max-length; attention mask."),
+    mate: list[str] = typer.Option(None, "--mate", help="R2 files, in the order of INPUTS."),
+    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
+    num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs for a local Ray cluster."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run."),
+) -> None:
+    """Tokenize reads into Parquet shards (OUT/tokens/part-*.parquet: source, record, window,
+    offset, input_ids, attention_mask) with OUT/manifest.json and OUT/tokenizer/."""
+    from pydantic import ValidationError
+
+    from ..pipeline.config import parse_config
+    from ..pipeline.runner import run_pipeline
+    from ..tokenize.stage import TokenizeConfig
+    from .run_cmd import print_summary
+
+    if runner not in ("auto", "local", "ray"):
+        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
+    stage = _scheme_options(
+        scheme, k, stride, canonical, buckets, alphabet, vocab_size, special, max_length
+    )
+    stage.update(
+        sample_reads=sample_reads,
+        tokenizer=tokenizer,
+        overlap=overlap,
+        truncate=truncate,
+        padding=padding,
+    )
+    read: dict = {"paths": inputs, "alphabet": "protein" if scheme == "protein" else "dna"}
+    if mate:
+        read["mate_paths"] = mate
+    cfg = {
+        "output": output,
+        "run": {"runner": runner, "num_cpus": num_cpus},
+        "stages": [
+            {"read": read},
+            {"tokenize": stage},
+            {"write": {"format": "parquet", "path": "tokens"}},
+        ],
+    }
+    try:  # option errors are usage errors (exit 2), reported before anything is read
+        TokenizeConfig(**stage)
+    except ValidationError as exc:
+        _config_error(exc)
+    result = run_pipeline(parse_config(cfg), resume=resume, overwrite=overwrite)
+    print_summary(result)
+    print_token_report(result.reports["tokenize"])
+
+
+def print_token_report(rep: dict) -> None:
+    t = Table("token statistics", "", box=None, header_style="bold")
+    per = rep["tokens_per_read"]
+    rows = [
+        ("scheme", f"{rep['scheme']} {rep['settings'] or ''}".strip()),
+        ("sequences", f"{rep['reads']:,}"),
+        ("rows (windows)", f"{rep['rows']:,} ({rep['windowed_reads']:,} reads windowed)"),
+        ("tokens", f"{rep['tokens']:,}"),
+        ("tokens per read", f"mean {per['mean']:.1f}, min {per['min']}, max {per['max']}"),
+        ("[UNK] rate", f"{rep['unk_rate']:.4%} ({rep['unk_tokens']:,})"),
+        (
+            "distinct tokens",
+            f"{rep['distinct_tokens']:,}" + ("" if rep["distinct_exact"] else " (estimate)"),
+        ),
+        ("vocabulary coverage", f"{rep['vocab_coverage']:.2%} of {rep['vocab_size']:,}"),
+        ("tokenizer", str(rep.get("tokenizer") or rep.get("tokenizer_note"))),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+
+
+tokenizer_app = typer.Typer(
+    no_args_is_help=True, help="Tokenizer files: export for Hugging Face transformers."
+)
+
+
+@tokenizer_app.command("export")
+def export(
+    out_dir: str = typer.Argument(..., help="Directory to write (local or s3://)."),
+    scheme: str = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}."),
+    k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6; hashed: 21)."),
+    stride: int = typer.Option(1, "--stride", help="Bases between k-mer starts."),
+    canonical: bool = typer.Option(True, help="hashed: reverse complements share an id."),
+    buckets: int = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets."),
+    alphabet: str = typer.Option("full", help="protein: full, murphy10 or murphy15."),
+    vocab_size: int = typer.Option(4096, "--vocab-size", help="bpe: vocabulary size."),
+    train: list[str] = typer.Option(None, "--train", help="bpe: read files to train on."),
+    sample_reads: int = typer.Option(100_000, "--sample-reads", help="bpe: training reads."),
+    special: bool = typer.Option(True, "--special/--no-special", help="Add [CLS]/[SEP]."),
+    max_length: int = typer.Option(None, "--max-length", help="model_max_length to record."),
+) -> None:
+    """Write a tokenizer directory that transformers.AutoTokenizer.from_pretrained loads."""
+    from pydantic import ValidationError
+
+    from ..tokenize.stage import TokenizeConfig
+
+    opts = _scheme_options(
+        scheme, k, stride, canonical, buckets, alphabet, vocab_size, special, max_length
+    )
+    try:
+        config = TokenizeConfig(**opts)
+    except ValidationError as exc:
+        _config_error(exc)
+    trained = None
+    if scheme == "bpe":
+        if not train:
+            raise typer.BadParameter("bpe: give reads to train on", param_hint="--train")
+        trained = _train_from_files(train, vocab_size, sample_reads)
+    tok = config.build(trained)
+    for uri in tok.export(out_dir):
+        console.print(f"wrote {uri}", highlight=False)
+
+
+def _train_from_files(paths: list[str], vocab_size: int, sample_reads: int) -> str:
+    """The first `sample_reads` reads of the files, in order, train the BPE model."""
+    from ..io.parse import ReadOptions
+    from ..io.sources import plan_chunks
+    from ..tokenize.bpe import train_bpe
+    from .common import iter_chunk_tables
+
+    chunks, _ = plan_chunks(paths)
+    seqs: list[str] = []
+    for _, t in iter_chunk_tables(chunks, ReadOptions()):
+        seqs += t.column("seq").slice(0, sample_reads - len(seqs)).cast("large_string").to_pylist()
+        if len(seqs) >= sample_reads:
+            break
+    return train_bpe(seqs, vocab_size).to_str()

@@ -1,0 +1,1 @@
+"""k-mers: 2-bit encoding, distributed exact counting, spectrum analysis, queries."""

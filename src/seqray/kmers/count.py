@@ -1,0 +1,349 @@
+"""Exact k-mer counting: per-chunk pre-aggregation, then a partitioned reduce.
+
+Key space is cut into P = 4^min(5, k) *prefix partitions* by the first bases of the code, so
+a partition is a contiguous range of k-mers and the partitions, read in order, are sorted.
+
+- **Map (per chunk).** Each batch's valid k-mers are scattered by partition (a counting
+  sort, sequential writes) and inserted partition by partition into open-addressing tables,
+  one per partition, small enough to stay in cache. When the tables would pass their memory
+  budget the chunk *flushes* a segment: every partition's (k-mer, count) rows, sorted. A
+  chunk's segments go to one spill file (`SpillWriter`), indexed by partition.
+- **Reduce (per output partition).** An output partition is a run of prefix partitions; its
+  task reads that byte range of every segment of every spill file, merges rows with equal
+  k-mers, and writes one sorted Parquet shard plus its histogram. Memory is bounded by the
+  partition, not by the data set.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+from ..errors import SeqrayError
+from ..io.fs import filesystem_for
+from ..io.writers import AtomicFile, WrittenFile
+from .encode import check_k
+
+EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # a free slot (k=32's TTTT…T is counted aside)
+SPILL_MAGIC = b"SQRYKMC1"
+_TRAILER = struct.Struct("<qqqq8s")  # footer offset, segments, partitions, k, magic
+MAX_LOAD = 0.7
+COUNT_LIMIT = (1 << 32) - 1  # a segment's counts are uint32: flush before any could wrap
+_F1 = np.uint64(0xBF58476D1CE4E5B9)
+_F2 = np.uint64(0x94D049BB133111EB)
+
+
+def prefix_bits(k: int) -> int:
+    """Bits of the code that choose the partition: the first min(5, k) bases."""
+    return 2 * min(5, k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slot_hash(x):
+    x ^= x >> np.uint64(30)
+    x *= _F1
+    x ^= x >> np.uint64(27)
+    x *= _F2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@njit(cache=True, nogil=True)
+def scatter(codes, shift, n_parts):
+    """Counting sort of codes by partition (code >> shift): (sorted codes, bounds)."""
+    bounds = np.zeros(n_parts + 1, np.int64)
+    sh = np.uint64(shift)
+    for i in range(len(codes)):
+        bounds[np.int64(codes[i] >> sh) + 1] += 1
+    for p in range(n_parts):
+        bounds[p + 1] += bounds[p]
+    pos = bounds[:-1].copy()
+    out = np.empty_like(codes)
+    for i in range(len(codes)):
+        p = np.int64(codes[i] >> sh)
+        out[pos[p]] = codes[i]
+        pos[p] += 1
+    return out, bounds
+
+
+@njit(cache=True, nogil=True)
+def insert_scattered(codes, bounds, pos, p_lo, p_hi, tables, fill, limit):
+    """Inserts the scattered codes of partitions p_lo..p_hi-1, from pos[p] on. A table is
+    uint64[2 * slots], key and count side by side (one cache line per probe). A partition
+    whose table reaches `limit[p]` keys stops early (pos[p] < bounds[p + 1]): the caller
+    grows it and calls again. Returns the codes equal to EMPTY (counted aside)."""
+    special = 0
+    for p in range(p_lo, p_hi):
+        t = tables[p]
+        mask = np.int64(len(t) // 2 - 1)
+        f = fill[p]
+        lim = limit[p]
+        i = pos[p]
+        end = bounds[p + 1]
+        while i < end and f < lim:
+            c = codes[i]
+            i += 1
+            if c == EMPTY:
+                special += 1
+                continue
+            s = np.int64(_slot_hash(c) & np.uint64(mask))
+            while True:
+                key = t[2 * s]
+                if key == c:
+                    t[2 * s + 1] += np.uint64(1)
+                    break
+                if key == EMPTY:
+                    t[2 * s] = c
+                    t[2 * s + 1] = np.uint64(1)
+                    f += 1
+                    break
+                s = (s + 1) & mask
+        pos[p] = i
+        fill[p] = f
+    return special
+
+
+@njit(cache=True, nogil=True)
+def _rehash(old, new):
+    mask = np.int64(len(new) // 2 - 1)
+    for s in range(len(old) // 2):
+        c = old[2 * s]
+        if c == EMPTY:
+            continue
+        t = np.int64(_slot_hash(c) & np.uint64(mask))
+        while new[2 * t] != EMPTY:
+            t = (t + 1) & mask
+        new[2 * t] = c
+        new[2 * t + 1] = old[2 * s + 1]
+
+
+@njit(cache=True, nogil=True)
+def _extract(tables, fill):
+    """Every partition's rows, sorted by k-mer: (keys, counts uint32, bounds)."""
+    n_parts = len(tables)
+    bounds = np.zeros(n_parts + 1, np.int64)
+    for p in range(n_parts):
+        bounds[p + 1] = bounds[p] + fill[p]
+    out_k = np.empty(bounds[-1], np.uint64)
+    out_c = np.empty(bounds[-1], np.uint32)
+    for p in range(n_parts):
+        o = bounds[p]
+        t = tables[p]
+        for s in range(len(t) // 2):
+            if t[2 * s] != EMPTY:
+                out_k[o] = t[2 * s]
+                out_c[o] = np.uint32(t[2 * s + 1])
+                o += 1
+        lo, hi = bounds[p], bounds[p + 1]
+        order = np.argsort(out_k[lo:hi])
+        out_k[lo:hi] = out_k[lo:hi][order]
+        out_c[lo:hi] = out_c[lo:hi][order]
+    return out_k, out_c, bounds
+
+
+def _empty_table(slots: int) -> np.ndarray:
+    t = np.zeros(2 * slots, np.uint64)
+    t[0::2] = EMPTY
+    return t
+
+
+class PartitionedTable:
+    """Open-addressing count tables, one per prefix partition, each grown on its own.
+
+    Codes are queued and inserted in bulk, partition by partition, so each partition's
+    table is in cache while its share of many batches goes in."""
+
+    def __init__(self, k: int, initial_slots: int = 1 << 12, drain_codes: int = 8 << 20, pool=None):
+        self.k = check_k(k)
+        self.pending: list[np.ndarray] = []
+        self.pending_codes = 0
+        self.drain_codes = drain_codes
+        self.pool = pool
+        bits = prefix_bits(k)
+        self.shift = 2 * k - bits
+        self.n_parts = 1 << bits
+        self.initial_slots = initial_slots
+        self.tables = List([_empty_table(initial_slots) for _ in range(self.n_parts)])
+        self.fill = np.zeros(self.n_parts, np.int64)
+        self.limit = np.full(self.n_parts, int(initial_slots * MAX_LOAD), np.int64)
+        self.special = 0  # occurrences of the k-mer equal to EMPTY (k = 32, all T)
+        self.occurrences = 0
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(len(t) for t in self.tables)) * 8
+
+    def add(self, codes: np.ndarray) -> None:
+        """Queues a batch's codes; inserts the queue once it holds `drain_codes`."""
+        if len(codes):
+            self.pending.append(codes)
+            self.pending_codes += len(codes)
+            if self.pending_codes >= self.drain_codes:
+                self.drain()
+
+    def _grow(self, p: int) -> None:
+        slots = len(self.tables[p])  # twice the slots
+        t = _empty_table(slots)
+        _rehash(self.tables[p], t)
+        self.tables[p] = t
+        self.limit[p] = int(slots * MAX_LOAD)
+
+    def drain(self) -> None:
+        """Inserts the queued codes (halves of the work on two threads with a pool)."""
+        if not self.pending:
+            return
+        codes = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
+        self.pending, self.pending_codes = [], 0
+        codes, bounds = scatter(codes, self.shift, self.n_parts)
+        pos = bounds[:-1].copy()
+        state = (self.tables, self.fill, self.limit)
+        while True:
+            if self.pool is None:
+                self.special += int(insert_scattered(codes, bounds, pos, 0, self.n_parts, *state))
+            else:
+                # split by work, not by partition count: canonical codes favour A and C
+                left = bounds[1:] - pos
+                mid = int(np.searchsorted(np.cumsum(left), left.sum() // 2)) + 1
+                mid = min(max(mid, 1), self.n_parts - 1)
+                jobs = [
+                    self.pool.submit(insert_scattered, codes, bounds, pos, lo, hi, *state)
+                    for lo, hi in ((0, mid), (mid, self.n_parts))
+                ]
+                self.special += sum(int(j.result()) for j in jobs)
+            short = np.flatnonzero(pos < bounds[1:])
+            if not len(short):
+                break
+            for p in short:
+                self._grow(int(p))
+        self.occurrences += len(codes)
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(k-mers, counts, partition bounds), sorted; the EMPTY k-mer last if counted."""
+        self.drain()
+        keys, counts, bounds = _extract(self.tables, self.fill)
+        if self.special:
+            keys = np.append(keys, EMPTY)
+            counts = np.append(counts, np.uint32(self.special))
+            bounds[-1] += 1
+        return keys, counts, bounds
+
+    def clear(self) -> None:
+        """Empties the tables and gives their memory back (after a spill)."""
+        self.drain()
+        slots = self.initial_slots
+        self.tables = List([_empty_table(slots) for _ in range(self.n_parts)])
+        self.fill[:] = 0
+        self.limit[:] = int(slots * MAX_LOAD)
+        self.special = 0
+        self.occurrences = 0
+
+
+# -- spill files: one per chunk, segments of sorted rows indexed by partition ------------
+
+
+class SpillWriter:
+    """Streams segments into one file; the index (per segment: offset, bounds) goes last."""
+
+    def __init__(self, uri: str, k: int, n_parts: int):
+        self.file = AtomicFile(uri)
+        self.k, self.n_parts = k, n_parts
+        self.index: list[np.ndarray] = []
+        self.rows = 0
+
+    def add_segment(self, keys: np.ndarray, counts: np.ndarray, bounds: np.ndarray) -> None:
+        self.index.append(np.concatenate([[self.file.size], bounds]).astype(np.int64))
+        self.file.write(keys.astype(np.uint64, copy=False).tobytes())
+        self.file.write(counts.astype(np.uint32, copy=False).tobytes())
+        self.rows += len(keys)
+
+    def close(self) -> WrittenFile:
+        footer = self.file.size
+        for entry in self.index:
+            self.file.write(entry.tobytes())
+        self.file.write(_TRAILER.pack(footer, len(self.index), self.n_parts, self.k, SPILL_MAGIC))
+        self.file.commit()
+        return WrittenFile(self.file.uri, self.rows, self.file.size, self.file.sha.hexdigest())
+
+    def abort(self) -> None:
+        self.file.abort()
+
+
+@dataclass
+class SpillSegment:
+    offset: int
+    bounds: np.ndarray  # int64[P+1], rows per partition
+
+    def byte_range(self, part_lo: int, part_hi: int) -> tuple[int, int, int, int]:
+        """(keys offset, keys bytes, counts offset, counts bytes) of partitions lo..hi-1."""
+        n = int(self.bounds[-1])
+        a, b = int(self.bounds[part_lo]), int(self.bounds[part_hi])
+        return self.offset + 8 * a, 8 * (b - a), self.offset + 8 * n + 4 * a, 4 * (b - a)
+
+
+def read_spill_rows(uri: str, part_lo: int, part_hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each segment's (keys, counts) of partitions part_lo..part_hi-1 (ranged reads)."""
+    fs, path = filesystem_for(uri)
+    out = []
+    with fs.open_input_file(path) as f:
+        size = f.size()
+        if size < _TRAILER.size:
+            raise SeqrayError(f"{uri}: not a seqray k-mer spill file")
+        footer, n_seg, n_parts, _, magic = _TRAILER.unpack(
+            f.read_at(_TRAILER.size, size - _TRAILER.size)
+        )
+        if magic != SPILL_MAGIC:
+            raise SeqrayError(f"{uri}: not a seqray k-mer spill file")
+        index = np.frombuffer(f.read_at(8 * n_seg * (n_parts + 2), footer), np.int64)
+        for s in range(n_seg):
+            entry = index[s * (n_parts + 2) : (s + 1) * (n_parts + 2)]
+            ko, kb, co, cb = SpillSegment(int(entry[0]), entry[1:]).byte_range(part_lo, part_hi)
+            if kb == 0:
+                continue
+            keys = np.frombuffer(f.read_at(kb, ko), np.uint64)
+            counts = np.frombuffer(f.read_at(cb, co), np.uint32)
+            out.append((keys, counts))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _sum_sorted(keys, counts):
+    """Rows sorted by key → (unique keys, summed uint64 counts)."""
+    n = len(keys)
+    out_k = np.empty(n, np.uint64)
+    out_c = np.empty(n, np.uint64)
+    m = -1
+    for i in range(n):
+        if m >= 0 and out_k[m] == keys[i]:
+            out_c[m] += np.uint64(counts[i])
+        else:
+            m += 1
+            out_k[m] = keys[i]
+            out_c[m] = np.uint64(counts[i])
+    return out_k[: m + 1], out_c[: m + 1]
+
+
+def merge_rows(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted runs of (k-mer, count) → one sorted run with counts summed (uint64)."""
+    if not parts:
+        return np.empty(0, np.uint64), np.empty(0, np.uint64)
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1].astype(np.uint64)
+    keys = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    return _sum_sorted(keys[order], counts[order])
+
+
+def count_histogram(counts: np.ndarray) -> dict[int, int]:
+    """count → number of distinct k-mers with that count."""
+    low = counts[counts < 1 << 16]  # bincount for the bulk, unique for the rare high counts
+    dense = np.bincount(low.astype(np.int64)) if len(low) else np.zeros(0, np.int64)
+    out = {int(c): int(dense[c]) for c in np.flatnonzero(dense)}
+    if len(low) < len(counts):
+        values, nums = np.unique(counts[counts >= 1 << 16], return_counts=True)
+        out.update({int(v): int(n) for v, n in zip(values, nums)})
+    return out

@@ -1,0 +1,90 @@
+"""Adapter trimming as fastp 0.23.2 does it: by a known sequence (-a), and for pairs by
+overlap analysis (the mates of a short insert read into each other's adapter).
+
+Numba functions over read windows `[b, b + n)` of the batch buffers, like `qc.trim`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_COMPLEMENT = np.full(256, ord("N"), np.uint8)
+for _a, _b in zip(b"ACGTacgt", b"TGCATGCA"):
+    _COMPLEMENT[_a] = _b
+
+
+@njit(cache=True, nogil=True)
+def adapter_cut(seq, b, n, adapter, match_req=4):
+    """fastp's trimBySequence: the length to keep when `adapter` is found (Hamming distance,
+    one mismatch allowed per 8 compared bases), else `n`. The search starts up to 4 bases
+    before the read (an adapter dimer whose first base was lost to A-tailing) and stops
+    `match_req` bases before its end."""
+    alen = len(adapter)
+    if alen < match_req:
+        return n
+    start = 0
+    if alen >= 16:
+        start = -4
+    elif alen >= 12:
+        start = -3
+    elif alen >= 8:
+        start = -2
+    pos = start
+    while pos < n - match_req:
+        cmplen = min(n - pos, alen)
+        allowed = cmplen // 8
+        mismatch = 0
+        matched = True
+        for i in range(max(0, -pos), cmplen):
+            if adapter[i] != seq[b + i + pos]:
+                mismatch += 1
+                if mismatch > allowed:
+                    matched = False
+                    break
+        if matched:
+            return max(pos, 0)
+        pos += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def overlap(s1, b1, len1, s2, b2, len2, diff_limit, require, diff_fraction, complement):
+    """fastp's OverlapAnalysis::analyze (no gaps): slides the reverse complement of read 2
+    along read 1. Returns (overlapped, offset, overlap_len, diff); a negative offset means
+    the insert is shorter than the reads."""
+    offset = 0
+    while offset < len1 - require:
+        ol = min(len1 - offset, len2)
+        limit = min(diff_limit, int(ol * diff_fraction))
+        diff = 0
+        i = 0
+        while i < ol:
+            if s1[b1 + offset + i] != complement[s2[b2 + len2 - 1 - i]]:
+                diff += 1
+                if diff > limit and i < 50:
+                    break
+            i += 1
+        if diff <= limit or i > 50:
+            return True, offset, ol, diff
+        offset += 1
+    offset = 0
+    while offset > -(len2 - require):
+        ol = min(len1, len2 + offset)
+        limit = min(diff_limit, int(ol * diff_fraction))
+        diff = 0
+        i = 0
+        while i < ol:
+            if s1[b1 + i] != complement[s2[b2 + len2 - 1 - (i - offset)]]:
+                diff += 1
+                if diff > limit and i < 50:
+                    break
+            i += 1
+        if diff <= limit or i > 50:
+            return True, offset, ol, diff
+        offset -= 1
+    return False, 0, 0, 0
+
+
+def complement_table() -> np.ndarray:
+    return _COMPLEMENT

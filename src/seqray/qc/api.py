@@ -1,0 +1,73 @@
+"""Python API: `run_qc(...)`, fastp's trimming and filtering as one seqray pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..io.fs import join
+
+
+def qc_pipeline(
+    in1: str | list[str],
+    in2: str | list[str] | None = None,
+    *,
+    out1: str | None = None,
+    out2: str | None = None,
+    outdir: str = "seqray_qc",
+    phred64: bool = False,
+    num_cpus: int | None = None,
+    runner: str = "auto",
+    **options: Any,
+) -> dict:
+    """The pipeline config (a dict for `parse_config`) of a QC run.
+
+    `options` are `QcConfig` fields (fastp's long option names, e.g. `cut_tail=True`,
+    `adapter_sequence="AGATCGG..."`, `dedup=True`, `json_report="qc.json"`). With `out1`
+    (and `out2` for pairs) the passed reads are written there as FASTQ (gzip when the name
+    ends in .gz), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for pairs); the manifest
+    and run state go to `outdir`."""
+    read: dict[str, Any] = {"paths": in1, "phred_offset": 64 if phred64 else "auto"}
+    if in2 is not None:
+        read["mate_paths"] = in2
+    stages: list[dict] = [{"read": read}, {"qc": options}]
+    if out1 is not None:
+        if in2 is not None and out2 is None:
+            raise ValueError("paired input needs out2 as well as out1")
+        files = [out1] + ([out2] if in2 is not None else [])
+        gz = [f.endswith(".gz") for f in files]
+        if len(set(gz)) != 1:
+            raise ValueError("out1 and out2 must both be gzipped (.gz) or both plain")
+        stages.append(
+            {
+                "write": {
+                    "format": "fastq",
+                    "compression": "gzip" if gz[0] else "none",
+                    "files": files,
+                }
+            }
+        )
+    else:
+        stages.append({"write": {"format": "fastq", "compression": "gzip"}})
+    run: dict[str, Any] = {"runner": runner}
+    if num_cpus:
+        run["num_cpus"] = num_cpus
+    return {"output": outdir, "run": run, "stages": stages}
+
+
+def run_qc(
+    in1: str | list[str],
+    in2: str | list[str] | None = None,
+    *,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> dict:
+    """Runs QC and returns the `qc` report: reads and bases in, passed, per filter reason
+    and duplicated, per input file and in total (see `qc_pipeline` for the arguments)."""
+    from ..pipeline.config import parse_config
+    from ..pipeline.runner import run_pipeline
+
+    cfg = parse_config(qc_pipeline(in1, in2, **kwargs))
+    result = run_pipeline(cfg, overwrite=overwrite)
+    report = dict(result.reports["qc"])
+    report["manifest"] = result.manifest or join(cfg.output, "manifest.json")
+    return report

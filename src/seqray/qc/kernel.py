@@ -1,0 +1,201 @@
+"""The per-batch QC loop: fastp's trim-then-filter chain for every read in one Numba call,
+and the gather that copies the kept windows into new Arrow buffers.
+
+Order (fastp 0.23.2 seprocessor/peprocessor): -f/-t and the -5/-r/-3 cuts → poly-G →
+(pairs: overlap-based adapter trimming, else) adapter by sequence → poly-X → -b max length
+→ filters. A pair is kept only when both mates pass; its reason is the worse mate's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .adapters import adapter_cut, overlap
+from .filters import DUPLICATED, pass_filter
+from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
+
+# indices into the int64 parameter vector (`QcConfig.kernel_params`)
+(
+    P_FRONT1,
+    P_TAIL1,
+    P_FRONT2,
+    P_TAIL2,
+    P_CUT5,
+    P_W5,
+    P_Q5,
+    P_CUT3,
+    P_W3,
+    P_Q3,
+    P_CUTR,
+    P_WR,
+    P_QR,
+    P_POLYG,
+    P_POLYG_MIN,
+    P_POLYX,
+    P_POLYX_MIN,
+    P_ADAPTER,
+    P_MAXLEN1,
+    P_MAXLEN2,
+    P_QUAL_FILTER,
+    P_QUALIFIED,
+    P_UNQUAL_PCT,
+    P_AVG_QUAL,
+    P_N_LIMIT,
+    P_LEN_FILTER,
+    P_LEN_REQUIRED,
+    P_LEN_LIMIT,
+    P_COMPLEXITY,
+    P_COMPLEXITY_PCT,
+    P_OV_REQUIRE,
+    P_OV_DIFF,
+    P_OV_DIFF_PCT,
+    N_PARAMS,
+) = range(34)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cut(seq, qual, b, n, front, tail, p):
+    return trim_and_cut(
+        seq, qual, b, n, front, tail,
+        p[P_CUT5], p[P_W5], p[P_Q5], p[P_CUT3], p[P_W3], p[P_Q3], p[P_CUTR], p[P_WR], p[P_QR],
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _after_adapter(seq, b, n, maxlen, p):
+    if p[P_POLYX]:
+        n = poly_x_length(seq, b, n, p[P_POLYX_MIN])
+    if maxlen > 0 and maxlen < n:
+        n = maxlen
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _filter(seq, qual, b, n, alive, p):
+    return pass_filter(
+        seq, qual, b, n, alive,
+        p[P_QUAL_FILTER], p[P_QUALIFIED], p[P_UNQUAL_PCT], p[P_AVG_QUAL], p[P_N_LIMIT],
+        p[P_LEN_FILTER], p[P_LEN_REQUIRED], p[P_LEN_LIMIT], p[P_COMPLEXITY], p[P_COMPLEXITY_PCT],
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def qc_single(seq, qual, offs, dup, p, adapter):
+    """Per read: start and end of the kept window (into `seq`) and the reason code."""
+    m = len(offs) - 1
+    starts = np.empty(m, np.int64)
+    ends = np.empty(m, np.int64)
+    reason = np.empty(m, np.int8)
+    for r in range(m):
+        b = offs[r]
+        n = offs[r + 1] - b
+        if dup[r]:
+            starts[r] = b
+            ends[r] = b
+            reason[r] = DUPLICATED
+            continue
+        f, n = _cut(seq, qual, b, n, p[P_FRONT1], p[P_TAIL1], p)
+        alive = f != NULL
+        if alive:
+            b += f
+            if p[P_POLYG]:
+                n = poly_g_length(seq, b, n, p[P_POLYG_MIN])
+            if p[P_ADAPTER] and len(adapter):
+                n = adapter_cut(seq, b, n, adapter, 4)
+            n = _after_adapter(seq, b, n, p[P_MAXLEN1], p)
+        starts[r] = b
+        ends[r] = b + n
+        reason[r] = _filter(seq, qual, b, n, alive, p)
+    return starts, ends, reason
+
+
+@njit(cache=True, nogil=True)
+def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2, complement):
+    """Pairs: windows of both mates and the pair's reason (the larger fastp code)."""
+    m = len(offs1) - 1
+    st1 = np.empty(m, np.int64)
+    en1 = np.empty(m, np.int64)
+    st2 = np.empty(m, np.int64)
+    en2 = np.empty(m, np.int64)
+    reason = np.empty(m, np.int8)
+    frac = p[P_OV_DIFF_PCT] / 100.0
+    for r in range(m):
+        b1 = offs1[r]
+        n1 = offs1[r + 1] - b1
+        b2 = offs2[r]
+        n2 = offs2[r + 1] - b2
+        if dup[r]:
+            st1[r] = en1[r] = b1
+            st2[r] = en2[r] = b2
+            reason[r] = DUPLICATED
+            continue
+        f1, n1 = _cut(seq1, qual1, b1, n1, p[P_FRONT1], p[P_TAIL1], p)
+        f2, n2 = _cut(seq2, qual2, b2, n2, p[P_FRONT2], p[P_TAIL2], p)
+        alive1 = f1 != NULL
+        alive2 = f2 != NULL
+        if alive1:
+            b1 += f1
+        if alive2:
+            b2 += f2
+        if alive1 and alive2:
+            if p[P_POLYG]:
+                n1 = poly_g_length(seq1, b1, n1, p[P_POLYG_MIN])
+                n2 = poly_g_length(seq2, b2, n2, p[P_POLYG_MIN])
+            if p[P_ADAPTER]:
+                ok, off, ol, _ = overlap(
+                    seq1, b1, n1, seq2, b2, n2, p[P_OV_DIFF], p[P_OV_REQUIRE], frac, complement
+                )
+                if ok and off < 0:
+                    n1 = min(n1, ol + f2)
+                    n2 = min(n2, ol + f1)
+                else:
+                    if len(adapter1):
+                        n1 = adapter_cut(seq1, b1, n1, adapter1, 4)
+                    if len(adapter2):
+                        n2 = adapter_cut(seq2, b2, n2, adapter2, 4)
+            n1 = _after_adapter(seq1, b1, n1, p[P_MAXLEN1], p)
+            n2 = _after_adapter(seq2, b2, n2, p[P_MAXLEN2], p)
+        st1[r] = b1
+        en1[r] = b1 + n1
+        st2[r] = b2
+        en2[r] = b2 + n2
+        r1 = _filter(seq1, qual1, b1, n1, alive1, p)
+        r2 = _filter(seq2, qual2, b2, n2, alive2, p)
+        reason[r] = max(r1, r2)
+    return st1, en1, st2, en2, reason
+
+
+@njit(cache=True, nogil=True)
+def gather(values, starts, ends, keep):
+    """Copies the kept windows into one new value buffer; returns (values, offsets)."""
+    total = 0
+    k = 0
+    for r in range(len(starts)):
+        if keep[r]:
+            total += ends[r] - starts[r]
+            k += 1
+    out = np.empty(total, np.uint8)
+    offs = np.empty(k + 1, np.int64)
+    offs[0] = 0
+    j = 0
+    pos = 0
+    for r in range(len(starts)):
+        if keep[r]:
+            s = starts[r]
+            e = ends[r]
+            out[pos : pos + e - s] = values[s:e]
+            pos += e - s
+            j += 1
+            offs[j] = pos
+    return out, offs
+
+
+@njit(cache=True, nogil=True)
+def tally(reason, raw_offs, starts, ends, counts):
+    """Adds reads, raw bases and kept bases per reason code into counts[code, 0:3]."""
+    for r in range(len(reason)):
+        c = reason[r]
+        counts[c, 0] += 1
+        counts[c, 1] += raw_offs[r + 1] - raw_offs[r]
+        counts[c, 2] += ends[r] - starts[r]

@@ -1,0 +1,333 @@
+"""The `qc` pipeline stage: fastp's trimming and filtering, with every read accounted for.
+
+Config fields carry fastp's long option names and defaults, so a fastp command line maps
+one to one (the `seqray qc` CLI also takes fastp's short flags). Per input file the stage
+counts reads and raw bases by outcome: passed, each filter reason, duplicated; reads in =
+passed + Σ reasons + duplicated, and the same for bases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from ..errors import ConfigError, InputError
+from ..io.buffers import values_offsets
+from ..io.parse import ReadOptions
+from ..io.readers import open_chunk
+from ..io.schema import NAME, QUAL, QUAL2, SEQ, SEQ2, numeric_array
+from ..io.sources import plan_chunks
+from ..pipeline.registry import FinishContext, MapStage, PrepareContext, StageConfig, register
+from . import kernel as K
+from .adapters import complement_table
+from .dedup import DuplicateMarking
+from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
+
+TWO_COLOR_PREFIXES = ("NS", "NB", "A0")  # NextSeq 500/550, NovaSeq (fastp 0.23.2)
+_ACGT = set("ACGTN")
+
+
+class QcConfig(StageConfig):
+    """fastp's options (long names) and defaults."""
+
+    # trimming (-f -t -F -T -b -B)
+    trim_front1: int = Field(0, ge=0)
+    trim_tail1: int = Field(0, ge=0)
+    trim_front2: int | None = Field(None, ge=0)  # None: as read 1 (fastp)
+    trim_tail2: int | None = Field(None, ge=0)
+    max_len1: int = Field(0, ge=0)
+    max_len2: int | None = Field(None, ge=0)
+    # sliding-window cuts (-5 -3 -r -W -M and per-side overrides)
+    cut_front: bool = False
+    cut_tail: bool = False
+    cut_right: bool = False
+    cut_window_size: int = Field(4, ge=1, le=1000)
+    cut_mean_quality: int = Field(20, ge=1, le=36)
+    cut_front_window_size: int | None = Field(None, ge=1, le=1000)
+    cut_front_mean_quality: int | None = Field(None, ge=1, le=36)
+    cut_tail_window_size: int | None = Field(None, ge=1, le=1000)
+    cut_tail_mean_quality: int | None = Field(None, ge=1, le=36)
+    cut_right_window_size: int | None = Field(None, ge=1, le=1000)
+    cut_right_mean_quality: int | None = Field(None, ge=1, le=36)
+    # poly-G / poly-X (-g -G -x)
+    trim_poly_g: bool | None = None  # None: on for NextSeq/NovaSeq read names (fastp)
+    poly_g_min_len: int = Field(10, ge=1)
+    trim_poly_x: bool = False
+    poly_x_min_len: int = Field(10, ge=1)
+    # adapters (-a --adapter_sequence_r2 -A); pairs are also trimmed by overlap analysis
+    disable_adapter_trimming: bool = False
+    adapter_sequence: str | None = None
+    adapter_sequence_r2: str | None = None  # None: read 1's adapter (fastp)
+    overlap_len_require: int = Field(30, ge=1)
+    overlap_diff_limit: int = Field(5, ge=0)
+    overlap_diff_percent_limit: int = Field(20, ge=0, le=100)
+    # filters (-Q -q -u -n -e -L -l --length_limit -y -Y)
+    disable_quality_filtering: bool = False
+    qualified_quality_phred: int = Field(15, ge=0, le=93)
+    unqualified_percent_limit: int = Field(40, ge=0, le=100)
+    n_base_limit: int = Field(5, ge=0)
+    average_qual: int = Field(0, ge=0, le=93)
+    disable_length_filtering: bool = False
+    length_required: int = Field(15, ge=0)
+    length_limit: int = Field(0, ge=0)
+    low_complexity_filter: bool = False
+    complexity_threshold: int = Field(30, ge=0, le=100)
+    # duplicates (--dedup): the first copy of a raw read (pair) by identity is kept
+    dedup: bool = False
+    # reports (-j -h), written by the driver when set
+    json_report: str | None = None  # fastp -j
+    html_report: str | None = None  # fastp -h
+    report_title: str = "seqray qc report"
+    command: str | None = None  # the command line shown in the reports
+
+    @model_validator(mode="after")
+    def _check(self):
+        for key in ("adapter_sequence", "adapter_sequence_r2"):
+            v = getattr(self, key)
+            if v is not None:
+                v = v.strip().upper()
+                if not v or not set(v) <= _ACGT:
+                    raise ValueError(f"{key} must be a DNA sequence (A, C, G, T, N), got {v!r}")
+                object.__setattr__(self, key, v)
+        return self
+
+    def kernel_params(self, poly_g: bool) -> np.ndarray:
+        p = np.zeros(K.N_PARAMS, np.int64)
+        p[K.P_FRONT1], p[K.P_TAIL1] = self.trim_front1, self.trim_tail1
+        p[K.P_FRONT2] = self.trim_front1 if self.trim_front2 is None else self.trim_front2
+        p[K.P_TAIL2] = self.trim_tail1 if self.trim_tail2 is None else self.trim_tail2
+        w, q = self.cut_window_size, self.cut_mean_quality
+        p[K.P_CUT5], p[K.P_CUT3], p[K.P_CUTR] = self.cut_front, self.cut_tail, self.cut_right
+        p[K.P_W5] = self.cut_front_window_size or w
+        p[K.P_Q5] = self.cut_front_mean_quality or q
+        p[K.P_W3] = self.cut_tail_window_size or w
+        p[K.P_Q3] = self.cut_tail_mean_quality or q
+        p[K.P_WR] = self.cut_right_window_size or w
+        p[K.P_QR] = self.cut_right_mean_quality or q
+        p[K.P_POLYG], p[K.P_POLYG_MIN] = poly_g, self.poly_g_min_len
+        p[K.P_POLYX], p[K.P_POLYX_MIN] = self.trim_poly_x, self.poly_x_min_len
+        p[K.P_ADAPTER] = not self.disable_adapter_trimming
+        p[K.P_MAXLEN1] = self.max_len1
+        p[K.P_MAXLEN2] = self.max_len1 if self.max_len2 is None else self.max_len2
+        p[K.P_QUAL_FILTER] = not self.disable_quality_filtering
+        p[K.P_QUALIFIED] = self.qualified_quality_phred + 33
+        p[K.P_UNQUAL_PCT] = self.unqualified_percent_limit
+        p[K.P_AVG_QUAL] = self.average_qual
+        p[K.P_N_LIMIT] = self.n_base_limit
+        p[K.P_LEN_FILTER] = not self.disable_length_filtering
+        p[K.P_LEN_REQUIRED] = self.length_required
+        p[K.P_LEN_LIMIT] = self.length_limit
+        p[K.P_COMPLEXITY] = self.low_complexity_filter
+        p[K.P_COMPLEXITY_PCT] = self.complexity_threshold
+        p[K.P_OV_REQUIRE] = self.overlap_len_require
+        p[K.P_OV_DIFF] = self.overlap_diff_limit
+        p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
+        return p
+
+
+def _profile_class():
+    try:
+        from .profile import QcProfile
+    except ImportError as e:  # helper B's module: reports need it
+        raise ConfigError(f"qc: JSON/HTML reports are not available ({e})") from None
+    return QcProfile
+
+
+class QcTally:
+    """Per input file: reads, raw bases and kept bases per reason code (a 32×3 table),
+    plus before/after-filtering profiles per mate when reports are asked for."""
+
+    def __init__(self, counts: dict | None = None, profiles: list | None = None):
+        self.counts: dict[str, np.ndarray] = counts or {}
+        self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
+
+    def table(self, source: str) -> np.ndarray:
+        t = self.counts.get(source)
+        if t is None:
+            t = self.counts[source] = np.zeros((N_CODES, 3), np.int64)
+        return t
+
+    def __iadd__(self, other: QcTally) -> QcTally:
+        for k, v in other.counts.items():
+            self.table(k)[:] += v
+        if other.profiles is not None:
+            mine = self.profiles if self.profiles is not None else []
+            for i, prof in enumerate(other.profiles):
+                if i >= len(mine):
+                    mine.append(prof)
+                else:
+                    mine[i] += prof
+            self.profiles = mine
+        return self
+
+    def to_json(self) -> dict:
+        return {
+            "counts": {k: v.tolist() for k, v in self.counts.items()},
+            "profiles": None if self.profiles is None else [p.to_json() for p in self.profiles],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> QcTally:
+        counts = {k: np.asarray(v, np.int64) for k, v in d["counts"].items()}
+        profiles = d.get("profiles")
+        if profiles is not None:
+            prof = _profile_class()
+            profiles = [prof.from_json(p) for p in profiles]
+        return cls(counts, profiles)
+
+
+def accounting(t: np.ndarray) -> dict:
+    """One file's (or the total's) accounting from its 32×3 reason table."""
+    out = {"reads_in": int(t[:, 0].sum()), "bases_in": int(t[:, 1].sum())}
+    for code, name in REASONS.items():
+        out[name] = int(t[code, 0])
+        out[name.replace("_reads", "_bases")] = int(t[code, 1])
+    out["passed_filter_bases_out"] = int(t[PASSED, 2])
+    return out
+
+
+def first_read_name(uri: str) -> str | None:
+    chunks, _ = plan_chunks([uri])
+    reader = open_chunk(chunks[0], ReadOptions(digest=False))
+    for table in reader:
+        if len(table):
+            return table.column(NAME)[0].as_py()
+    return None
+
+
+def _binary(values: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.large_binary(),
+        len(offsets) - 1,
+        [None, pa.py_buffer(offsets), pa.py_buffer(values)],
+    )
+
+
+@register
+class QcStage(DuplicateMarking, MapStage):
+    """Trims and filters reads as fastp does; drops failing reads (pairs) and, with
+    `dedup`, later copies of a raw read (pair)."""
+
+    name = "qc"
+    Config = QcConfig
+    poly_g: bool | None = None  # resolved trim_poly_g (prepare), travels to the workers
+
+    def __init__(self, config: QcConfig):
+        super().__init__(config)
+        self.poly_g = config.trim_poly_g
+        self._params = None
+
+    def marks_duplicates(self) -> bool:
+        return self.config.dedup
+
+    def needs_prepare(self) -> bool:
+        return self.config.dedup or self.config.trim_poly_g is None
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        if self.config.trim_poly_g is None:
+            name = first_read_name(ctx.source_order[0]) if ctx.source_order else None
+            self.poly_g = bool(name) and name.startswith(TWO_COLOR_PREFIXES)
+        if self.config.dedup:
+            super().prepare(ctx)
+
+    def params(self) -> np.ndarray:
+        if self._params is None:
+            if self.poly_g is None:
+                raise ConfigError("qc: poly-G detection did not run (prepare was skipped)")
+            self._params = self.config.kernel_params(self.poly_g)
+        return self._params
+
+    def _adapter(self, r2: bool) -> np.ndarray:
+        seq = self.config.adapter_sequence
+        if r2 and self.config.adapter_sequence_r2 is not None:
+            seq = self.config.adapter_sequence_r2
+        return np.frombuffer((seq or "").encode(), np.uint8)
+
+    def new_accumulator(self) -> QcTally:
+        wants = self.config.json_report is not None or self.config.html_report is not None
+        prof = _profile_class() if wants else None
+        return QcTally(profiles=[prof(), prof()] if prof else None)
+
+    def accumulator_from_json(self, data) -> QcTally:
+        return QcTally.from_json(data)
+
+    def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table:
+        if table.column(QUAL).null_count:
+            raise InputError(f"{chunk.source}: qc needs qualities (FASTQ, BAM), not FASTA")
+        p = self.params()
+        n = len(table)
+        dup = self.duplicate_mask(table, chunk) if self.config.dedup else np.zeros(n, bool)
+        s1, o1 = values_offsets(table.column(SEQ))
+        q1, _ = values_offsets(table.column(QUAL))
+        paired = SEQ2 in table.column_names
+        if paired:
+            s2, o2 = values_offsets(table.column(SEQ2))
+            q2, _ = values_offsets(table.column(QUAL2))
+            st1, en1, st2, en2, reason = K.qc_paired(
+                s1, q1, o1, s2, q2, o2, dup, p,
+                self._adapter(False), self._adapter(True), complement_table(),
+            )  # fmt: skip
+            K.tally(reason, o1, st1, en1, acc.table(chunk.source))
+            K.tally(reason, o2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
+        else:
+            st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
+            K.tally(reason, o1, st1, en1, acc.table(chunk.source))
+        keep = reason == PASSED
+        idx = numeric_array(np.flatnonzero(keep).astype(np.int64))
+        mates = [(SEQ, QUAL, s1, q1, st1, en1)]
+        if paired:
+            mates.append((SEQ2, QUAL2, s2, q2, st2, en2))
+        new_cols = {}
+        for sc, qc, sv, qv, st, en in mates:
+            sv2, off = K.gather(sv, st, en, keep)
+            qv2, _ = K.gather(qv, st, en, keep)
+            new_cols[sc], new_cols[qc] = _binary(sv2, off), _binary(qv2, off)
+        if acc.profiles is not None:
+            self._profile(table, new_cols, paired, acc, dup)
+        out = table.take(idx) if int(keep.sum()) != n else table
+        for name, col in new_cols.items():
+            out = out.set_column(out.schema.get_field_index(name), name, col)
+        return out
+
+    def _profile(self, table, new_cols, paired, acc, dup) -> None:
+        raw = table.filter(pa.array(~dup)) if dup.any() else table
+        if paired and len(acc.profiles) == 2:
+            acc.profiles += [type(acc.profiles[0])(), type(acc.profiles[0])()]
+        acc.profiles[0].add(raw.column(SEQ), raw.column(QUAL))
+        acc.profiles[1].add(new_cols[SEQ], new_cols[QUAL])
+        if paired:
+            acc.profiles[2].add(raw.column(SEQ2), raw.column(QUAL2))
+            acc.profiles[3].add(new_cols[SEQ2], new_cols[QUAL2])
+
+    def finish(self, acc: QcTally, ctx: FinishContext) -> dict:
+        order = [f for f in ctx.input_order if f in acc.counts]
+        order += [f for f in acc.counts if f not in order]
+        total = np.zeros((N_CODES, 3), np.int64)
+        files = {}
+        for f in order:
+            files[f] = accounting(acc.counts[f])
+            total += acc.counts[f]
+        report = {**accounting(total), "poly_g_trimming": bool(self.poly_g), "files": files}
+        reads = report["reads_in"]
+        report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
+        if acc.profiles is not None and (self.config.json_report or self.config.html_report):
+            self._write_reports(acc, report)
+        return report
+
+    def _write_reports(self, acc: QcTally, report: dict) -> None:
+        from .report_html import write_html_report
+        from .report_json import fastp_report, write_json_report
+
+        before, after = acc.profiles[0::2], acc.profiles[1::2]
+        skip = {REASONS[DUPLICATED]}
+        if not self.config.low_complexity_filter:  # fastp lists it only with -y
+            skip.add(REASONS[LOW_COMPLEXITY])
+        filtering = {k: report[k] for k in REASONS.values() if k not in skip}
+        dup_rate = report["duplication_rate"] if self.config.dedup else None
+        command = self.config.command or "seqray run (stage qc)"
+        doc = fastp_report(before, after, filtering, dup_rate, command, {"seqray": report})
+        if self.config.json_report:
+            write_json_report(doc, self.config.json_report)
+        if self.config.html_report:
+            write_html_report(doc, self.config.html_report)
