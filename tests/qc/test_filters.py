@@ -143,12 +143,17 @@ def test_same_output_whatever_chunking_and_threads(tmp_path):
 @needs_fastp
 def test_dedup_keeps_fastps_reads_and_counts_duplicates_apart(tmp_path):
     src = write_fastq(tmp_path / "r.fq", _reads(4000, 2, dup_every=3))
-    qc = {**QC, "dedup": True}
+    qc = {**QC, "dedup": True, "json_report": str(tmp_path / "sq.json")}
     report, got, _ = seqray_qc(tmp_path, src, None, qc, run={"chunk_bytes": 30000})
     check_identity(report)
     args = ["-A", "-G", "-x", "-3", "-l", "30", "--dedup"]
     want_counts, want, _ = fastp(tmp_path / "fp", src, None, args)
     assert got == want
+    # "before filtering" is every raw read, duplicates included; "after" what was written
+    ours = json.loads((tmp_path / "sq.json").read_text())["summary"]
+    theirs = json.loads((tmp_path / "fp" / "fp.json").read_text())["summary"]
+    for part in ("before_filtering", "after_filtering"):
+        assert ours[part] == theirs[part]
     assert report["duplicated_reads"] > 1000
     # fastp counts a duplicate under its own filter result (as if not removed), seqray
     # under duplicated: fastp's counts with --dedup are seqray's without

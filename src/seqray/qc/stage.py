@@ -291,7 +291,7 @@ class QcStage(DuplicateMarking, MapStage):
         return out
 
     def _profile(self, table, new_cols, paired, acc, dup) -> None:
-        raw = table.filter(pa.array(~dup)) if dup.any() else table
+        raw = table  # before filtering = every raw read, duplicates included, as in fastp
         if paired and len(acc.profiles) == 2:
             acc.profiles += [type(acc.profiles[0])(), type(acc.profiles[0])()]
         acc.profiles[0].add(raw.column(SEQ), raw.column(QUAL))
