@@ -10,6 +10,7 @@ from .. import __version__
 from .._alloc import keep_freed_memory
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
+from .correct_cmd import correct
 from .count_cmd import count_app
 from .inspect_cmd import inspect
 from .qc_cmd import qc
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command()(inspect)
 app.command()(convert)
+app.command()(correct)
 app.command()(run)
 app.command()(qc)
 app.command()(tokenize)

@@ -13,6 +13,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "seqray.qc.stage",
     "seqray.kmers.stages",
     "seqray.tokenize.stage",
+    "seqray.kmers.correct_stage",
 )
 
 

@@ -1,0 +1,76 @@
+"""`seqray correct -k K INPUT -o OUTPUT`: spectrum-based error correction of reads."""
+
+from __future__ import annotations
+
+import typer
+
+from .common import console
+
+
+def _min_count(value: str) -> str | int:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise typer.BadParameter("must be 'auto' or a count ≥ 1", param_hint="--min-count")
+    return n
+
+
+def correct(
+    src: str = typer.Argument(
+        ..., metavar="INPUT", help="Reads (FASTQ/FASTA/BAM/…, local or s3://)."
+    ),
+    output: str = typer.Option(..., "--output", "-o", help="Output directory."),
+    k: int = typer.Option(31, "-k", min=9, max=32, help="k-mer length."),
+    mate: str = typer.Option(None, "--mate", help="R2 file: mates are corrected one by one."),
+    min_count: str = typer.Option(
+        "auto",
+        "--min-count",
+        help="Trusted k-mers occur at least this often (auto: spectrum valley).",
+    ),
+    threads: int = typer.Option(None, "--threads", "-t", min=1, help="CPUs to use."),
+    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
+    fmt: str = typer.Option("fastq", "--format", help="fastq, or parquet (keeps corrected_bases)."),
+    compression: str = typer.Option(None, help="gzip or none (FASTQ); default gzip."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """Fix substitution errors with the input's trusted k-mers; reads keep their names and
+    order. Writes OUTPUT/reads.fastq.gz (reads_R1/_R2 for pairs) and correction.json."""
+    from ..pipeline.config import parse_config
+    from ..pipeline.runner import run_pipeline
+
+    if runner not in ("auto", "local", "ray"):
+        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
+    if fmt not in ("fastq", "parquet"):
+        raise typer.BadParameter("must be fastq or parquet", param_hint="--format")
+    read = {"paths": [src]}
+    if mate:
+        read["mate_paths"] = [mate]
+    write: dict = {"format": fmt}
+    if compression:
+        write["compression"] = compression
+    run = {"runner": runner}
+    if threads:
+        run["num_cpus"] = threads
+    cfg = parse_config(
+        {
+            "output": output,
+            "run": run,
+            "stages": [
+                {"read": read},
+                {"correct": {"k": k, "min_count": _min_count(min_count)}},
+                {"write": write},
+            ],
+        }
+    )
+    result = run_pipeline(cfg, overwrite=overwrite)
+    r, t = result.reports["correct"]["reads"], result.reports["correct"]["trusted"]
+    console.print(
+        f"{r['reads']:,} reads: {r['corrected']:,} corrected ({r['bases_changed']:,} bases), "
+        f"{r['uncorrectable']:,} uncorrectable, {r['clean']:,} clean; "
+        f"{t['trusted_kmers']:,} trusted {k}-mers (count ≥ {t['min_count']})",
+        highlight=False,
+    )

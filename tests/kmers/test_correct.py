@@ -1,0 +1,140 @@
+"""The correction kernel on hand-made reads from a random genome: what it must fix, what it
+must leave alone (error-free reads, foreign reads, reads over the fix bound)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqray.kmers.correct import (
+    CLEAN,
+    CORRECTED,
+    UNCORRECTABLE,
+    CorrectionParams,
+    correct_column,
+)
+from seqray.kmers.encode import valid_kmers
+from seqray.kmers.trusted import TrustedSet
+
+K = 21
+RNG = np.random.default_rng(7)
+GENOME = bytes(np.frombuffer(b"ACGT", np.uint8)[RNG.integers(0, 4, 5000)])
+COMP = bytes.maketrans(b"ACGT", b"TGCA")
+
+
+def _trusted() -> TrustedSet:
+    arr = np.frombuffer(GENOME, np.uint8)
+    return TrustedSet.from_codes(K, valid_kmers(arr, np.array([0, len(arr)]), K))
+
+
+TRUSTED = _trusted()
+
+
+def _correct(seqs: list[bytes], quals: list[bytes] | None = None, **params):
+    col = pa.array(seqs, pa.large_binary())
+    q = None if quals is None else pa.array(quals, pa.large_binary())
+    out, changed, status = correct_column(col, q, TRUSTED, CorrectionParams(**params))
+    return out.to_pylist(), changed.tolist(), status.tolist()
+
+
+def _sub(read: bytes, pos: int) -> bytes:
+    """The read with a different base at pos."""
+    b = read[pos : pos + 1]
+    alt = b"C" if b != b"C" else b"G"
+    return read[:pos] + alt + read[pos + 1 :]
+
+
+def test_single_errors_anywhere_are_fixed_whatever_the_quality():
+    read = GENOME[1000:1150]
+    for pos in (0, 1, 20, 75, 129, 148, 149):
+        for q in (b"#", b"I"):  # Q2 and Q40
+            qual = b"I" * 150
+            qual = qual[:pos] + q + qual[pos + 1 :]
+            out, changed, status = _correct([_sub(read, pos)], [qual])
+            assert out == [read], (pos, q)
+            assert changed == [1] and status == [CORRECTED]
+
+
+def test_reverse_strand_reads_use_canonical_kmers():
+    read = GENOME[2000:2100].translate(COMP)[::-1]
+    out, changed, status = _correct([_sub(read, 50)])
+    assert out == [read] and changed == [1]
+
+
+def test_close_errors_low_then_high_quality():
+    read = GENOME[300:450]
+    bad = _sub(_sub(read, 86), 93)
+    qual = bytearray(b"I" * 150)
+    qual[93] = ord("(")  # the second error is the doubtful one
+    out, changed, _ = _correct([bad], [bytes(qual)])
+    assert out == [read] and changed == [2]
+
+
+def test_n_is_fixed_and_fasta_reads_work():
+    read = GENOME[10:110]
+    with_n = read[:40] + b"N" + read[41:]
+    out, changed, status = _correct([with_n], None)
+    assert out == [read] and changed == [1] and status == [CORRECTED]
+
+
+def test_clean_foreign_short_and_empty_reads_are_left_alone():
+    clean = GENOME[4000:4150]
+    foreign = bytes(np.frombuffer(b"ACGT", np.uint8)[RNG.integers(0, 4, 150)])
+    short = GENOME[: K - 1]
+    out, changed, status = _correct([clean, foreign, short, b""])
+    assert out == [clean, foreign, short, b""]
+    assert changed == [0, 0, 0, 0]
+    assert status == [CLEAN, UNCORRECTABLE, CLEAN, CLEAN]
+
+
+def test_too_many_fixes_in_a_window_drop_the_read_fixes():
+    read = GENOME[500:650]
+    bad = read
+    for p in (100, 104, 108, 112, 116):  # 5 fixes within 20 bases
+        bad = _sub(bad, p)
+    out, changed, status = _correct([bad], [b"#" * 150])
+    assert out == [bad] and changed == [0] and status == [UNCORRECTABLE]
+    out, changed, status = _correct([bad], [b"#" * 150], max_fixes=5)
+    assert out == [read] and changed == [5]
+
+
+def test_high_quality_base_needs_every_window():
+    # an error 3 bases from the end: only 3 windows hold it; a Q40 base is fixed only when
+    # all three agree (they do here), a base no window supports stays
+    read = GENOME[700:850]
+    out, _, _ = _correct([_sub(read, 147)], [b"I" * 150])
+    assert out == [read]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start=st.integers(0, len(GENOME) - 200),
+    length=st.integers(K, 200),
+    reverse=st.booleans(),
+)
+def test_error_free_reads_never_change(start, length, reverse):
+    read = GENOME[start : start + length]
+    if reverse:
+        read = read.translate(COMP)[::-1]
+    out, changed, status = _correct([read], [b"I" * len(read)])
+    assert out == [read] and changed == [0] and status == [CLEAN]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start=st.integers(0, len(GENOME) - 150),
+    errors=st.lists(st.integers(0, 149), min_size=1, max_size=3, unique=True),
+)
+def test_sparse_errors_are_fixed(start, errors):
+    errors = sorted(errors)
+    if any(b - a < K for a, b in zip(errors, errors[1:])):
+        errors = errors[:1]  # keep the case where extension alone decides
+    read = GENOME[start : start + 150]
+    bad = read
+    for p in errors:
+        bad = _sub(bad, p)
+    out, changed, _ = _correct([bad], [b"#" * 150])
+    assert out == [read]
+    assert changed == [len(errors)]
