@@ -8,6 +8,7 @@ from the usual AWS variables.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -130,6 +131,17 @@ def expand_paths(paths: str | list[str]) -> list[FileInfo]:
 def _file_info(entry: str, info: pafs.FileInfo) -> FileInfo:
     mtime = info.mtime.timestamp() if info.mtime is not None else None
     return FileInfo(uri=_uri(entry, info.path), size=int(info.size or 0), mtime=mtime)
+
+
+def read_json(uri: str):
+    """The JSON value in a file, or None where the file is missing or unreadable (state files
+    a resumed run may or may not find)."""
+    fs, path = filesystem_for(uri)
+    try:
+        with fs.open_input_stream(path, compression=None) as f:
+            return json.loads(f.read())
+    except OSError:  # FileNotFoundError included
+        return None
 
 
 def open_input(uri: str):

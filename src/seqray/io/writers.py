@@ -7,6 +7,7 @@ complete; on S3 an object only appears once its upload completes (the manifest c
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -237,6 +238,24 @@ class BamWriter:
         self.f.close()
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
+
+
+def write_file(uri: str, data: bytes, rows: int = 0) -> WrittenFile:
+    """Writes one small file atomically in one go (reports, summaries, indexes)."""
+    f = AtomicFile(uri)
+    try:
+        f.write(data)
+        f.commit()
+    except BaseException:
+        f.abort()
+        raise
+    return WrittenFile(uri, rows, f.size, f.sha.hexdigest())
+
+
+def write_json(uri: str, obj, *, indent: int = 2, sort_keys: bool = False) -> WrittenFile:
+    """Writes `obj` as a JSON file atomically."""
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n"
+    return write_file(uri, text.encode())
 
 
 def concatenate(parts: list[str], uri: str) -> WrittenFile:

@@ -13,7 +13,6 @@ depend on chunking, threads or runner.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +21,7 @@ from pydantic import Field
 
 from ..errors import SeqrayError
 from ..io.fs import filesystem_for, join
-from ..io.writers import AtomicFile
+from ..io.writers import write_json
 from ..pipeline.registry import (
     FinishContext,
     MapStage,
@@ -34,7 +33,7 @@ from ..pipeline.registry import (
 from .correct import CORRECTED, UNCORRECTABLE, CorrectionParams, correct_column
 from .count import PartitionedTable, merge_rows, read_spill_rows
 from .spectrum import analyse
-from .stages import CountConfig, _CountWriter
+from .stages import CountConfig, CountWriter
 from .trusted import TrustedSet
 
 SEQ_COLUMNS = (("seq", "qual", "corrected_bases"), ("seq2", "qual2", "corrected_bases2"))
@@ -72,7 +71,7 @@ class KmerScan(SinkStage):
 
     def open(self, chunk, chunk_id: str, output: str) -> list:
         config = CountConfig(k=self.k, canonical=True, memory=self.budget)
-        return [_CountWriter(join(self.directory, f"kmers-{chunk_id}.bin"), config)]
+        return [CountWriter(join(self.directory, f"kmers-{chunk_id}.bin"), config)]
 
 
 def _merged(task: tuple[list[str], int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +122,7 @@ def build_trusted(ctx: PrepareContext, config: CorrectConfig) -> tuple[TrustedSe
         "trusted_bytes": trusted.nbytes,
         "histogram": [[c, int(histogram[c])] for c in range(1, min(last, 64) + 1)],
     }
-    f = AtomicFile(join(directory, "spectrum.json"))
-    f.write((json.dumps(info, indent=2) + "\n").encode())
-    f.commit()
+    write_json(join(directory, "spectrum.json"), info)
     return trusted, info
 
 
@@ -254,7 +251,5 @@ class CorrectStage(MapStage):
 
             ray.kill(holder)
         report = {"reads": dict(acc), "trusted": self.spectrum or {}}
-        f = AtomicFile(join(ctx.output, "correction.json"))
-        f.write((json.dumps(report, indent=2) + "\n").encode())
-        f.commit()
+        write_json(join(ctx.output, "correction.json"), report)
         return report

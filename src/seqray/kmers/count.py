@@ -24,6 +24,7 @@ from numba import njit
 from numba.typed import List
 
 from ..errors import SeqrayError
+from ..hashing import mix64
 from ..io.fs import filesystem_for
 from ..io.writers import AtomicFile, WrittenFile
 from .encode import check_k
@@ -33,23 +34,11 @@ SPILL_MAGIC = b"SQRYKMC1"
 _TRAILER = struct.Struct("<qqqq8s")  # footer offset, segments, partitions, k, magic
 MAX_LOAD = 0.7
 COUNT_LIMIT = (1 << 32) - 1  # a segment's counts are uint32: flush before any could wrap
-_F1 = np.uint64(0xBF58476D1CE4E5B9)
-_F2 = np.uint64(0x94D049BB133111EB)
 
 
 def prefix_bits(k: int) -> int:
     """Bits of the code that choose the partition: the first min(5, k) bases."""
     return 2 * min(5, k)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _slot_hash(x):
-    x ^= x >> np.uint64(30)
-    x *= _F1
-    x ^= x >> np.uint64(27)
-    x *= _F2
-    x ^= x >> np.uint64(31)
-    return x
 
 
 @njit(cache=True, nogil=True)
@@ -90,7 +79,7 @@ def insert_scattered(codes, bounds, pos, p_lo, p_hi, tables, fill, limit):
             if c == EMPTY:
                 special += 1
                 continue
-            s = np.int64(_slot_hash(c) & np.uint64(mask))
+            s = np.int64(mix64(c) & np.uint64(mask))
             while True:
                 key = t[2 * s]
                 if key == c:
@@ -114,7 +103,7 @@ def _rehash(old, new):
         c = old[2 * s]
         if c == EMPTY:
             continue
-        t = np.int64(_slot_hash(c) & np.uint64(mask))
+        t = np.int64(mix64(c) & np.uint64(mask))
         while new[2 * t] != EMPTY:
             t = (t + 1) & mask
         new[2 * t] = c

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from ..hashing import mix64
+
 ACGT = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     ACGT[_b] = _i
@@ -228,18 +230,6 @@ def decode_bytes(codes: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(letters).view(f"S{k}").reshape(len(codes))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def minimizer_order(x):
-    """The order minimizers are chosen by: a 64-bit mix of the code, so poly-A and other
-    low codes are not favoured."""
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
 @njit(cache=True, nogil=True)
 def _minimizers(codes, valid, win_offsets, w, out_codes, out_pos, out_offsets):
     n = 0
@@ -257,9 +247,9 @@ def _minimizers(codes, valid, win_offsets, w, out_codes, out_pos, out_offsets):
             if best < lo:  # the minimum left the window: scan it again
                 best = lo
                 for t in range(lo + 1, j + 1):
-                    if minimizer_order(codes[t]) < minimizer_order(codes[best]):
+                    if mix64(codes[t]) < mix64(codes[best]):
                         best = t
-            elif minimizer_order(codes[j]) < minimizer_order(codes[best]):
+            elif mix64(codes[j]) < mix64(codes[best]):
                 best = j
             if best != last:
                 out_codes[n] = codes[best]
@@ -275,8 +265,9 @@ def minimizers(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(w, k)-minimizers of every read: (codes, positions in the read, offsets int64[n+1]).
 
-    In each run of w consecutive valid k-mers the one whose `minimizer_order` is smallest
-    (the leftmost on ties) is selected; a k-mer selected by successive windows appears once.
+    In each run of w consecutive valid k-mers the one whose `mix64` is smallest (so poly-A
+    and other low codes are not favoured; the leftmost on ties) is selected; a k-mer
+    selected by successive windows appears once.
     Windows touching an invalid k-mer select nothing."""
     k = check_k(k)
     if w < 1:

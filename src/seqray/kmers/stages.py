@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from ..io.buffers import values_offsets
 from ..io.fs import filesystem_for, join
 from ..io.schema import SEQ, SEQ2
-from ..io.writers import AtomicFile, WrittenFile
+from ..io.writers import WrittenFile, write_file
 from ..pipeline.registry import FinishContext, SinkStage, StageConfig, register
 from .count import (
     COUNT_LIMIT,
@@ -78,7 +78,7 @@ class CountConfig(StageConfig):
         return self
 
 
-class _CountWriter:
+class CountWriter:
     """Counts one chunk's k-mers on a background thread; close() spills the table."""
 
     def __init__(self, uri: str, config: CountConfig):
@@ -178,14 +178,7 @@ def _write_counts(uri: str, table: pa.Table) -> WrittenFile:
         column_encoding=encoding,
         row_group_size=1 << 20,
     )
-    f = AtomicFile(uri)
-    try:
-        f.write(buf.getvalue().to_pybytes())
-        f.commit()
-    except BaseException:
-        f.abort()
-        raise
-    return WrittenFile(uri, len(table), f.size, f.sha.hexdigest())
+    return write_file(uri, buf.getvalue().to_pybytes(), len(table))
 
 
 def choose_partitions(config: CountConfig, spill_bytes: int) -> int:
@@ -204,7 +197,7 @@ class CountStage(SinkStage):
 
     def open(self, chunk, chunk_id: str, output: str) -> list:
         uri = join(output, "_seqray", f"{SPILL_DIR}-{self.config.path}", f"spill-{chunk_id}.bin")
-        return [_CountWriter(uri, self.config)]
+        return [CountWriter(uri, self.config)]
 
     def finish(self, shards: list[dict], ctx: FinishContext) -> list[WrittenFile]:
         c = self.config
@@ -247,11 +240,7 @@ class CountStage(SinkStage):
 
 
 def _write_text(uri: str, text: str) -> WrittenFile:
-    f = AtomicFile(uri)
-    data = text.encode()
-    f.write(data)
-    f.commit()
-    return WrittenFile(uri, text.count("\n"), f.size, f.sha.hexdigest())
+    return write_file(uri, text.encode(), text.count("\n"))
 
 
 def _remove(uri: str) -> None:

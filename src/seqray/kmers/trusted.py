@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .count import _slot_hash
+from ..hashing import mix64
 from .encode import check_k
 
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # a free slot; the k-mer with this code (k = 32,
@@ -30,7 +30,7 @@ def contains(slots, has_empty, code):
     if code == EMPTY:
         return has_empty
     mask = np.uint64(len(slots) - 1)
-    s = _slot_hash(code) & mask
+    s = mix64(code) & mask
     while True:
         v = slots[s]
         if v == code:
@@ -54,7 +54,7 @@ def _build(keys, cap):
         c = keys[i]
         if c == EMPTY:
             continue
-        s = _slot_hash(c) & mask
+        s = mix64(c) & mask
         while slots[s] != EMPTY:
             s = (s + np.uint64(1)) & mask
         slots[s] = c

@@ -8,35 +8,21 @@ written last, atomically: its presence with `"complete": true` is what marks a r
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 
 import pyarrow.fs as pafs
 
 from .. import __version__
 from ..errors import ResumeError
-from ..io.fs import filesystem_for, join
-from ..io.writers import AtomicFile
+from ..io.fs import filesystem_for, join, read_json
+from ..io.writers import write_json
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
 def _write_json(uri: str, obj) -> None:
-    f = AtomicFile(uri)
-    f.write((json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
-    f.commit()
-
-
-def _read_json(uri: str):
-    fs, path = filesystem_for(uri)
-    try:
-        with fs.open_input_stream(path, compression=None) as f:
-            return json.loads(f.read())
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return None
+    write_json(uri, obj, indent=1, sort_keys=True)
 
 
 def _exists(uri: str) -> bool:
@@ -66,7 +52,7 @@ class Journal:
 
     def state(self) -> str:
         """'empty', 'complete' (a manifest) or 'partial' (a journal without a manifest)."""
-        m = _read_json(join(self.output, MANIFEST))
+        m = read_json(join(self.output, MANIFEST))
         if m and m.get("complete"):
             return "complete"
         if _exists(self.run_uri):
@@ -77,7 +63,7 @@ class Journal:
         _write_json(self.run_uri, header)
 
     def check_header(self, header: dict) -> None:
-        old = _read_json(self.run_uri)
+        old = read_json(self.run_uri)
         if old is None:
             raise ResumeError(f"{self.output}: nothing to resume (no run journal)")
         if old.get("config_hash") != header["config_hash"]:
@@ -116,7 +102,7 @@ class Journal:
             if not info.base_name.endswith(".json"):
                 continue
             uri = ("s3://" + info.path) if self.dir.startswith("s3://") else info.path
-            entry = _read_json(uri)
+            entry = read_json(uri)
             if not entry:
                 continue
             if all(_shard_ok(s) for s in entry["shards"]):
@@ -146,4 +132,4 @@ def write_manifest(output: str, body: dict) -> str:
 
 
 def read_manifest(output: str) -> dict | None:
-    return _read_json(join(output, MANIFEST))
+    return read_json(join(output, MANIFEST))

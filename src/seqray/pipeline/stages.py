@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 import pyarrow as pa
@@ -14,7 +13,7 @@ from ..io.fs import join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import AtomicFile, ParquetShardWriter, TextShardWriter, WrittenFile, concatenate
+from ..io.writers import ParquetShardWriter, TextShardWriter, WrittenFile, concatenate, write_json
 from ..qc.stats import ReadStats, stats_rows
 from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
 
@@ -118,9 +117,7 @@ class InspectStage(MapStage):
         for st in per_file.values():
             total += st
         report = {"files": stats_rows(per_file, ctx.input_formats, "DNA"), "total": total.as_dict()}
-        f = AtomicFile(join(ctx.output, "stats.json"))
-        f.write((json.dumps(report, indent=2) + "\n").encode())
-        f.commit()
+        write_json(join(ctx.output, "stats.json"), report)
         return report
 
 

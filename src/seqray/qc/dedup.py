@@ -21,11 +21,11 @@ import pyarrow as pa
 from numba import njit
 
 from ..errors import SeqrayError
+from ..hashing import mix64
 from ..io.buffers import values_offsets
-from ..io.fs import filesystem_for, join
+from ..io.fs import filesystem_for, join, read_json
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
-from ..io.writers import AtomicFile, WrittenFile
-from ..pipeline.manifest import _read_json, _write_json
+from ..io.writers import AtomicFile, WrittenFile, write_json
 from ..pipeline.registry import (
     FinishContext,
     MapStage,
@@ -38,8 +38,6 @@ from ..pipeline.registry import (
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M3 = np.uint64(0x165667B19E3779F9)
-_F1 = np.uint64(0xBF58476D1CE4E5B9)
-_F2 = np.uint64(0x94D049BB133111EB)
 SCAN_MAGIC = b"SQRYDUP1"
 ROW = 3  # uint64 words per scan row: hash high, hash low, identity
 SOURCE_SHIFT = 40  # identity = source order << 40 | record (10^12 records per file)
@@ -48,16 +46,6 @@ SOURCE_SHIFT = 40  # identity = source order << 40 | record (10^12 records per f
 @njit(cache=True, nogil=True, inline="always")
 def _rotl(x, r):
     return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _fmix(x):
-    x ^= x >> np.uint64(30)
-    x *= _F1
-    x ^= x >> np.uint64(27)
-    x *= _F2
-    x ^= x >> np.uint64(31)
-    return x
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -96,8 +84,8 @@ def hash128(v1, o1, v2, o2, paired):
         a, b = _absorb_bytes(v1, o1[i], o1[i + 1], a, b)
         if paired:
             a, b = _absorb_bytes(v2, o2[i], o2[i + 1], a, b)
-        a = _fmix(a + b)
-        b = _fmix(b ^ _rotl(a, 17))
+        a = mix64(a + b)
+        b = mix64(b ^ _rotl(a, 17))
         hi[i] = a
         lo[i] = b
     return hi, lo
@@ -226,7 +214,7 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     directory = join(ctx.output, "_seqray", "dedup", str(ctx.stage_index))
     index_uri = join(directory, "marks.json")
     if ctx.resume:
-        done = _read_json(index_uri)
+        done = read_json(index_uri)
         if done and done.get("config_hash") == ctx.config_hash:
             return done["marks"]
     partitions = scan_partitions(ctx.input_bytes)
@@ -253,7 +241,7 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     for u in uris:
         fs, path = filesystem_for(u)
         fs.delete_file(path)
-    _write_json(index_uri, {"config_hash": ctx.config_hash, "marks": marks})
+    write_json(index_uri, {"config_hash": ctx.config_hash, "marks": marks})
     return marks
 
 

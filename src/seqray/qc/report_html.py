@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from ..io.writers import AtomicFile
+from ..io.writers import write_file
 from .svgplot import bar_chart, hbar_chart, line_chart
 
 COLOURS = {
@@ -281,10 +281,4 @@ def render_html(report: dict) -> str:
 
 def write_html_report(report: dict, uri: str) -> None:
     """Writes the HTML report atomically (local path or s3://)."""
-    f = AtomicFile(uri)
-    try:
-        f.write(render_html(report).encode())
-        f.commit()
-    except BaseException:
-        f.abort()
-        raise
+    write_file(uri, render_html(report).encode())

@@ -18,7 +18,7 @@ import json
 import numpy as np
 
 from .. import __version__
-from ..io.writers import AtomicFile
+from ..io.writers import write_file
 from .profile import QcProfile
 
 QUALITY_KEYS = ("A", "T", "C", "G", "mean")
@@ -147,10 +147,4 @@ def _plain(obj):
 
 def write_json_report(report: dict, uri: str) -> None:
     """Writes the report atomically (local path or s3://)."""
-    f = AtomicFile(uri)
-    try:
-        f.write(report_bytes(report))
-        f.commit()
-    except BaseException:
-        f.abort()
-        raise
+    write_file(uri, report_bytes(report))

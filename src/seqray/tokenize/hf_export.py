@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
-from ..io.writers import AtomicFile
+from ..io.writers import write_file
 from .vocab import DNABERT_ORDER, kmers
 
 if TYPE_CHECKING:
@@ -119,10 +119,7 @@ def export_tokenizer(tok: Tokenizer, directory: str) -> list[str]:
     """Writes the export directory (local or s3://), each file atomically; returns the URIs."""
     uris = []
     for name, data in export_files(tok).items():
-        f = AtomicFile(join(directory, name))
-        f.write(data)
-        f.commit()
-        uris.append(f.uri)
+        uris.append(write_file(join(directory, name), data).uri)
     return uris
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..hashing import mix64
+
 
 @njit(cache=True, nogil=True)
 def nt6_encode(values, offsets, digits, singles, kmer_base):
@@ -70,14 +72,6 @@ def nt6_encode(values, offsets, digits, singles, kmer_base):
 
 
 @njit(cache=True, nogil=True)
-def _mix64(x):
-    # splitmix64's finaliser: spreads k-mer codes evenly over hash buckets
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-@njit(cache=True, nogil=True)
 def kmer_ids(codes, valid, win_offsets, stride, base, unk, buckets):
     """Token ids of every `stride`-th window of each read: base + code (or base + hash of
     the code mod `buckets` when buckets > 0), `unk` where the window holds a non-base.
@@ -95,7 +89,7 @@ def kmer_ids(codes, valid, win_offsets, stride, base, unk, buckets):
             if not valid[w]:
                 ids[t] = unk
             elif buckets > 0:
-                ids[t] = base + np.int64(_mix64(np.uint64(codes[w])) % nb)
+                ids[t] = base + np.int64(mix64(np.uint64(codes[w])) % nb)
             else:
                 ids[t] = base + np.int64(codes[w])
             t += 1

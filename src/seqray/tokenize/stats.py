@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..hashing import mix64
 from . import kernels
 
 if TYPE_CHECKING:
@@ -19,14 +20,6 @@ if TYPE_CHECKING:
 # K-minimum-values sketch (relative error about 1/sqrt(K))
 EXACT_LIMIT = 1 << 24
 SKETCH_K = 4096
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.uint64)
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 class TokenStats:
@@ -56,7 +49,7 @@ class TokenStats:
         if self.exact:
             kernels.mark_used(enc.ids, self.used)
         else:
-            self._keep_smallest(_mix(np.unique(enc.ids)))
+            self._keep_smallest(mix64(np.unique(enc.ids).astype(np.uint64)))
 
     def _keep_smallest(self, hashes: np.ndarray) -> None:
         self.sketch = np.union1d(self.sketch, hashes)[:SKETCH_K]
