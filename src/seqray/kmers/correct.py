@@ -265,43 +265,27 @@ def _correct_kernel(
         # 2-5. extend right, then left, from the anchor
         nf[0] = 0
         q0 = qoffsets[i]
-        ok = _extend(
-            d,
-            t,
-            best_a + best_len,
-            1,
-            nw,
-            k,
-            slots,
-            has_empty,
-            quals,
-            q0,
-            has_qual,
-            hq,
-            min_support,
-            fixes,
-            nf,
-            lim,
-        )
-        if ok:
-            ok = _extend(
-                d,
-                t,
-                best_a - 1,
-                -1,
-                nw,
-                k,
-                slots,
-                has_empty,
-                quals,
-                q0,
-                has_qual,
-                hq,
-                min_support,
-                fixes,
-                nf,
-                lim,
-            )
+        ok = True
+        for step in (1, -1):
+            if ok:
+                ok = _extend(
+                    d,
+                    t,
+                    best_a + best_len if step > 0 else best_a - 1,
+                    step,
+                    nw,
+                    k,
+                    slots,
+                    has_empty,
+                    quals,
+                    q0,
+                    has_qual,
+                    hq,
+                    min_support,
+                    fixes,
+                    nf,
+                    lim,
+                )
         if not ok:
             status[i] = UNCORRECTABLE
             continue

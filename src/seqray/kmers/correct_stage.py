@@ -167,6 +167,10 @@ class CorrectionTally(dict):
     def to_json(self) -> dict:
         return dict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> CorrectionTally:
+        return cls(data)
+
 
 @register
 class CorrectStage(MapStage):
@@ -175,6 +179,7 @@ class CorrectStage(MapStage):
 
     name = "correct"
     Config = CorrectConfig
+    Accumulator = CorrectionTally
 
     trusted: TrustedSet | None = None
     trusted_actor: str | None = None  # on the Ray runner: the actor holding the set's ref
@@ -211,12 +216,6 @@ class CorrectStage(MapStage):
         if state.get("trusted_actor") is not None:
             state.pop("trusted", None)  # workers map the object-store copy
         return state
-
-    def new_accumulator(self) -> CorrectionTally:
-        return CorrectionTally()
-
-    def accumulator_from_json(self, data) -> CorrectionTally:
-        return CorrectionTally(data)
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         for seq, _, out in SEQ_COLUMNS:

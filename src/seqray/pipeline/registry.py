@@ -70,16 +70,19 @@ class Stage:
 
 class MapStage(Stage):
     kind = "map"
+    # the per-chunk accumulator's class: `+=` merges, to_json() and the classmethod
+    # from_json() carry it between processes and across resumes
+    Accumulator: ClassVar[type | None] = None
 
     def new_accumulator(self) -> Any:
-        """A mergeable per-chunk accumulator (with `+=`, to_json/from_json), or None."""
-        return None
+        """A fresh accumulator for a chunk or batch, or None."""
+        return self.Accumulator() if self.Accumulator is not None else None
 
     def transform(self, table: pa.Table, acc: Any, chunk: Any) -> pa.Table:
         raise NotImplementedError
 
     def accumulator_from_json(self, data: Any) -> Any:
-        return None
+        return self.Accumulator.from_json(data) if self.Accumulator is not None else None
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         """The schema of the batches this stage returns, given its input schema (sinks

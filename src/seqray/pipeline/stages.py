@@ -89,12 +89,7 @@ class InspectStage(MapStage):
 
     name = "inspect"
     Config = InspectConfig
-
-    def new_accumulator(self) -> FileStats:
-        return FileStats()
-
-    def accumulator_from_json(self, data) -> FileStats:
-        return FileStats.from_json(data)
+    Accumulator = FileStats
 
     def transform(self, table: pa.Table, acc: FileStats, chunk: Chunk) -> pa.Table:
         mates = [(chunk.source, table)]

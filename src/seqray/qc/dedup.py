@@ -320,6 +320,10 @@ class DuplicateTally(dict):
     def to_json(self) -> dict:
         return dict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> DuplicateTally:
+        return cls(data)
+
 
 @register
 class DedupStage(DuplicateMarking, MapStage):
@@ -327,15 +331,10 @@ class DedupStage(DuplicateMarking, MapStage):
 
     name = "dedup"
     Config = DedupConfig
+    Accumulator = DuplicateTally
 
     def marks_duplicates(self) -> bool:
         return True
-
-    def new_accumulator(self) -> DuplicateTally:
-        return DuplicateTally()
-
-    def accumulator_from_json(self, data) -> DuplicateTally:
-        return DuplicateTally(data)
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         return schema.append(pa.field("dup_count", pa.int32())) if self.config.dup_count else schema

@@ -211,6 +211,7 @@ class QcStage(DuplicateMarking, MapStage):
 
     name = "qc"
     Config = QcConfig
+    Accumulator = QcTally
     poly_g: bool | None = None  # resolved trim_poly_g (prepare), travels to the workers
 
     def __init__(self, config: QcConfig):
@@ -248,9 +249,6 @@ class QcStage(DuplicateMarking, MapStage):
         wants = self.config.json_report is not None or self.config.html_report is not None
         prof = _profile_class() if wants else None
         return QcTally(profiles=[prof(), prof()] if prof else None)
-
-    def accumulator_from_json(self, data) -> QcTally:
-        return QcTally.from_json(data)
 
     def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table:
         if table.column(QUAL).null_count:

@@ -132,6 +132,7 @@ class TokenizeStage(MapStage):
 
     name = "tokenize"
     Config = TokenizeConfig
+    Accumulator = TokenStats
 
     def __init__(self, config: TokenizeConfig):
         super().__init__(config)
@@ -167,9 +168,6 @@ class TokenizeStage(MapStage):
     def new_accumulator(self) -> TokenStats:
         t = self.tokenizer
         return TokenStats(t.vocab_size, t.unk_id, tuple(t.special_ids))
-
-    def accumulator_from_json(self, data) -> TokenStats:
-        return TokenStats.from_json(data)
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         if SOURCE in schema.names and RECORD in schema.names:

@@ -23,6 +23,10 @@ SKETCH_K = 4096
 
 
 class TokenStats:
+    _COUNTERS = (
+        "reads", "rows", "tokens", "unk", "min_tokens", "max_tokens", "windowed_reads", "padding"
+    )  # fmt: skip
+
     def __init__(self, vocab_size: int = 0, unk_id: int = -1, specials: tuple[int, ...] = ()):
         self.vocab_size, self.unk_id, self.specials = vocab_size, unk_id, tuple(specials)
         self.reads = self.rows = self.tokens = self.unk = 0
@@ -109,21 +113,7 @@ class TokenStats:
         }
 
     def to_json(self) -> dict:
-        d = {
-            k: getattr(self, k)
-            for k in (
-                "vocab_size",
-                "unk_id",
-                "reads",
-                "rows",
-                "tokens",
-                "unk",
-                "min_tokens",
-                "max_tokens",
-                "windowed_reads",
-                "padding",
-            )
-        }
+        d = {k: getattr(self, k) for k in ("vocab_size", "unk_id", *self._COUNTERS)}
         d["specials"] = list(self.specials)
         bits = np.packbits(self.used) if self.exact else self.sketch
         d["set"] = base64.b64encode(zlib.compress(bits.tobytes(), 6)).decode()
@@ -132,16 +122,7 @@ class TokenStats:
     @classmethod
     def from_json(cls, d: dict) -> TokenStats:
         s = cls(d["vocab_size"], d["unk_id"], tuple(d["specials"]))
-        for k in (
-            "reads",
-            "rows",
-            "tokens",
-            "unk",
-            "min_tokens",
-            "max_tokens",
-            "windowed_reads",
-            "padding",
-        ):
+        for k in cls._COUNTERS:
             setattr(s, k, d[k])
         raw = zlib.decompress(base64.b64decode(d["set"]))
         if s.exact:
