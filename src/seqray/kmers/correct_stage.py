@@ -23,6 +23,7 @@ from ..errors import SeqrayError
 from ..io.fs import filesystem_for, join
 from ..io.writers import write_json
 from ..pipeline.registry import (
+    DictAccumulator,
     FinishContext,
     MapStage,
     PrepareContext,
@@ -150,7 +151,7 @@ def _share(trusted: TrustedSet, tag: str) -> tuple[str, Any]:
 # -- the stage ----------------------------------------------------------------------------
 
 
-class CorrectionTally(dict):
+class CorrectionTally(DictAccumulator):
     """reads, clean, corrected, uncorrectable, bases_changed; mergeable with +=."""
 
     KEYS = ("reads", "clean", "corrected", "uncorrectable", "bases_changed")
@@ -163,13 +164,6 @@ class CorrectionTally(dict):
         for k in self.KEYS:
             self[k] += other[k]
         return self
-
-    def to_json(self) -> dict:
-        return dict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> CorrectionTally:
-        return cls(data)
 
 
 @register

@@ -68,6 +68,18 @@ class Stage:
         return f"{type(self).__name__}({self.config!r})"
 
 
+class DictAccumulator(dict):
+    """An accumulator that is a dict of JSON values: it is its own JSON form. Subclasses
+    define `+=`."""
+
+    def to_json(self) -> dict:
+        return dict(self)
+
+    @classmethod
+    def from_json(cls, data: dict):
+        return cls(data)
+
+
 class MapStage(Stage):
     kind = "map"
     # the per-chunk accumulator's class: `+=` merges, to_json() and the classmethod

@@ -27,6 +27,7 @@ from ..io.fs import filesystem_for, join, read_json
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
 from ..io.writers import AtomicFile, WrittenFile, write_json
 from ..pipeline.registry import (
+    DictAccumulator,
     FinishContext,
     MapStage,
     PrepareContext,
@@ -307,7 +308,7 @@ class DedupConfig(StageConfig):
     dup_count: bool = False  # add a `dup_count` column: copies of the read in the input
 
 
-class DuplicateTally(dict):
+class DuplicateTally(DictAccumulator):
     """source → [reads seen, reads dropped, bases dropped], mergeable with +=."""
 
     def __iadd__(self, other: DuplicateTally) -> DuplicateTally:
@@ -316,13 +317,6 @@ class DuplicateTally(dict):
             for j in range(3):
                 cur[j] += v[j]
         return self
-
-    def to_json(self) -> dict:
-        return dict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> DuplicateTally:
-        return cls(data)
 
 
 @register
