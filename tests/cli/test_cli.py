@@ -88,3 +88,27 @@ def test_convert_skip_writes_good_records(tmp_path, capsys):
     bad.write_bytes(b"@r1\nACGT\n+\nIIII\n@r2\nACGT\n+\nIII\n@r3\nGG\n+\nII\n")
     assert main(["convert", str(bad), str(tmp_path / "out.fq"), "--on-error", "skip"]) == 0
     assert (tmp_path / "out.fq").read_bytes() == b"@r1\nACGT\n+\nIIII\n@r3\nGG\n+\nII\n"
+
+
+def test_run_summary_says_what_each_stage_found(tmp_path, capsys):
+    # a, and its duplicate b; c too short for -l 15: one read of ACGTTGCA x4 is left
+    read = "ACGTTGCA" * 4
+    (tmp_path / "r.fq").write_text(
+        f"@a\n{read}\n+\n{'I' * 32}\n@b\n{read}\n+\n{'I' * 32}\n@c\nACGT\n+\nIIII\n"
+    )
+    c = tmp_path / "c.yaml"
+    stages = [
+        {"read": {"paths": [str(tmp_path / "r.fq")]}},
+        {"qc": {"dedup": True}},
+        {"count": {"k": 5}},
+        {"tokenize": {"scheme": "kmer", "k": 3}},
+        {"write": {"format": "parquet"}},
+    ]
+    c.write_text(yaml.safe_dump({"output": str(tmp_path / "out"), "stages": stages}))
+    assert main(["run", str(c), "--runner", "local"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "qc: 1 of 3 reads passed (33.33%); filtered: too short 1; duplicates 1" in err
+    # the 32 bases hold 28 5-mers, 8 distinct (period 8), each seen 3 or 4 times
+    assert "count: 8 distinct 5-mers, 28 in all, 0 seen once" in err
+    # 30 3-mers, 8 distinct of the 64 3-mers (specials do not count as coverage)
+    assert "tokenize: 30 tokens in 1 rows (30.0 per read); 8 distinct (12.5% of the" in err

@@ -6,6 +6,7 @@ import pytest
 
 from seqray.errors import ConfigError
 from seqray.pipeline.config import load_config, parse_config, parse_size
+from seqray.pipeline.runner import Pipeline
 
 GOOD = {"output": "o", "stages": [{"read": {"paths": ["x.fq"]}}, {"write": {}}]}
 
@@ -83,5 +84,30 @@ def test_parquet_output_cannot_be_a_single_file():
             {"write": {"format": "parquet", "single_file": True}},
         ],
     }
-    with pytest.raises(ConfigError, match="single_file is for fastq/fasta"):
+    # a check across the stage's keys is reported at the stage, without pydantic's wording
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.write: single_file is for fastq/fasta"):
         parse_config(data)
+
+
+@pytest.mark.parametrize(
+    "after, ok",
+    [
+        ({"write": {"format": "parquet"}}, True),
+        ({"write": {"format": "fastq"}}, False),
+        ({"qc": {}}, False),
+        ({"count": {"k": 5}}, False),
+    ],
+)
+def test_stages_that_need_reads_cannot_follow_tokenize(after, ok):
+    stages = [{"read": {"paths": ["x"]}}, {"tokenize": {"k": 3}}, after]
+    if not after.get("write"):
+        stages.append({"write": {"format": "parquet"}})
+    cfg = parse_config({"output": "o", "stages": stages})
+    if ok:
+        assert Pipeline.from_config(cfg).names == ["read", "tokenize", "write"]
+    else:
+        name = next(iter(after))
+        with pytest.raises(
+            ConfigError, match=rf"stages\[2\] \({name}\) needs reads.*stages\[1\] \(tokenize\)"
+        ):
+            Pipeline.from_config(cfg)

@@ -6,6 +6,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from ..pipeline.registry import stage_class
 from .common import console
 
 
@@ -87,6 +88,11 @@ def print_summary(r) -> None:
             rate,
         )
     console.print(t)
+    for name, report in r.reports.items():
+        cls = stage_class(name)
+        line = cls.summarize(report) if cls is not None and report else None
+        if line:
+            console.print(f"[bold]{name}:[/] {line}", highlight=False, soft_wrap=True)
     if r.rejected:
         console.print(f"[yellow]{r.rejected} bad records skipped[/] (see {r.output}/rejects/)")
     console.print(f"manifest: {r.manifest}  ({r.seconds:.1f} s)", highlight=False)

@@ -175,6 +175,15 @@ class CorrectStage(MapStage):
     Config = CorrectConfig
     Accumulator = CorrectionTally
 
+    @staticmethod
+    def summarize(report: dict) -> str:
+        r, t = report["reads"], report.get("trusted", {})
+        return (
+            f"{r['corrected']:,} of {r['reads']:,} reads corrected ({r['bases_changed']:,} "
+            f"bases), {r['uncorrectable']:,} uncorrectable; {t.get('trusted_kmers', 0):,} "
+            f"trusted {t.get('k')}-mers (count >= {t.get('min_count')})"
+        )
+
     trusted: TrustedSet | None = None
     trusted_actor: str | None = None  # on the Ray runner: the actor holding the set's ref
     spectrum: dict | None = None

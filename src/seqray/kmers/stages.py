@@ -195,6 +195,20 @@ class CountStage(SinkStage):
     name = "count"
     Config = CountConfig
 
+    @staticmethod
+    def summarize(report: dict) -> str:
+        line = (
+            f"{report['distinct']:,} distinct {report['k']}-mers, {report['total']:,} in all, "
+            f"{report['singletons']:,} seen once"
+        )
+        spectrum = report.get("spectrum") or {}
+        if spectrum.get("genome_size"):
+            line += (
+                f"; coverage peak {spectrum['kmer_coverage']}, genome size "
+                f"~{spectrum['genome_size']:,} bp"
+            )
+        return line
+
     def open(self, chunk, chunk_id: str, output: str) -> list:
         uri = join(output, "_seqray", f"{SPILL_DIR}-{self.config.path}", f"spill-{chunk_id}.bin")
         return [CountWriter(uri, self.config)]

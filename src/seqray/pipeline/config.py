@@ -88,18 +88,16 @@ class PipelineConfig(BaseModel):
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
-def _loc(err: dict) -> str:
-    return ".".join(str(p) for p in err["loc"]) or "(top level)"
-
-
 def _explain(prefix: str, exc: ValidationError) -> ConfigError:
+    """One line per error: where (`stages[1].qc.length_required`; the stage itself for a
+    check across its keys) and what is wrong, in words rather than pydantic's."""
     lines = []
     for err in exc.errors():
-        key = f"{prefix}{_loc(err)}"
+        key = (prefix + ".".join(str(p) for p in err["loc"])).rstrip(".") or "config"
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         else:
-            lines.append(f"{key}: {err['msg']}")
+            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
     return ConfigError("invalid config: " + "; ".join(lines))
 
 

@@ -67,6 +67,19 @@ class Stage:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
+    @staticmethod
+    def summarize(report: dict) -> str | None:
+        """One line of what the stage found, for the run summary (from its report)."""
+        return None
+
+    def needs_reads(self) -> bool:
+        """Whether the batches it takes must still be reads (`seq`, `qual`, …)."""
+        return True
+
+    def keeps_reads(self) -> bool:
+        """Whether the batches it passes on are still reads (tokens, for one, are not)."""
+        return True
+
 
 class DictAccumulator(dict):
     """An accumulator that is a dict of JSON values: it is its own JSON form. Subclasses

@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 
 from .. import __version__
 from .._alloc import keep_freed_memory
-from ..errors import SeqrayError
+from ..errors import ConfigError, SeqrayError
 from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
 from ..io.fs import filesystem_for, is_s3, join
@@ -81,6 +81,7 @@ class Pipeline:
         for i, st in enumerate(objs):
             if isinstance(st, SinkStage):
                 st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
+        _check_reads_flow(objs)
         return cls(config, objs[0], objs[1:])
 
     @property
@@ -90,6 +91,20 @@ class Pipeline:
     def read_options(self) -> ReadOptions:
         run = self.config.run
         return self.source.options(run.block_bases, run.on_error == "skip")
+
+
+def _check_reads_flow(stages: list[Stage]) -> None:
+    """A stage that needs reads cannot follow one whose output is not reads any more."""
+    maker = None
+    for i, st in enumerate(stages):
+        if maker is not None and st.needs_reads():
+            raise ConfigError(
+                f"invalid pipeline: stages[{i}] ({st.name}) needs reads, but "
+                f"stages[{maker[0]}] ({maker[1]}) before it turns them into something else: "
+                "move it before that stage" + (", or write Parquet" if st.name == "write" else "")
+            )
+        if maker is None and isinstance(st, MapStage) and not st.keeps_reads():
+            maker = (i, st.name)
 
 
 def _chunk_ids(chunks: list[Chunk]) -> dict[str, str]:

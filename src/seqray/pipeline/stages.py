@@ -156,6 +156,9 @@ class WriteStage(SinkStage):
     name = "write"
     Config = WriteConfig
 
+    def needs_reads(self) -> bool:
+        return self.config.format != "parquet"
+
     def _ext(self) -> str:
         comp, _ = self.config.resolved()
         if self.config.format == "parquet":

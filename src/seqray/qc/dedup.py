@@ -327,6 +327,13 @@ class DedupStage(DuplicateMarking, MapStage):
     Config = DedupConfig
     Accumulator = DuplicateTally
 
+    @staticmethod
+    def summarize(report: dict) -> str:
+        return (
+            f"{report['duplicate_reads']:,} duplicates of {report['reads_in']:,} reads "
+            f"({report['rate']:.2%}) removed"
+        )
+
     def marks_duplicates(self) -> bool:
         return True
 

@@ -212,6 +212,24 @@ class QcStage(DuplicateMarking, MapStage):
     name = "qc"
     Config = QcConfig
     Accumulator = QcTally
+
+    @staticmethod
+    def summarize(report: dict) -> str:
+        n, kept = report["reads_in"], report["passed_filter_reads"]
+        reasons = ", ".join(
+            f"{k.removesuffix('_reads').replace('_', ' ')} {v:,}"
+            for k, v in report.items()
+            if k.endswith("_reads") and k not in ("passed_filter_reads", "duplicated_reads") and v
+        )
+        dups = (
+            f"; duplicates {report['duplicated_reads']:,}" if "duplicated_reads" in report else ""
+        )
+        return (
+            f"{kept:,} of {n:,} reads passed ({kept / max(n, 1):.2%})"
+            + (f"; filtered: {reasons}" if reasons else "")
+            + dups
+        )
+
     poly_g: bool | None = None  # resolved trim_poly_g (prepare), travels to the workers
 
     def __init__(self, config: QcConfig):

@@ -134,6 +134,16 @@ class TokenizeStage(MapStage):
     Config = TokenizeConfig
     Accumulator = TokenStats
 
+    @staticmethod
+    def summarize(report: dict) -> str:
+        per_read = report["tokens"] / max(report["reads"], 1)
+        return (
+            f"{report['tokens']:,} tokens in {report['rows']:,} rows ({per_read:.1f} per read); "
+            f"{report['distinct_tokens']:,} distinct "
+            f"({report['vocab_coverage']:.1%} of the vocabulary); "
+            f"[UNK] {report['unk_rate']:.2%}"
+        )
+
     def __init__(self, config: TokenizeConfig):
         super().__init__(config)
         self.trained: str | None = None  # bpe: the model trained by `prepare`
@@ -175,6 +185,9 @@ class TokenizeStage(MapStage):
         else:
             identity = [pa.field("read", pa.int64(), nullable=False)]
         return pa.schema(self.tokenizer.output_fields(identity, SEQ2 in schema.names))
+
+    def keeps_reads(self) -> bool:
+        return False
 
     def transform(self, table: pa.Table, acc: TokenStats, chunk) -> pa.Table:
         return self.tokenizer.encode_batch(table, acc)
