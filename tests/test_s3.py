@@ -84,3 +84,23 @@ def test_missing_s3_object_is_an_input_error(s3_env):
     _, bucket, _ = s3_env
     with pytest.raises(InputError, match="no such file"):
         plan_chunks(f"s3://{bucket}/nope.fq")
+
+
+def test_read_bam_from_s3(s3_env, examples, tmp_path):
+    """htslib reads local paths only: the reader copies the object to a task-local file."""
+    from seqray.cli.main import main
+
+    client, bucket, _ = s3_env
+    bam = tmp_path / "phix.bam"
+    assert main(["convert", str(examples / "phix_R1.fastq.gz"), str(bam)]) == 0
+    client.put_object(Bucket=bucket, Key="bam/phix.bam", Body=bam.read_bytes())
+
+    def records(uri):
+        chunks, _ = plan_chunks(uri)
+        return b"".join(
+            format_records(t, fastq=True) for _, t in iter_chunk_tables(chunks, ReadOptions())
+        )
+
+    got = records(f"s3://{bucket}/bam/phix.bam")
+    assert got == records(str(bam))
+    assert got == gzip.decompress((examples / "phix_R1.fastq.gz").read_bytes())

@@ -10,6 +10,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -142,6 +145,31 @@ def read_json(uri: str):
             return json.loads(f.read())
     except OSError:  # FileNotFoundError included
         return None
+
+
+@contextmanager
+def local_copy(uri: str, piece: int = 8 << 20) -> Iterator[str]:
+    """A local path holding the file's bytes: the path itself for a local file, else a
+    temporary copy (in TMPDIR) deleted on exit. For libraries that open paths only."""
+    if not is_s3(uri):
+        yield uri
+        return
+    fs, path = filesystem_for(uri)
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix="seqray-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with fs.open_input_stream(path, compression=None) as src:
+                    while data := src.read(piece):
+                        out.write(data)
+            except FileNotFoundError:
+                raise InputError(f"{uri}: no such object") from None
+            except OSError as exc:
+                raise InputError(f"{uri}: cannot read: {exc}") from exc
+        yield tmp
+    finally:
+        os.remove(tmp)
 
 
 def open_input(uri: str):

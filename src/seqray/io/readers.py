@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from ..errors import FormatError
 from .chunks import Chunk
-from .fs import filesystem_for
+from .fs import filesystem_for, local_copy
 from .parse import (
     ChunkReader,
     ChunkResult,
@@ -24,7 +24,10 @@ from .schema import RECORD, SOURCE, read_schema, record_column, source_column
 class BamReader:
     """SAM/BAM/CRAM through pysam: reads in their sequenced orientation (reverse-strand
     alignments are reverse-complemented back), secondary and supplementary alignments
-    skipped, as `samtools fastq` does."""
+    skipped, as `samtools fastq` does.
+
+    htslib opens local paths only, so an object on S3 is first copied to a temporary file
+    of the task that reads it (`local_copy`), removed when the chunk is done."""
 
     def __init__(self, chunk: Chunk, options: ReadOptions):
         self.chunk = chunk
@@ -37,9 +40,13 @@ class BamReader:
         from .bam import records_to_table
 
         uri = self.chunk.source
+        with local_copy(uri) as path:
+            yield from self._records(pysam, records_to_table, uri, path)
+
+    def _records(self, pysam, records_to_table, uri: str, path: str) -> Iterator[pa.Table]:
         mode = {"BAM": "rb", "CRAM": "rc", "SAM": "r"}[self.chunk.fmt]
         try:
-            f = pysam.AlignmentFile(uri, mode, check_sq=False)
+            f = pysam.AlignmentFile(path, mode, check_sq=False)
         except (OSError, ValueError) as exc:
             raise FormatError(f"cannot read {self.chunk.fmt}: {exc}", path=uri) from exc
         record = 0

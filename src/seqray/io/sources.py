@@ -13,7 +13,7 @@ from isal import igzip
 from ..errors import FormatError, InputError, PairingError
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
-from .fs import FileInfo, expand_paths, filesystem_for, is_s3, open_input
+from .fs import FileInfo, expand_paths, filesystem_for, open_input
 
 HEAD_BYTES = 1 << 20
 TEXT_FORMATS = ("FASTQ", "FASTA")
@@ -137,11 +137,6 @@ def plan_chunks(
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
-            if kind in ("BAM", "SAM", "CRAM") and is_s3(f.info.uri):
-                raise InputError(
-                    f"{f.info.uri}: reading {kind} from S3 is not supported yet; "
-                    "copy it to local disk first"
-                )
             paired = kind == "Parquet" and _parquet_paired(f.info.uri)
             chunks.append(_whole_file(f, kind, 33, paired=paired))
     return chunks, files + mates
