@@ -54,7 +54,8 @@ def count_reads(path: Path) -> int:
 
 
 def scaled_input(src: Path, scale: int, tmp: Path) -> Path:
-    """`scale` copies of the input, read names made unique per copy (gzip members concat)."""
+    """`scale` identical copies of the input (gzip members concatenate): with --dedup every
+    copy after the first is a duplicate, so the dedup run also shows a 90 % duplicate input."""
     if scale == 1:
         return src
     dst = tmp / f"input_x{scale}.fastq.gz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from isal import igzip, isal_zlib
+from isal import igzip, igzip_threaded, isal_zlib
 
 from ..errors import FormatError
 from .chunks import Chunk
@@ -41,7 +41,11 @@ class _HashingReader:
         return True
 
     def close(self) -> None:
-        self.raw.close()
+        try:
+            if self._mode == "whole" and self._reader is not self._hasher:
+                self._reader.close()  # stops a decompression thread
+        finally:
+            self.raw.close()
 
 
 class ChunkStream:
@@ -72,7 +76,9 @@ class ChunkStream:
         if whole:
             self._hasher = _HashingReader(self.raw, enabled=digest)
             if self.compression in (Compression.GZIP, Compression.BGZF):
-                self._reader = igzip.IGzipFile(fileobj=self._hasher, mode="rb")
+                # decompressed on a thread of its own (isal releases the GIL), so a whole
+                # gzip file is inflated while the caller parses the previous piece
+                self._reader = igzip_threaded.open(self._hasher, "rb", threads=1)
             elif self.compression == Compression.ZSTD:
                 try:
                     import zstandard

@@ -141,15 +141,25 @@ def process_chunk(
     """Reads one chunk through every stage and writes its shards; returns its outcome.
 
     With `threads` > 1 the map stages of successive batches run on a thread pool (the Numba
-    kernels release the GIL) while this thread parses and writes; results are taken in batch
-    order and accumulators merged in that order, so outputs do not depend on `threads`."""
+    kernels release the GIL) while this thread parses, and one more thread writes (gzip and
+    hashing release it too); results are taken in batch order, accumulators merged and
+    tables written in that order, so outputs do not depend on `threads`."""
     opts = pipeline.read_options()
     counters = [StageCounter() for _ in pipeline.names]
     accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
     writers: dict[int, list] = {}
     reader = open_chunk(chunk, opts)
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    write_pool = ThreadPoolExecutor(1) if threads > 1 else None  # one thread: batch order
     pending: deque = deque()
+    writing: deque = deque()
+
+    def write(to_sinks) -> None:
+        for i, table in to_sinks:
+            t0 = time.perf_counter()
+            for w in writers[i]:
+                w.write(table)
+            counters[i + 1].seconds += time.perf_counter() - t0
 
     def take(result) -> None:
         batch_counters, batch_accs, to_sinks = result
@@ -158,11 +168,12 @@ def process_chunk(
         for i, a in enumerate(batch_accs):
             if a is not None:
                 accs[i] += a
-        for i, table in to_sinks:
-            t0 = time.perf_counter()
-            for w in writers[i]:
-                w.write(table)
-            counters[i + 1].seconds += time.perf_counter() - t0
+        if write_pool is None:
+            write(to_sinks)
+            return
+        writing.append(write_pool.submit(write, to_sinks))
+        while len(writing) > 2 or (writing and writing[0].done()):
+            writing.popleft().result()  # re-raises a writer's error here
 
     try:
         for i, st in enumerate(pipeline.stages):
@@ -185,6 +196,8 @@ def process_chunk(
                 take(pending.popleft().result())
         while pending:
             take(pending.popleft().result())
+        while writing:
+            writing.popleft().result()
         shards = []
         for i, ws in writers.items():
             for w in ws:
@@ -200,15 +213,18 @@ def process_chunk(
                     }
                 )
     except BaseException:
-        for f in pending:
+        for f in (*pending, *writing):
             f.cancel()
+        if write_pool is not None:
+            write_pool.shutdown(wait=True)  # no write may run while the writers abort
         for ws in writers.values():
             for w in ws:
                 w.abort()
         raise
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        for ex in (pool, write_pool):
+            if ex is not None:
+                ex.shutdown(wait=True, cancel_futures=True)
     result = reader.result
     counters[0].reads_in = result.records  # records read, rejected ones included
     counters[0].bases_in = counters[0].bases_out
