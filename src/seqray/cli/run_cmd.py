@@ -6,7 +6,6 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ..pipeline.registry import stage_class
 from .common import console
 
 
@@ -61,7 +60,9 @@ def run(
 
 
 def print_summary(r) -> None:
-    """A table per stage: reads and bases in/out, time, throughput (r: RunResult)."""
+    """A table per stage: reads and bases in/out, time, throughput (r: RunResult), then
+    a line per stage of what it found."""
+    from ..pipeline.registry import stage_class
     t = Table(
         "stage",
         "reads in",
