@@ -17,18 +17,33 @@ M_MMAP_THRESHOLD = -3
 _done = False
 
 
+def _libc():
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
 def keep_freed_memory(threshold: int = 1 << 30) -> bool:
     global _done
     if _done:
         return True
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
     try:
-        libc = ctypes.CDLL(name)
+        libc = _libc()
+        if libc is None:
+            return False
         ok = libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(threshold)) == 1
         ok &= libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int(2 * threshold - 1)) == 1
     except (OSError, AttributeError):  # not glibc
         return False
     _done = ok
     return ok
+
+
+def release_free_memory() -> None:
+    """Hands the heap's free pages back to the OS (malloc_trim), after a phase whose large
+    arrays the next phase will not reuse (a prepare pass before the main pass)."""
+    if not _done:
+        return
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -128,13 +128,17 @@ def test_reduce_keeps_smallest_identity(tmp_path):
             "record": pa.array([4, 5, 6, 7, 8], pa.int64()),
         }
     )
-    w = _ScanWriter(str(tmp_path / "scan.bin"), source_index=0, partitions=1)
-    w.write(t.slice(2))  # later records first: arrival order must not matter
-    w.write(t.slice(0, 2))
-    w.close()
-    dups, firsts, counts = reduce_partition((0, [str(tmp_path / "scan.bin")]))
-    assert dups.tolist() == [6, 7]
-    assert firsts.tolist() == [4] and counts.tolist() == [3]
+    for partitions, budget in ((1, 1 << 20), (3, 1 << 20), (3, 24)):  # 24 B: a segment a batch
+        uri = str(tmp_path / f"scan-{partitions}-{budget}.bin")
+        w = _ScanWriter(uri, source_index=0, partitions=partitions, budget=budget)
+        w.write(t.slice(2))  # later records first: arrival order must not matter
+        w.write(t.slice(0, 2))
+        w.close()
+        found = [reduce_partition((p, [uri])) for p in range(partitions)]
+        dups = sorted(x for d, _, _ in found for x in d.tolist())
+        assert dups == [6, 7]
+        firsts = [(f, c) for _, fs, cs in found for f, c in zip(fs.tolist(), cs.tolist())]
+        assert firsts == [(4, 3)]
 
 
 def test_dedup_keeps_first_copies_across_files_and_chunks(tmp_path):

@@ -63,6 +63,7 @@ def print_summary(r) -> None:
     """A table per stage: reads and bases in/out, time, throughput (r: RunResult), then
     a line per stage of what it found."""
     from ..pipeline.registry import stage_class
+
     t = Table(
         "stage",
         "reads in",

@@ -16,22 +16,17 @@ a partition is a contiguous range of k-mers and the partitions, read in order, a
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit
 from numba.typed import List
 
-from ..errors import SeqrayError
 from ..hashing import mix64
-from ..io.fs import filesystem_for
-from ..io.writers import AtomicFile, WrittenFile
+from ..io.spill import SpillWriter as PartitionedSpillWriter
+from ..io.spill import read_spill
 from .encode import check_k
 
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # a free slot (k=32's TTTT…T is counted aside)
 SPILL_MAGIC = b"SQRYKMC1"
-_TRAILER = struct.Struct("<qqqq8s")  # footer offset, segments, partitions, k, magic
 MAX_LOAD = 0.7
 COUNT_LIMIT = (1 << 32) - 1  # a segment's counts are uint32: flush before any could wrap
 
@@ -233,69 +228,22 @@ class PartitionedTable:
 
 # -- spill files: one per chunk, segments of sorted rows indexed by partition ------------
 
+SPILL_COLUMNS = (np.uint64, np.uint32)  # k-mer, count
 
-class SpillWriter:
-    """Streams segments into one file; the index (per segment: offset, bounds) goes last."""
+
+class SpillWriter(PartitionedSpillWriter):
+    """A chunk's (k-mer, count) segments (`seqray.io.spill` layout, the k kept in it)."""
 
     def __init__(self, uri: str, k: int, n_parts: int):
-        self.file = AtomicFile(uri)
-        self.k, self.n_parts = k, n_parts
-        self.index: list[np.ndarray] = []
-        self.rows = 0
+        super().__init__(uri, SPILL_MAGIC, n_parts, SPILL_COLUMNS, meta=k)
 
     def add_segment(self, keys: np.ndarray, counts: np.ndarray, bounds: np.ndarray) -> None:
-        self.index.append(np.concatenate([[self.file.size], bounds]).astype(np.int64))
-        self.file.write(keys.astype(np.uint64, copy=False).tobytes())
-        self.file.write(counts.astype(np.uint32, copy=False).tobytes())
-        self.rows += len(keys)
-
-    def close(self) -> WrittenFile:
-        footer = self.file.size
-        for entry in self.index:
-            self.file.write(entry.tobytes())
-        self.file.write(_TRAILER.pack(footer, len(self.index), self.n_parts, self.k, SPILL_MAGIC))
-        self.file.commit()
-        return WrittenFile(self.file.uri, self.rows, self.file.size, self.file.sha.hexdigest())
-
-    def abort(self) -> None:
-        self.file.abort()
-
-
-@dataclass
-class SpillSegment:
-    offset: int
-    bounds: np.ndarray  # int64[P+1], rows per partition
-
-    def byte_range(self, part_lo: int, part_hi: int) -> tuple[int, int, int, int]:
-        """(keys offset, keys bytes, counts offset, counts bytes) of partitions lo..hi-1."""
-        n = int(self.bounds[-1])
-        a, b = int(self.bounds[part_lo]), int(self.bounds[part_hi])
-        return self.offset + 8 * a, 8 * (b - a), self.offset + 8 * n + 4 * a, 4 * (b - a)
+        super().add_segment((keys, counts), bounds)
 
 
 def read_spill_rows(uri: str, part_lo: int, part_hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each segment's (keys, counts) of partitions part_lo..part_hi-1 (ranged reads)."""
-    fs, path = filesystem_for(uri)
-    out = []
-    with fs.open_input_file(path) as f:
-        size = f.size()
-        if size < _TRAILER.size:
-            raise SeqrayError(f"{uri}: not a seqray k-mer spill file")
-        footer, n_seg, n_parts, _, magic = _TRAILER.unpack(
-            f.read_at(_TRAILER.size, size - _TRAILER.size)
-        )
-        if magic != SPILL_MAGIC:
-            raise SeqrayError(f"{uri}: not a seqray k-mer spill file")
-        index = np.frombuffer(f.read_at(8 * n_seg * (n_parts + 2), footer), np.int64)
-        for s in range(n_seg):
-            entry = index[s * (n_parts + 2) : (s + 1) * (n_parts + 2)]
-            ko, kb, co, cb = SpillSegment(int(entry[0]), entry[1:]).byte_range(part_lo, part_hi)
-            if kb == 0:
-                continue
-            keys = np.frombuffer(f.read_at(kb, ko), np.uint64)
-            counts = np.frombuffer(f.read_at(cb, co), np.uint32)
-            out.append((keys, counts))
-    return out
+    return read_spill(uri, SPILL_MAGIC, SPILL_COLUMNS, part_lo, part_hi)
 
 
 @njit(cache=True, nogil=True)

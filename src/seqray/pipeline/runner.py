@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from .. import __version__
-from .._alloc import keep_freed_memory
+from .._alloc import keep_freed_memory, release_free_memory
 from ..errors import ConfigError, SeqrayError
 from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
@@ -501,6 +501,7 @@ def _prepare_stages(pipeline, chunks, ids, output, runner, config_hash, resume) 
 
         size = sum(c.end - c.start for c in chunks)
         st.prepare(PrepareContext(output, runner, i, config_hash, resume, order, size, scan))
+        release_free_memory()
 
 
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None):

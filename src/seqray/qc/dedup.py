@@ -14,7 +14,6 @@ reads the chance that any pair collides is at most n²/2¹²⁹ (≈ 1.5·10⁻�
 from __future__ import annotations
 
 import io
-import struct
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +24,7 @@ from ..hashing import mix64
 from ..io.buffers import values_offsets
 from ..io.fs import filesystem_for, join, read_json
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
+from ..io.spill import SpillWriter, read_spill
 from ..io.writers import AtomicFile, WrittenFile, write_json
 from ..pipeline.registry import (
     DictAccumulator,
@@ -39,8 +39,9 @@ from ..pipeline.registry import (
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M3 = np.uint64(0x165667B19E3779F9)
-SCAN_MAGIC = b"SQRYDUP1"
-ROW = 3  # uint64 words per scan row: hash high, hash low, identity
+SCAN_MAGIC = b"SQRYDUP2"
+SCAN_COLUMNS = (np.uint64, np.uint64, np.uint64)  # hash high, hash low, identity
+SCAN_BUDGET = 64 << 20  # bytes of scan rows a chunk holds before writing a segment
 SOURCE_SHIFT = 40  # identity = source order << 40 | record (10^12 records per file)
 
 
@@ -103,15 +104,16 @@ def read_hashes(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _ScanWriter:
-    """Each batch's rows are ordered by partition when they arrive; `close` writes partition
-    after partition straight from the batches, so a chunk costs its rows once in memory
-    (24 bytes a read), with no whole-chunk concatenation or sort."""
+    """Each batch's rows are ordered by partition when they arrive; when the rows held pass
+    `budget` bytes they go to the chunk's spill file as a segment, so a chunk holds at most
+    the budget in memory, however many reads it has."""
 
-    def __init__(self, uri: str, source_index: int, partitions: int):
-        self.uri = uri
+    def __init__(self, uri: str, source_index: int, partitions: int, budget: int = SCAN_BUDGET):
+        self.spill = SpillWriter(uri, SCAN_MAGIC, partitions, SCAN_COLUMNS)
         self.base = np.int64(source_index) << np.int64(SOURCE_SHIFT)
-        self.partitions = partitions
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (rows by partition, bounds)
+        self.partitions, self.budget = partitions, budget
+        self.parts: list[tuple[np.ndarray, ...]] = []  # (hi, lo, identity, bounds) per batch
+        self.held = 0
 
     def write(self, table: pa.Table) -> None:
         if not len(table):
@@ -119,34 +121,33 @@ class _ScanWriter:
         hi, lo = read_hashes(table)
         part = (hi % np.uint64(self.partitions)).astype(np.int64)
         order = np.argsort(part, kind="stable") if self.partitions > 1 else slice(None)
-        rows = np.empty((len(table), ROW), np.uint64)
-        rows[:, 0] = hi[order]
-        rows[:, 1] = lo[order]
-        records = table.column(RECORD).to_numpy().astype(np.int64)[order]
-        rows[:, 2] = (records + self.base).view(np.uint64)
+        ident = table.column(RECORD).to_numpy().astype(np.int64)[order] + self.base
         bounds = np.searchsorted(part[order], np.arange(self.partitions + 1))
-        self.parts.append((rows, bounds))
+        self.parts.append((hi[order], lo[order], ident.view(np.uint64), bounds))
+        self.held += 24 * len(table)
+        if self.held >= self.budget:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The held batches as one segment: partition by partition, batch order within."""
+        if not self.parts:
+            return
+        pieces = [
+            [cols[c][b[p] : b[p + 1]] for p in range(self.partitions) for *cols, b in self.parts]
+            for c in range(3)
+        ]
+        sizes = sum(np.diff(part[3]) for part in self.parts)
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.spill.add_segment(tuple(np.concatenate(col) for col in pieces), bounds)
+        self.parts, self.held = [], 0
 
     def close(self) -> WrittenFile:
-        sizes = sum((np.diff(b) for _, b in self.parts), np.zeros(self.partitions, np.int64))
-        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        f = AtomicFile(self.uri)
-        try:
-            f.write(SCAN_MAGIC + struct.pack("<qq", int(bounds[-1]), self.partitions))
-            f.write(bounds.tobytes())
-            for p in range(self.partitions):
-                for rows, b in self.parts:
-                    if b[p + 1] > b[p]:
-                        f.write(rows[b[p] : b[p + 1]].tobytes())
-            f.commit()
-        except BaseException:
-            f.abort()
-            raise
-        self.parts = []
-        return WrittenFile(self.uri, int(bounds[-1]), f.size, f.sha.hexdigest())
+        self._flush()
+        return self.spill.close()
 
     def abort(self) -> None:
         self.parts = []
+        self.spill.abort()
 
 
 class DuplicateScan(SinkStage):
@@ -165,35 +166,21 @@ class DuplicateScan(SinkStage):
         return [_ScanWriter(uri, self.source_index[chunk.source], self.partitions)]
 
 
-def _read_partition(uri: str, p: int) -> np.ndarray:
-    fs, path = filesystem_for(uri)
-    with fs.open_input_file(path) as f:
-        head = f.read_at(24, 0)
-        if head[:8] != SCAN_MAGIC:
-            raise SeqrayError(f"{uri}: not a seqray duplicate-scan file")
-        _, parts = struct.unpack("<qq", head[8:])
-        start, end = np.frombuffer(f.read_at(16, 24 + 8 * p), np.int64)
-        base = 24 + 8 * (parts + 1)
-        data = f.read_at(int(end - start) * ROW * 8, base + int(start) * ROW * 8)
-    return np.frombuffer(data, np.uint64).reshape(-1, ROW)
-
-
 def reduce_partition(task: tuple[int, list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One hash partition: identities of later copies, and (first identity, copies) of
     every read that has copies."""
     p, uris = task
-    rows = [_read_partition(u, p) for u in uris]
-    rows = np.concatenate(rows) if rows else np.empty((0, ROW), np.uint64)
-    if not len(rows):
+    segments = [cols for u in uris for cols in read_spill(u, SCAN_MAGIC, SCAN_COLUMNS, p, p + 1)]
+    if not segments:
         e = np.empty(0, np.int64)
         return e, e, e
-    order = np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))
-    rows = rows[order]
-    new = np.ones(len(rows), bool)
-    new[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    ident = rows[:, 2].view(np.int64)
+    hi, lo, ident = (np.concatenate([seg[c] for seg in segments]) for c in range(3))
+    order = np.lexsort((ident, lo, hi))
+    hi, lo, ident = hi[order], lo[order], ident[order].view(np.int64)
+    new = np.ones(len(hi), bool)
+    new[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
     starts = np.flatnonzero(new)
-    sizes = np.diff(np.append(starts, len(rows)))
+    sizes = np.diff(np.append(starts, len(hi)))
     multi = sizes > 1
     return np.sort(ident[~new]), ident[starts[multi]], sizes[multi].astype(np.int64)
 
