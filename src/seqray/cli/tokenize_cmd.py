@@ -11,6 +11,17 @@ from .common import console
 SCHEMES = "kmer, nt6, char, bpe, hashed or protein"
 
 
+# options the `tokenize` and `tokenizer export` commands share
+SCHEME = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}.")
+STRIDE = typer.Option(1, "--stride", help="Bases between k-mer starts.")
+CANONICAL = typer.Option(True, help="hashed: reverse complements share an id.")
+BUCKETS = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets.")
+ALPHABET = typer.Option("full", help="protein: full, murphy10 or murphy15.")
+VOCAB_SIZE = typer.Option(4096, "--vocab-size", help="bpe: vocabulary size.")
+SAMPLE_READS = typer.Option(100_000, "--sample-reads", help="bpe: training reads.")
+SPECIAL = typer.Option(True, "--special/--no-special", help="Add [CLS]/[SEP].")
+
+
 def _scheme_options(
     scheme: str,
     k: int | None,
@@ -47,16 +58,16 @@ def _config_error(exc) -> None:
 def tokenize(
     inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
     output: str = typer.Option(..., "--output", "-o", help="Output directory."),
-    scheme: str = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}."),
+    scheme: str = SCHEME,
     k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6, at most 8; hashed: 21)."),
-    stride: int = typer.Option(1, "--stride", help="Bases between k-mer starts."),
-    canonical: bool = typer.Option(True, help="hashed: reverse complements share an id."),
-    buckets: int = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets."),
-    alphabet: str = typer.Option("full", help="protein: full, murphy10 or murphy15."),
-    vocab_size: int = typer.Option(4096, "--vocab-size", help="bpe: vocabulary size."),
-    sample_reads: int = typer.Option(100_000, "--sample-reads", help="bpe: training reads."),
+    stride: int = STRIDE,
+    canonical: bool = CANONICAL,
+    buckets: int = BUCKETS,
+    alphabet: str = ALPHABET,
+    vocab_size: int = VOCAB_SIZE,
+    sample_reads: int = SAMPLE_READS,
     tokenizer: str = typer.Option(None, "--tokenizer", help="bpe: a trained tokenizer dir."),
-    special: bool = typer.Option(True, "--special/--no-special", help="Add [CLS]/[SEP]."),
+    special: bool = SPECIAL,
     max_length: int = typer.Option(None, "--max-length", help="Most ids a row, specials too."),
     overlap: int = typer.Option(0, "--overlap", help="Tokens shared by successive windows."),
     truncate: bool = typer.Option(False, "--truncate", help="Keep only a read's first window."),
@@ -139,16 +150,16 @@ tokenizer_app = typer.Typer(
 @tokenizer_app.command("export")
 def export(
     out_dir: str = typer.Argument(..., help="Directory to write (local or s3://)."),
-    scheme: str = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}."),
+    scheme: str = SCHEME,
     k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6; hashed: 21)."),
-    stride: int = typer.Option(1, "--stride", help="Bases between k-mer starts."),
-    canonical: bool = typer.Option(True, help="hashed: reverse complements share an id."),
-    buckets: int = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets."),
-    alphabet: str = typer.Option("full", help="protein: full, murphy10 or murphy15."),
-    vocab_size: int = typer.Option(4096, "--vocab-size", help="bpe: vocabulary size."),
+    stride: int = STRIDE,
+    canonical: bool = CANONICAL,
+    buckets: int = BUCKETS,
+    alphabet: str = ALPHABET,
+    vocab_size: int = VOCAB_SIZE,
     train: list[str] = typer.Option(None, "--train", help="bpe: read files to train on."),
-    sample_reads: int = typer.Option(100_000, "--sample-reads", help="bpe: training reads."),
-    special: bool = typer.Option(True, "--special/--no-special", help="Add [CLS]/[SEP]."),
+    sample_reads: int = SAMPLE_READS,
+    special: bool = SPECIAL,
     max_length: int = typer.Option(None, "--max-length", help="model_max_length to record."),
 ) -> None:
     """Write a tokenizer directory that transformers.AutoTokenizer.from_pretrained loads."""
