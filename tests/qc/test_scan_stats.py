@@ -50,6 +50,28 @@ def test_fast_statistics_equal_arrow_statistics(tmp_path_factory, recs, chunk_by
     assert fast.to_json() == _arrow_stats(chunks, options).to_json()
 
 
+# records made to hit and miss the scanner's guess of the line ends (the previous record's
+# header and sequence lengths): few lengths, mostly plain bases, a line shorter by one or two
+guessy_record = st.tuples(
+    st.sampled_from(["r", "r1", "r1 c", "r12 c"]),
+    st.sampled_from(["", "A", "AC", "ACGTN", "ACGTA", "ACRTA", "acgtn", "ACGT.", "ACG"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(guessy_record, max_size=40), st.integers(20, 400))
+def test_line_end_guesses_never_change_statistics(tmp_path_factory, recs, chunk_bytes):
+    text = "".join(f"@{name}\n{seq}\n+\n{'#5?@IJ'[: len(seq)]}\n" for name, seq in recs).encode()
+    path = tmp_path_factory.mktemp("g") / "g.fq"
+    path.write_bytes(text)
+    chunks, _ = plan_chunks(str(path), chunk_bytes=chunk_bytes, phred_offset=33)
+    options = ReadOptions(digest=False)
+    fast = ReadStats()
+    for ch in chunks:
+        fast += chunk_stats(replace(ch, first_record=0), options)
+    assert fast.to_json() == _arrow_stats(chunks, options).to_json()
+
+
 def test_fasta_fast_statistics(examples):
     chunks, _ = plan_chunks(str(examples / "phix174.fa"), chunk_bytes=1000)
     options = ReadOptions(digest=False)

@@ -343,6 +343,16 @@ def _plain_dna(buf, start, end):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _header_ok(buf, start, end):
+    """No control byte but TAB in buf[start:end] (so no LF either); vectorises."""
+    bad = 0
+    for p in range(start, end):
+        v = buf[p]
+        bad += ((v < 32) & (v != 9)) | (v == 127)
+    return bad == 0
+
+
+@njit(cache=True, nogil=True, inline="always")
 def qual_tally(buf, start, end, offset):
     """(bytes outside [offset, '~'], bases with Q >= 20, with Q >= 30) over
     buf[start:end]: comparisons only, so the loop vectorises."""
@@ -367,13 +377,18 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
     Handles the plain case only: four LF-terminated lines, '@' and '+' where expected,
     equal lengths, every byte accepted. Anything else (CRLF, blank lines, errors, a
     truncated end) returns BAIL at that record so the full reader takes the chunk over.
-    Line ends are found by a byte loop; the fields are then checked and counted by
-    comparison loops that vectorise, and the quality line is not searched at all (its
+    The fields are checked and counted by comparison loops that vectorise. Line ends are
+    first guessed from the previous record (same header and sequence lengths, the common
+    case): the guess holds when a LF stands there and the check of the bytes before it
+    finds no LF (a LF fails both the header's and the sequence's checks), so no byte loop
+    runs; otherwise a byte loop finds the end. The quality line is not searched at all (its
     length is the sequence's). Rows: length, G+C, N, bases with Q >= 20, with Q >= 30."""
     n = len(buf)
     cap = out.shape[0]
     k = 0
     bases = 0
+    hlen = -1  # the previous record's header and sequence lengths (the guesses)
+    slen = -1
     while k < cap:
         if bases >= max_bases:
             return k, pos, FULL, bases
@@ -383,20 +398,24 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
         more = BAIL if eof else NEED_MORE
         if buf[pos] != 64:
             return k, rec, BAIL, bases
-        e0 = _line_end(buf, pos + 1, n)
-        if e0 >= n:
-            return k, rec, more, bases
+        e0 = pos + 1 + hlen
+        if not (hlen >= 0 and e0 < n and buf[e0] == LF and _header_ok(buf, pos + 1, e0)):
+            e0 = _line_end(buf, pos + 1, n)
+            if e0 >= n:
+                return k, rec, more, bases
+            if not _header_ok(buf, pos + 1, e0):
+                return k, rec, BAIL, bases
         bad = 0
-        for p in range(pos + 1, e0):
-            v = buf[p]
-            bad += ((v < 32) & (v != 9)) | (v == 127)
-        if bad:
-            return k, rec, BAIL, bases
         s0 = e0 + 1
-        e1 = _line_end(buf, s0, n)
-        if e1 >= n:
-            return k, rec, more, bases
-        plain, gc, nn = _plain_dna(buf, s0, e1)
+        e1 = s0 + slen
+        plain = False
+        if slen >= 0 and e1 < n and buf[e1] == LF:
+            plain, gc, nn = _plain_dna(buf, s0, e1)  # plain: no LF before e1 either
+        if not plain:
+            e1 = _line_end(buf, s0, n)
+            if e1 >= n:
+                return k, rec, more, bases
+            plain, gc, nn = _plain_dna(buf, s0, e1)
         if not plain:
             # IUPAC codes, '.', or a refused byte: the reader's table decides
             gc = 0
@@ -435,5 +454,7 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
         out[k, 6] = 0
         k += 1
         bases += length
+        hlen = e0 - pos - 1
+        slen = length
         pos = qe + 1 if qe < n else n
     return k, pos, FULL, bases
