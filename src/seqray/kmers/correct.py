@@ -122,9 +122,11 @@ def _need(quals, q0, has_qual, p, hq, full, min_support):
 
 
 @njit(cache=True, nogil=True)
-def _pass(d, t, w, stop, step, nw, k, slots, has_empty, quals, q0, has_qual, hq, ms, fx, nf, lim):
+def _pass(rd, w, stop, step):
     """Extends trust from window w towards `stop` (inclusive) one window at a time; returns
-    (window reached, 0 done / 1 no fix at that window / -1 over the fix bound)."""
+    (window reached, 0 done / 1 no fix at that window / -1 over the fix bound). `rd` is the
+    read's state, as `_correct_kernel` packs it."""
+    d, t, nw, k, slots, has_empty, quals, q0, has_qual, hq, ms, fx, nf, lim = rd
     while (w <= stop) if step > 0 else (w >= stop):
         if t[w]:
             w += step
@@ -146,15 +148,14 @@ def _pass(d, t, w, stop, step, nw, k, slots, has_empty, quals, q0, has_qual, hq,
 
 
 @njit(cache=True, nogil=True)
-def _extend(d, t, w, step, nw, k, slots, has_empty, quals, q0, has_qual, hq, ms, fx, nf, lim):
+def _extend(rd, w, step):
     """Extends from the anchor to the read's end in direction `step`; where a base cannot be
     fixed, closes the gap from the next trusted window backwards (a confident base followed
     closely by a second error is fixed once the second one is). False: over the fix bound."""
+    t, nw = rd[1], rd[2]
     end = nw - 1 if step > 0 else 0
     while (w <= end) if step > 0 else (w >= end):
-        w, r = _pass(
-            d, t, w, end, step, nw, k, slots, has_empty, quals, q0, has_qual, hq, ms, fx, nf, lim
-        )
+        w, r = _pass(rd, w, end, step)
         if r == -1:
             return False
         if r == 0:
@@ -164,25 +165,7 @@ def _extend(d, t, w, step, nw, k, slots, has_empty, quals, q0, has_qual, hq, ms,
             j += step
         if not 0 <= j < nw:
             break
-        _, r = _pass(
-            d,
-            t,
-            j - step,
-            w,
-            -step,
-            nw,
-            k,
-            slots,
-            has_empty,
-            quals,
-            q0,
-            has_qual,
-            hq,
-            ms,
-            fx,
-            nf,
-            lim,
-        )
+        _, r = _pass(rd, j - step, w, -step)
         if r == -1:
             return False
         w = j
@@ -265,27 +248,11 @@ def _correct_kernel(
         # 2-5. extend right, then left, from the anchor
         nf[0] = 0
         q0 = qoffsets[i]
+        rd = (d, t, nw, k, slots, has_empty, quals, q0, has_qual, hq, min_support, fixes, nf, lim)
         ok = True
         for step in (1, -1):
             if ok:
-                ok = _extend(
-                    d,
-                    t,
-                    best_a + best_len if step > 0 else best_a - 1,
-                    step,
-                    nw,
-                    k,
-                    slots,
-                    has_empty,
-                    quals,
-                    q0,
-                    has_qual,
-                    hq,
-                    min_support,
-                    fixes,
-                    nf,
-                    lim,
-                )
+                ok = _extend(rd, best_a + best_len if step > 0 else best_a - 1, step)
         if not ok:
             status[i] = UNCORRECTABLE
             continue
