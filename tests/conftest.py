@@ -32,6 +32,27 @@ def write_random_fastq(path: Path, n: int, seed: int = 1, max_len: int = 300) ->
     return path
 
 
+def write_random_pairs(r1: Path, r2: Path, n: int, seed: int = 1, dup_every: int = 0):
+    """Mates of different lengths (R2 up to 3× R1), so their byte offsets drift apart;
+    with `dup_every`, every such pair repeats an earlier pair's sequences."""
+    rng = random.Random(seed)
+    seqs: list[tuple[str, str, str, str]] = []
+    with open(r1, "w") as f1, open(r2, "w") as f2:
+        for i in range(n):
+            if dup_every and i % dup_every == dup_every - 1:
+                s1, q1, s2, q2 = seqs[rng.randrange(len(seqs))]
+            else:
+                s1, s2 = (
+                    "".join(rng.choice("ACGTN") for _ in range(rng.randint(0, hi)))
+                    for hi in (100, 300)
+                )
+                q1, q2 = ("".join(rng.choice("#5?@+IJ") for _ in s) for s in (s1, s2))
+                seqs.append((s1, q1, s2, q2))
+            f1.write(f"@pair{i}/1\n{s1}\n+\n{q1}\n")
+            f2.write(f"@pair{i}/2\n{s2}\n+\n{q2}\n")
+    return r1, r2
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     import ray

@@ -14,7 +14,7 @@ from seqray.io.parse import ReadOptions
 from seqray.io.sources import plan_chunks
 from seqray.io.writers import format_records
 
-from ..conftest import write_random_fastq
+from ..conftest import write_random_fastq, write_random_pairs
 
 
 def read_pairs(r1, r2, **kw) -> pa.Table:
@@ -67,6 +67,13 @@ def test_ray_datasource_equals_local_parse(tmp_path, ray_cluster, examples):
     )
     assert pairs.count() == 2000
     assert "seq2" in pairs.schema().names
+    r1, r2 = write_random_pairs(tmp_path / "b_1.fq", tmp_path / "b_2.fq", 3000)
+    split = seqray.read_fastq(str(r1), mate_paths=str(r2), chunk_bytes=20_000)
+    assert split.materialize().num_blocks() > 5
+    got = pa.concat_tables([ray_cluster.get(r) for r in split.to_arrow_refs()]).sort_by("record")
+    want = read_pairs(r1, r2)
+    for col in ("name", "seq", "qual", "name2", "seq2", "qual2", "record"):
+        assert got.column(col).to_pylist() == want.column(col).to_pylist()
     fasta = seqray.read_fasta(str(examples / "phix174.fa")).take_all()
     assert len(fasta) == 1 and len(fasta[0]["seq"]) == 5386 and fasta[0]["qual"] is None
 

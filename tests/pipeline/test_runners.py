@@ -15,7 +15,7 @@ import yaml
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.runner import run_pipeline
 
-from ..conftest import seqray_cmd, write_random_fastq
+from ..conftest import seqray_cmd, write_random_fastq, write_random_pairs
 
 
 def _config(out: Path, paths, mates=None, chunk_bytes=20000, block_bases=5000, extra=None):
@@ -81,6 +81,57 @@ def test_paired_run_on_ray(tmp_path, ray_cluster, examples):
     }
     stats = json.loads((out / "stats.json").read_text())
     assert [f["num_seqs"] for f in stats["files"]] == [2000, 2000]
+
+
+@pytest.mark.integration
+def test_split_pairs_on_both_runners(tmp_path, ray_cluster):
+    """R1 cut in byte ranges, R2 placed by count: both runners write the input pairs back,
+    byte-identical, with duplicates marked by (source, record) across chunks."""
+    r1, r2 = write_random_pairs(tmp_path / "a_1.fq", tmp_path / "a_2.fq", 3000, dup_every=5)
+    results, manifests = {}, {}
+    for runner in ("local", "ray"):
+        dedup = [{"dedup": {}}, {"write": {"format": "fastq", "path": "dd"}}]
+        cfg = _config(tmp_path / runner, [r1], [r2], extra=dedup)
+        run_pipeline(parse_config(cfg), runner=runner)
+        results[runner] = _files(tmp_path / runner)
+        manifests[runner] = json.loads((tmp_path / runner / "manifest.json").read_text())
+    assert results["local"] == results["ray"]
+    assert [i["checksum"] for i in manifests["local"]["inputs"]] == [
+        i["checksum"] for i in manifests["ray"]["inputs"]
+    ]
+    assert all(i["checksum"].startswith("sha256-chunks:") for i in manifests["ray"]["inputs"])
+    assert len([k for k in results["local"] if k.startswith("pq/")]) > 5  # many chunks
+    out = results["local"]
+    assert gzip.decompress(out["reads_R1.fastq.gz"]) == r1.read_bytes()
+    assert gzip.decompress(out["reads_R2.fastq.gz"]) == r2.read_bytes()
+    # every 5th pair repeats an earlier one: the dedup writer drops exactly those
+    kept = gzip.decompress(out["dd_R1.fastq.gz"]).decode().split("\n")[0::4][:-1]
+    assert kept == [f"@pair{i}/1" for i in range(3000) if i % 5 != 4]
+
+
+def test_resume_of_split_pairs_equals_a_clean_run(tmp_path, monkeypatch):
+    from seqray.pipeline.manifest import Journal
+
+    r1, r2 = write_random_pairs(tmp_path / "a_1.fq", tmp_path / "a_2.fq", 1500, seed=4)
+    clean, cut = tmp_path / "clean", tmp_path / "cut"
+    run_pipeline(parse_config(_config(clean, [r1], [r2], chunk_bytes=15000)), runner="local")
+    record = Journal.record
+    seen = []
+
+    def crash_after_five(self, outcome):
+        if len(seen) == 5:
+            raise KeyboardInterrupt  # the run dies part-way, its finished chunks journaled
+        seen.append(outcome["chunk"])
+        record(self, outcome)
+
+    monkeypatch.setattr(Journal, "record", crash_after_five)
+    cfg = parse_config(_config(cut, [r1], [r2], chunk_bytes=15000))
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg, runner="local")
+    monkeypatch.setattr(Journal, "record", record)
+    r = run_pipeline(cfg, resume=True, runner="local")
+    assert r.resumed_chunks == 5 and r.chunks > 10
+    assert _files(cut) == _files(clean)
 
 
 def test_manifest_lists_verifiable_shards(tmp_path):

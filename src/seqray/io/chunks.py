@@ -4,6 +4,9 @@ A plain-text file is cut into byte ranges and a BGZF file into runs of whole blo
 gzip (or zstd) file is one chunk, since its stream cannot be entered mid-way. A chunk
 [start, end) owns the records whose preceding newline lies in it (the first chunk also owns
 the record at byte 0), so chunks tile a file exactly, whatever the cut points.
+
+A pair of splittable files is cut by R1's byte ranges; each chunk then reads R2 from the
+record with the same ordinal (`MateStart`, placed once R1's and R2's chunks are counted).
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ BGZF_MAX_BLOCK = 65536
 
 
 @dataclass(frozen=True)
+class MateStart:
+    """Where a chunk of a split pair reads R2: R2's planned chunk `index` (raw offset
+    `start`), past its first `skip` records, then `take` records (None: to the end)."""
+
+    index: int
+    start: int
+    skip: int
+    take: int | None
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One unit of reading: a byte range of one file (or of a pair of files)."""
 
@@ -30,16 +44,41 @@ class Chunk:
     fmt: str  # "FASTQ" / "FASTA"
     whole_file: bool
     phred_offset: int = 33
-    mate: str | None = None  # the R2 file of a pair (pairs are read whole-file)
+    mate: str | None = None  # the R2 file of a pair
     mate_compression: Compression | None = None
     mate_phred_offset: int | None = None
     paired: bool = False  # rows hold both mates (text pairs, or paired Parquet)
     first_record: int | None = None  # filled by counting when known
+    mate_ranges: tuple[tuple[int, int], ...] = ()  # R2's planned chunks, for a split pair
+    mate_start: MateStart | None = None  # filled with first_record, for a split pair
     options: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> str:
         return f"{self.source}#{self.index}"
+
+    @property
+    def split_pair(self) -> bool:
+        return bool(self.mate_ranges)
+
+    def mate_chunks(self) -> list[Chunk]:
+        """R2's planned chunks (split pairs): counted to place each chunk's R2 start."""
+        return [self.mate_chunk(j) for j in range(len(self.mate_ranges))]
+
+    def mate_chunk(self, j: int) -> Chunk:
+        assert self.mate is not None and self.mate_compression is not None
+        s, e = self.mate_ranges[j]
+        return Chunk(
+            self.mate,
+            j,
+            s,
+            e,
+            self.mate_compression,
+            self.fmt,
+            False,
+            self.mate_phred_offset or 33,
+            first_record=0 if j == 0 else None,
+        )
 
 
 def plan_byte_ranges(size: int, chunk_bytes: int) -> list[tuple[int, int]]:

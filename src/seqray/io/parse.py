@@ -6,6 +6,7 @@ columns with the gather kernel, and locates every error by file and record.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -29,7 +30,7 @@ from .schema import (
     read_schema,
     source_column,
 )
-from .streams import ChunkStream
+from .streams import UNBOUNDED, ChunkStream
 
 DEFAULT_BLOCK_BASES = 16_000_000
 MAX_BLOCK_ROWS = 262_144
@@ -151,8 +152,15 @@ class ChunkReader:
         compression=None,
         first_record: int | None = None,
         phred_offset: int | None = None,
+        skip: int = 0,
+        take: int | None = None,
     ):
+        """`skip`/`take`: records to pass over after the chunk's first record, and how many
+        to read then (None: all). They read R2 of a split pair, whose records are placed
+        by count, not by byte range; the digest is then of the records' text."""
         self.chunk = chunk
+        self.skip = skip
+        self.take = take
         self.phred_offset = phred_offset or chunk.phred_offset
         self.options = options or ReadOptions()
         self.path = path or chunk.source
@@ -231,12 +239,15 @@ class ChunkReader:
         scan = scan or (K.scan_fastq if self.fastq else K.scan_fasta)
         opts = self.options
         out = np.empty((MAX_BLOCK_ROWS, K.NCOLS), dtype=np.int64)
+        by_count = self.skip > 0 or self.take is not None
         stream = ChunkStream(
             self.chunk,
             path=None if self.path == self.chunk.source else self.path,
             compression=self.compression,
-            digest=opts.digest,
+            digest=opts.digest and not by_count,
         )
+        text_sha = hashlib.sha256() if opts.digest and by_count else None
+        skip = self.skip
         with stream:
             win = _Window(stream)
             pos = 0  # stream position of the next record
@@ -256,7 +267,14 @@ class ChunkReader:
                     opts.block_bases,
                     opts.lenient,
                 )
-                if k:
+                if k and by_count:
+                    rows, skip = self._by_count(out[:k], skip, local, win, newpos, text_sha)
+                    if len(rows):
+                        yield buf, rows, local, win.base
+                        local += len(rows)
+                    if self.take is not None and local >= self.take:
+                        break
+                elif k:
                     rows = out[:k].copy()
                     self._note_errors(rows, local, win)
                     yield buf, rows, local, win.base
@@ -278,8 +296,29 @@ class ChunkReader:
                 win.advance(pos)
             # the whole owned raw range goes through the digest
             stream.drain()
-            self.result.records = local
-            self.result.digest = stream.digest
+        self.result.records = local
+        self.result.digest = text_sha.hexdigest() if text_sha is not None else stream.digest
+
+    def _by_count(self, found, skip: int, local: int, win: _Window, newpos: int, sha):
+        """The rows of a scanner call after `skip` more records, up to `take` in all;
+        the text they span goes into `sha`. Returns (rows, records still to skip)."""
+        d = min(skip, len(found))
+        rows = found[d:]
+        if self.take is not None:
+            rows = rows[: self.take - local]
+        # an error in a skipped record is still an error (it is another chunk's to
+        # report, but a strict read must not go past it); leniently it is that chunk's
+        self._note_errors(
+            found[: d + len(rows)] if not self.options.lenient else rows,
+            local - (d if not self.options.lenient else 0),
+            win,
+        )
+        rows = rows.copy()
+        if len(rows) and sha is not None:
+            start = int(rows[0, 0]) - (1 if rows[0, 6] == 0 else 0)
+            end = self._record_end(win.buf, rows[-1]) if len(rows) < len(found) - d else newpos
+            sha.update(win.data[start:end])
+        return rows, skip - d
 
     def _note_errors(self, rows: np.ndarray, local: int, win: _Window) -> None:
         errors = np.flatnonzero(rows[:, 6] != 0)
@@ -537,13 +576,20 @@ class PairedChunkReader:
         assert chunk.mate is not None
         self.chunk = chunk
         self.r1 = ChunkReader(chunk, options)
-        self.r2 = ChunkReader(
-            chunk,
-            options,
-            path=chunk.mate,
-            compression=chunk.mate_compression,
-            phred_offset=chunk.mate_phred_offset,
-        )
+        at = chunk.mate_start
+        if at is None:
+            self.r2 = ChunkReader(
+                chunk,
+                options,
+                path=chunk.mate,
+                compression=chunk.mate_compression,
+                phred_offset=chunk.mate_phred_offset,
+            )
+        else:  # a split pair: R2 from the record with this chunk's first ordinal
+            mate = replace(chunk.mate_chunk(at.index), end=UNBOUNDED)
+            self.r2 = ChunkReader(
+                mate, options, first_record=chunk.first_record, skip=at.skip, take=at.take
+            )
         self.result = ChunkResult()
 
     def __iter__(self) -> Iterator[pa.Table]:

@@ -1,8 +1,10 @@
 """Inputs → planned chunks: detect compression, format and Phred offset, cut into chunks,
-and give every chunk the ordinal of its first record."""
+and give every chunk the ordinal of its first record (and, for split pairs, where its R2
+records start)."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -11,12 +13,13 @@ import numpy as np
 from isal import igzip
 
 from ..errors import FormatError, InputError, PairingError
-from .chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_file
+from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
 
 HEAD_BYTES = 1 << 20
 TEXT_FORMATS = ("FASTQ", "FASTA")
+SPLITTABLE = (Compression.NONE, Compression.BGZF)
 
 
 @dataclass(frozen=True)
@@ -123,23 +126,30 @@ def plan_chunks(
                     f"paired input needs two FASTQ or FASTA files: {f.info.uri} "
                     f"is {f.fmt}, {m.info.uri} is {m.fmt}"
                 )
-            chunks.append(
-                _whole_file(
-                    f,
-                    kind,
-                    f.phred_offset,
-                    mate=m.info.uri,
-                    mate_compression=m.compression,
-                    mate_phred_offset=m.phred_offset,
-                    paired=True,
-                )
-            )
+            chunks += _plan_pair(f, m, kind, chunk_bytes)
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
             paired = kind == "Parquet" and _parquet_paired(f.info.uri)
             chunks.append(_whole_file(f, kind, 33, paired=paired))
     return chunks, files + mates
+
+
+def _plan_pair(f: InputFile, m: InputFile, kind: str, chunk_bytes: int) -> list[Chunk]:
+    """A pair of plain or BGZF files is cut by R1's byte ranges; other pairs are one chunk."""
+    mate = {
+        "mate": m.info.uri,
+        "mate_compression": m.compression,
+        "mate_phred_offset": m.phred_offset,
+        "paired": True,
+    }
+    if f.compression in SPLITTABLE and m.compression in SPLITTABLE:
+        r1 = plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
+        if len(r1) > 1:
+            r2 = plan_file(m.info, m.compression, kind, chunk_bytes, m.phred_offset)
+            ranges = tuple((c.start, c.end) for c in r2)
+            return [replace(c, mate_ranges=ranges, **mate) for c in r1]
+    return [_whole_file(f, kind, f.phred_offset, **mate)]
 
 
 def assign_first_records(chunks: list[Chunk], counts: Sequence[int | None]) -> list[Chunk]:
@@ -153,18 +163,61 @@ def assign_first_records(chunks: list[Chunk], counts: Sequence[int | None]) -> l
 
 
 def needs_counting(chunks: list[Chunk]) -> list[Chunk]:
-    """Chunks whose record count decides a later chunk's first ordinal."""
+    """Chunks whose record count decides a later chunk's first ordinal, and R2's chunks of
+    split pairs (they decide where each chunk's R2 records start)."""
     later = {c.source for c in chunks if c.index > 0}
-    return [c for c in chunks if c.source in later]
+    own = [c for c in chunks if c.source in later]
+    pairs = {c.source: c for c in chunks if c.split_pair and c.index == 0}
+    return own + [m for c in pairs.values() for m in c.mate_chunks()]
 
 
-def number_chunks(chunks: list[Chunk], count: Callable[[list[Chunk]], list[int]]) -> list[Chunk]:
-    """Chunks with first-record ordinals, counting split files with `count` (maybe parallel)."""
-    todo = needs_counting(chunks)
-    if not todo:
-        return [replace(c, first_record=0) for c in chunks]
-    counted = dict(zip([c.key for c in todo], count(todo)))
-    return assign_first_records(chunks, [counted.get(c.key) for c in chunks])
+def number_chunks(
+    chunks: list[Chunk],
+    count: Callable[[list[Chunk]], list[int]],
+    known: dict[str, int] | None = None,
+) -> list[Chunk]:
+    """Chunks with first-record ordinals (and R2 starts of split pairs), counting the
+    chunks that decide them with `count` (maybe parallel) unless `known` (key → records)."""
+    known = dict(known or {})
+    todo = [c for c in needs_counting(chunks) if c.key not in known]
+    if todo:
+        known.update(zip([c.key for c in todo], count(todo)))
+    numbered = assign_first_records(chunks, [known.get(c.key) for c in chunks])
+    return place_mates(numbered, known)
+
+
+def place_mates(chunks: list[Chunk], counts: dict[str, int]) -> list[Chunk]:
+    """Each chunk of a split pair reads R2 from the record with its first ordinal: found
+    from the record counts of R2's chunks, taking as many records as R1's chunk holds."""
+    last = {c.source: c.index for c in chunks}
+    firsts2: dict[str, list[int]] = {}  # R1 source -> first ordinal of each R2 chunk
+    out = []
+    for ch in chunks:
+        if not ch.split_pair:
+            out.append(ch)
+            continue
+        if ch.source not in firsts2:
+            n2 = [counts[m.key] for m in ch.mate_chunks()]
+            firsts2[ch.source] = [0, *itertools.accumulate(n2)]
+        f2 = firsts2[ch.source]
+        take: int | None = counts[ch.key]
+        if ch.index == last[ch.source]:
+            _check_pair_counts(ch, ch.first_record + take, f2[-1])
+            take = None  # to R2's end, which must come with R1's
+        j = min(max(bisect.bisect_right(f2, ch.first_record) - 1, 0), len(f2) - 2)
+        start = MateStart(j, ch.mate_ranges[j][0], ch.first_record - f2[j], take)
+        out.append(replace(ch, mate_start=start))
+    return out
+
+
+def _check_pair_counts(ch: Chunk, n1: int, n2: int) -> None:
+    if n1 != n2:
+        short = ch.source if n1 < n2 else ch.mate
+        raise PairingError(
+            f"mate files have different numbers of records: {short} ends first",
+            path=f"{ch.source} / {ch.mate}",
+            record=min(n1, n2) + 1,
+        )
 
 
 def _whole_file(f: InputFile, kind: str, phred_offset: int, **kw) -> Chunk:

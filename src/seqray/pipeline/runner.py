@@ -32,7 +32,7 @@ from ..io.fs import filesystem_for, is_s3, join
 from ..io.parse import ReadOptions
 from ..io.readers import count_records, open_chunk
 from ..io.schema import SEQ, SEQ2
-from ..io.sources import InputFile, needs_counting
+from ..io.sources import InputFile, number_chunks
 from ..io.writers import AtomicFile
 from .config import PipelineConfig
 from .manifest import Journal, write_manifest
@@ -293,6 +293,12 @@ class LocalRunner:
         done: dict[str, dict],
         on_outcome: OutcomeSink,
     ) -> None:
+        if any(c.split_pair for c in chunks):
+            # R2 starts of split pairs need every chunk's count first
+            lenient = replace(pipeline.read_options(), lenient=True)
+            chunks = number_chunks(
+                chunks, lambda todo: count_records(todo, lenient), _journaled(done)
+            )
         prev: dict[str, int] = {}  # source -> ordinal after the last chunk seen
         for ch in chunks:
             first = prev.get(ch.source, 0) if ch.index else 0
@@ -304,6 +310,11 @@ class LocalRunner:
             )
             prev[ch.source] = first + outcome["records"]
             on_outcome(outcome)
+
+
+def _journaled(done: dict[str, dict]) -> dict[str, int]:
+    """Record counts of chunks finished before (resume): no need to count them again."""
+    return {k: v["records"] for k, v in done.items()}
 
 
 def _process_row(row: dict) -> dict:
@@ -391,13 +402,14 @@ class RayRunner:
                 raise pickle.loads(value)
         return [value for _, value in results]
 
-    def count(self, chunks: list[Chunk], options: ReadOptions) -> dict[str, int]:
+    def count(self, chunks: list[Chunk], options: ReadOptions) -> list[int]:
+        """Records of each chunk (in order), counted in parallel tasks."""
         self.start()
         counts = {}
         for r in self._map(_count_row, [pickle.dumps((c, options)) for c in chunks]):
             _raise_shipped(r)
             counts[r["key"]] = int(r["count"])
-        return counts
+        return [counts[c.key] for c in chunks]
 
     def run(
         self,
@@ -410,18 +422,11 @@ class RayRunner:
     ) -> None:
         self.start()
         # ordinals of split files: counts from the journal where known, else counted now
-        known = {k: v["records"] for k, v in done.items()}
-        todo = [c for c in needs_counting(chunks) if c.key not in known]
-        known.update(self.count(todo, replace(pipeline.read_options(), lenient=True)))
-        prev: dict[str, int] = {}
-        tasks = []
-        for ch in chunks:
-            first = prev.get(ch.source, 0) if ch.index else 0
-            prev[ch.source] = first + known.get(ch.key, 0)
-            if ch.key not in done:
-                tasks.append(
-                    pickle.dumps((pipeline, replace(ch, first_record=first), ids[ch.key], output))
-                )
+        lenient = replace(pipeline.read_options(), lenient=True)
+        chunks = number_chunks(chunks, lambda todo: self.count(todo, lenient), _journaled(done))
+        tasks = [
+            pickle.dumps((pipeline, ch, ids[ch.key], output)) for ch in chunks if ch.key not in done
+        ]
         for row in self._map(_process_row, tasks):
             _raise_shipped(row)
             on_outcome(json.loads(row["outcome"]))
