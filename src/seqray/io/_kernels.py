@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._swar import dna_span, qual_span
+
 # Scanner stop reasons
 DONE = 0  # reached the end of the owned range (or of the data at EOF)
 FULL = 1  # out rows or the bases budget used up; call again from the returned position
@@ -326,23 +328,6 @@ def _gather_skipping(buf, starts, ends, table):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _plain_dna(buf, start, end):
-    """(all bytes are A/C/G/T/N in either case, G+C count, N count) over buf[start:end]:
-    comparisons only, so the loop vectorises. Anything else goes through the table."""
-    other = 0
-    gc = 0
-    nn = 0
-    for p in range(start, end):
-        u = buf[p] & 0xDF
-        g = (u == 71) | (u == 67)
-        isn = u == 78
-        other += ~(g | isn | (u == 65) | (u == 84)) & 1
-        gc += g
-        nn += isn
-    return other == 0, gc, nn
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _header_ok(buf, start, end):
     """No control byte but TAB in buf[start:end] (so no LF either); vectorises."""
     bad = 0
@@ -352,32 +337,15 @@ def _header_ok(buf, start, end):
     return bad == 0
 
 
-@njit(cache=True, nogil=True, inline="always")
-def qual_tally(buf, start, end, offset):
-    """(bytes outside [offset, '~'], bases with Q >= 20, with Q >= 30) over
-    buf[start:end]: comparisons only, so the loop vectorises."""
-    lo = np.uint8(offset)
-    t20 = np.uint8(offset + 20)
-    t30 = np.uint8(offset + 30)
-    bad = 0
-    a = 0
-    b = 0
-    for p in range(start, end):
-        v = buf[p]
-        bad += (v < lo) | (v > 126)
-        a += v >= t20
-        b += v >= t30
-    return bad, a, b
-
-
 @njit(cache=True, nogil=True)
-def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_table, qlo):
+def scan_fastq_stats(buf, words, pos, owner_end, eof, out, max_bases, name_table, seq_table, qlo):
     """FASTQ records → statistics in one pass over the bytes, for statistics-only reads.
 
     Handles the plain case only: four LF-terminated lines, '@' and '+' where expected,
     equal lengths, every byte accepted. Anything else (CRLF, blank lines, errors, a
     truncated end) returns BAIL at that record so the full reader takes the chunk over.
-    The fields are checked and counted by comparison loops that vectorise. Line ends are
+    The fields are checked and counted eight bytes a word (`_swar`; `words` is `buf` as
+    uint64). Line ends are
     first guessed from the previous record (same header and sequence lengths, the common
     case): the guess holds when a LF stands there and the check of the bytes before it
     finds no LF (a LF fails both the header's and the sequence's checks), so no byte loop
@@ -410,12 +378,12 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
         e1 = s0 + slen
         plain = False
         if slen >= 0 and e1 < n and buf[e1] == LF:
-            plain, gc, nn = _plain_dna(buf, s0, e1)  # plain: no LF before e1 either
+            plain, gc, nn = dna_span(buf, words, s0, e1)  # plain: no LF before e1 either
         if not plain:
             e1 = _line_end(buf, s0, n)
             if e1 >= n:
                 return k, rec, more, bases
-            plain, gc, nn = _plain_dna(buf, s0, e1)
+            plain, gc, nn = dna_span(buf, words, s0, e1)
         if not plain:
             # IUPAC codes, '.', or a refused byte: the reader's table decides
             gc = 0
@@ -442,7 +410,7 @@ def scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, name_table, seq_t
             return k, rec, more, bases
         if qe < n and buf[qe] != LF:
             return k, rec, BAIL, bases
-        badq, a, b = qual_tally(buf, q0, qe, qlo)
+        badq, a, b = qual_span(buf, words, q0, qe, qlo)
         if badq:
             return k, rec, BAIL, bases
         out[k, 0] = length

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import mmap
 import os
 import tempfile
 from collections.abc import Iterator
@@ -170,6 +171,20 @@ def local_copy(uri: str, piece: int = 8 << 20) -> Iterator[str]:
         yield tmp
     finally:
         os.remove(tmp)
+
+
+def map_local(uri: str) -> mmap.mmap | None:
+    """A read-only memory map of a local, non-empty regular file (else None): the
+    parser scans the page cache in place, with no copy into Python bytes."""
+    if is_s3(uri):
+        return None
+    try:
+        with open(uri, "rb") as f:
+            if not os.path.isfile(uri) or os.fstat(f.fileno()).st_size == 0:
+                return None
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None  # the ordinary reader reports what is wrong
 
 
 def open_input(uri: str):

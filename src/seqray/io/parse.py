@@ -7,6 +7,7 @@ columns with the gather kernel, and locates every error by file and record.
 from __future__ import annotations
 
 import hashlib
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -30,9 +31,10 @@ from .schema import (
     read_schema,
     source_column,
 )
-from .streams import UNBOUNDED, ChunkStream
+from .streams import READ_SIZE, UNBOUNDED, ChunkStream
 
 DEFAULT_BLOCK_BASES = 16_000_000
+RELEASE_BYTES = 32 << 20  # a mapped window gives back scanned pages in steps of this
 MAX_BLOCK_ROWS = 262_144
 
 IUPAC_OTHER = b"RYSWKMBDHVU"
@@ -218,14 +220,14 @@ class ChunkReader:
         `q`: where the chunk starting at `q` begins, so neighbours agree on the boundary."""
         resync = K.fastq_resync if self.fastq else K.fasta_resync
         while True:
-            i = win.data.find(b"\n", max(q - win.base, 0))
+            i = win.find_newline(max(q - win.base, 0))
             if i >= 0:
                 p = i + 1
                 break
             if not win.append():
                 return win.end
         while True:
-            r = resync(win.buf, p, win.stream.eof)
+            r = resync(win.buf, p, win.eof)
             if r >= 0:
                 return win.base + r
             if r == -1:
@@ -262,7 +264,7 @@ class ChunkReader:
                     buf,
                     pos - win.base,
                     limit - win.base,
-                    stream.eof,
+                    win.eof,
                     out,
                     opts.block_bases,
                     opts.lenient,
@@ -281,6 +283,7 @@ class ChunkReader:
                     local += k
                 pos = win.base + newpos
                 if reason == K.FULL:
+                    win.release(pos)
                     continue
                 if reason == K.BAIL:
                     raise BailOut(pos)
@@ -291,7 +294,7 @@ class ChunkReader:
                             continue
                     if boundary is not None:
                         break
-                elif reason == K.DONE and stream.eof:
+                elif reason == K.DONE and win.eof:
                     break
                 win.advance(pos)
             # the whole owned raw range goes through the digest
@@ -317,7 +320,7 @@ class ChunkReader:
         if len(rows) and sha is not None:
             start = int(rows[0, 0]) - (1 if rows[0, 6] == 0 else 0)
             end = self._record_end(win.buf, rows[-1]) if len(rows) < len(found) - d else newpos
-            sha.update(win.data[start:end])
+            sha.update(win.text(start, end))
         return rows, skip - d
 
     def _note_errors(self, rows: np.ndarray, local: int, win: _Window) -> None:
@@ -331,7 +334,7 @@ class ChunkReader:
             )
         for i in errors:
             r = rows[i]
-            self._reject(local + int(i), self._message(int(r[6])), win.data[r[0] : r[1]])
+            self._reject(local + int(i), self._message(int(r[6])), win.text(r[0], r[1]))
 
     def _reject(self, local_record: int, reason: str, text: bytes) -> None:
         self.result.rejects.append(
@@ -468,29 +471,79 @@ def _table_error(table: pa.Table, row: int, msg: str, path: str) -> FormatError:
 
 
 class _Window:
-    """The decompressed text in memory: `data`, and the stream position of data[0]."""
+    """The decompressed text in memory: `data`, and the stream position of data[0].
+
+    A mapped stream (a local plain file) is not read at all: `data` is the whole file's
+    map, with data[0] at the file's start, and the window shows the scanner as much of it
+    as the pieces of an unmapped read would have brought in (READ_SIZE at a time), so
+    batches end where they would on S3 or with any other stream. Pages already scanned
+    are dropped from this process as the window advances."""
 
     def __init__(self, stream: ChunkStream):
         self.stream = stream
-        self.data = stream.read()
-        self.base = 0
+        self.mapped = stream.map is not None
+        self._ended = False  # (mapped) a read past the file's end was asked for
+        if self.mapped:
+            self.data = stream.map
+            self.base = -stream.chunk.start
+            self._shown = min(len(self.data), stream.chunk.start + READ_SIZE)
+            self._released = 0
+        else:
+            self.data = stream.read()
+            self.base = 0
+
+    @property
+    def eof(self) -> bool:
+        """The stream has no more text than the window holds."""
+        return self._ended if self.mapped else self.stream.eof
 
     @property
     def buf(self) -> np.ndarray:
+        if self.mapped:
+            return np.frombuffer(self.data, dtype=np.uint8, count=self._shown)
         return np.frombuffer(self.data, dtype=np.uint8)
 
     @property
     def end(self) -> int:
-        return self.base + len(self.data)
+        return self.base + (self._shown if self.mapped else len(self.data))
+
+    def find_newline(self, i: int) -> int:
+        """Index of the first LF at or after data index `i` in the window, or -1."""
+        if self.mapped:
+            return self.data.find(b"\n", i, self._shown)
+        return self.data.find(b"\n", i)
+
+    def text(self, start: int, end: int) -> bytes:
+        return bytes(self.data[start:end])
 
     def append(self) -> bool:
         """Read the next piece, keeping everything; False at the end of the stream."""
+        if self.mapped:
+            if self._shown == len(self.data):
+                self._ended = True
+                return False
+            self._shown = min(len(self.data), self._shown + READ_SIZE)
+            return True
         piece = self.stream.read()
         self.data += piece
         return bool(piece)
 
+    def release(self, pos: int) -> None:
+        """A mapped window's pages before stream position `pos` leave this process's
+        memory (they stay in the page cache)."""
+        if not self.mapped:
+            return
+        done = (pos - self.base) // RELEASE_BYTES * RELEASE_BYTES
+        if done > self._released:
+            self.data.madvise(mmap.MADV_DONTNEED, self._released, done - self._released)
+            self._released = done
+
     def advance(self, pos: int) -> None:
         """Drop text before stream position `pos` and read the next piece."""
+        if self.mapped:
+            self.release(pos)
+            self.append()
+            return
         drop = pos - self.base
         self.data = self.data[drop:] + self.stream.read()
         self.base = pos

@@ -10,7 +10,7 @@ from isal import igzip, igzip_threaded, isal_zlib
 from ..errors import FormatError
 from .chunks import Chunk
 from .compression import Compression, bgzf_block_size
-from .fs import open_input
+from .fs import map_local, open_input
 
 READ_SIZE = 8 * 1024 * 1024
 UNBOUNDED = 1 << 62
@@ -66,6 +66,8 @@ class ChunkStream:
         self.path = path or chunk.source
         self.compression = compression or chunk.compression
         self.raw = open_input(self.path)
+        # a local plain file is also mapped: the window scans it in place (see _Window)
+        self.map = map_local(self.path) if self.compression == Compression.NONE else None
         self.eof = False
         self.owner_end = UNBOUNDED  # records starting before this are surely the chunk's
         self.range_end: int | None = None  # stream length of the chunk's own bytes, once known
@@ -166,6 +168,10 @@ class ChunkStream:
     def drain(self) -> None:
         """Read on until every raw byte the chunk owns has gone through the digest."""
         if self._hasher.sha is None:
+            return
+        if self.map is not None and self._hasher.seen == 0:  # scanned in place, not read
+            end = len(self.map) if self._mode == "whole" else min(self.chunk.end, len(self.map))
+            self._hasher.sha.update(memoryview(self.map)[self.chunk.start : end])
             return
         if self._mode == "whole":
             while self.read():

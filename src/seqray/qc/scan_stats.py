@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import _kernels as K
+from ..io._swar import words_of
 from ..io.chunks import Chunk
 from ..io.parse import NAME_TABLE, BailOut, ChunkReader, ReadOptions, seq_table
 from ..io.readers import open_chunk
@@ -34,7 +35,10 @@ def _fastq_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
     qlo = np.uint8(chunk.phred_offset)
 
     def scan(buf, pos, owner_end, eof, out, max_bases, _lenient):
-        return K.scan_fastq_stats(buf, pos, owner_end, eof, out, max_bases, NAME_TABLE, stable, qlo)
+        words = words_of(buf)
+        return K.scan_fastq_stats(
+            buf, words, pos, owner_end, eof, out, max_bases, NAME_TABLE, stable, qlo
+        )
 
     st = ReadStats()
     for _, rows, _, _ in ChunkReader(chunk, options).iter_raw(scan):

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from ..io._kernels import qual_tally
+from ..io._swar import qual_span, words_of
 from ..io.buffers import values_offsets as _values_offsets
 from ..io.schema import QUAL, QUAL2, SEQ, SEQ2
 
@@ -50,14 +50,14 @@ def seq_counts(buf, starts, ends, table, skip_newlines):
 
 
 @njit(cache=True, nogil=True)
-def qual_counts(buf, starts, ends, offset):
+def qual_counts(buf, words, starts, ends, offset):
     """Bases with quality ≥ 20 and ≥ 30, all quality bases, and the index of the first
     record with a byte outside [offset, '~'] (or -1)."""
     q20 = 0
     q30 = 0
     total = 0
     for i in range(len(starts)):
-        bad, a, b = qual_tally(buf, starts[i], ends[i], offset)
+        bad, a, b = qual_span(buf, words, starts[i], ends[i], offset)
         if bad:
             return q20, q30, total, i
         q20 += a
@@ -124,7 +124,7 @@ class ReadStats:
         return bad
 
     def add_quals(self, buf, starts, ends, offset: int = 33) -> int:
-        q20, q30, total, bad = qual_counts(buf, starts, ends, offset)
+        q20, q30, total, bad = qual_counts(buf, words_of(buf), starts, ends, offset)
         if bad < 0:
             self.q20 += q20
             self.q30 += q30
