@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from seqray.cli.common import iter_chunk_tables
 from seqray.errors import FormatError, PairingError
 from seqray.io.parse import ReadOptions
-from seqray.io.sources import plan_chunks
+from seqray.io.readers import count_records, open_chunk
+from seqray.io.sources import number_chunks, plan_chunks
 
 from .test_split import HUGE, SETTINGS, write_bgzf
 
@@ -119,3 +120,47 @@ def test_split_pair_bad_r2_record_is_located(tmp_path):
     with pytest.raises(FormatError, match=r"'\+' separator") as e:
         read_pairs(tmp_path / "a_1.fq", tmp_path / "a_2.fq", 1000)
     assert e.value.record == 201 and "a_2.fq" in str(e.value)
+
+
+def test_every_chunk_that_meets_a_bad_r2_record_names_it(tmp_path):
+    """On Ray chunks run in any order: a chunk that skips over R2's bad record (it lies
+    before the chunk's own records) must report the same record as the chunk owning it."""
+    rng = random.Random(9)
+    t1, t2 = pair_texts(rng, 300, max1=20, max2=20)
+    lines = t2.split(b"\n")
+    lines[4 * 200 + 2] = b"-"
+    (tmp_path / "a_1.fq").write_bytes(t1)
+    (tmp_path / "a_2.fq").write_bytes(b"\n".join(lines))
+    chunks, _ = plan_chunks(str(tmp_path / "a_1.fq"), str(tmp_path / "a_2.fq"), chunk_bytes=900)
+    lenient = ReadOptions(lenient=True)
+    numbered = number_chunks(chunks, lambda todo: count_records(todo, lenient))
+    records = set()
+    for ch in numbered:
+        try:
+            for _ in open_chunk(ch, ReadOptions(block_bases=30)):
+                pass
+        except FormatError as e:
+            records.add(e.record)
+    skippers = [c for c in numbered if c.first_record > 200 and c.mate_start.skip > 0]
+    assert skippers and records == {201}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"@p5/2\nACGTACGTAC\n+\n", b"@p5/2\nACGTACGTAC\n+\nIIIIIIIIII\nIIIIIIIIII\n"],
+    ids=["quality line missing", "two quality lines"],
+)
+def test_malformed_r2_record_is_located_not_a_count_mismatch(tmp_path, bad):
+    """A malformed record can change R2's (lenient) record count: a strict read still
+    names the record, as the whole-file read does, not a mismatch of counts."""
+    r1 = b"".join(b"@p%d/1\nACGTACGT\n+\nIIIIIIII\n" % i for i in range(40))
+    r2 = [b"@p%d/2\nACGTACGTAC\n+\nIIIIIIIIII\n" % i for i in range(40)]
+    r2[5] = bad
+    (tmp_path / "a_1.fq").write_bytes(r1)
+    (tmp_path / "a_2.fq").write_bytes(b"".join(r2))
+    errors = []
+    for chunk_bytes in (HUGE, 200):
+        with pytest.raises(FormatError) as e:
+            read_pairs(tmp_path / "a_1.fq", tmp_path / "a_2.fq", chunk_bytes)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1] and "a_2.fq, record" in errors[0]

@@ -281,3 +281,17 @@ def test_dedup_equals_exact_count_and_fastp_overcounts_at_most_slightly(tmp_path
     # fastp keeps a subset of the unique reads: its Bloom filter can only over-count copies
     assert {s for _, s, _ in theirs} <= {s for _, s, _ in ours}
     assert exact_unique - len(theirs) <= 0.001 * len(recs)
+
+
+def test_marks_files_round_trip_and_refuse_truncation(tmp_path):
+    from seqray.errors import SeqrayError
+    from seqray.qc.dedup import _load_marks, _save_marks
+
+    arrays = {"dups": np.array([3, 9]), "firsts": np.array([1]), "counts": np.array([3])}
+    uri = str(tmp_path / "m.i64")
+    _save_marks(uri, **arrays)
+    got = _load_marks(uri)
+    assert {k: v.tolist() for k, v in got.items()} == {k: v.tolist() for k, v in arrays.items()}
+    (tmp_path / "m.i64").write_bytes((tmp_path / "m.i64").read_bytes()[:-3])
+    with pytest.raises(SeqrayError, match="truncated"):
+        _load_marks(uri)

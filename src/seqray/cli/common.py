@@ -62,7 +62,7 @@ def iter_chunk_tables(
     records skipped under `options.lenient` are appended to `rejects`."""
     if any(c.split_pair for c in chunks):
         lenient = replace(options, lenient=True)
-        chunks = number_chunks(chunks, lambda todo: count_records(todo, lenient))
+        chunks = number_chunks(chunks, lambda todo: count_records(todo, lenient), None, options)
     prev: dict[str, int] = {}
     for ch in chunks:
         first = prev.get(ch.source, 0) if ch.index else 0

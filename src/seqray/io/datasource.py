@@ -37,7 +37,7 @@ class SeqDatasource(Datasource):
             refs = [ray.remote(count_records).remote([c], lenient) for c in todo]
             return [n[0] for n in ray.get(refs)]
 
-        self.chunks = number_chunks(chunks, count)
+        self.chunks = number_chunks(chunks, count, None, self.options)
         self.paired = mate_paths is not None
 
     def estimate_inmemory_data_size(self) -> int:

@@ -184,6 +184,7 @@ class ChunkReader:
             path=None if self.path == self.chunk.source else self.path,
             compression=self.compression,
             digest=False,
+            mapped=False,
         ) as stream:
             while seen < offset:
                 piece = stream.read()
@@ -310,12 +311,12 @@ class ChunkReader:
         if self.take is not None:
             rows = rows[: self.take - local]
         # an error in a skipped record is still an error (it is another chunk's to
-        # report, but a strict read must not go past it); leniently it is that chunk's
-        self._note_errors(
-            found[: d + len(rows)] if not self.options.lenient else rows,
-            local - (d if not self.options.lenient else 0),
-            win,
-        )
+        # report, but a strict read must not go past it); leniently it is that chunk's.
+        # found[0] lies `skip` records before the first record this reader takes.
+        if self.options.lenient:
+            self._note_errors(rows, local, win)
+        else:
+            self._note_errors(found[: d + len(rows)], local - skip, win)
         rows = rows.copy()
         if len(rows) and sha is not None:
             start = int(rows[0, 0]) - (1 if rows[0, 6] == 0 else 0)
@@ -630,6 +631,8 @@ class PairedChunkReader:
         self.chunk = chunk
         self.r1 = ChunkReader(chunk, options)
         at = chunk.mate_start
+        if chunk.split_pair and at is None:
+            raise ValueError(f"{chunk.key}: a split pair's chunk needs numbering first")
         if at is None:
             self.r2 = ChunkReader(
                 chunk,

@@ -16,6 +16,7 @@ from ..errors import FormatError, InputError, PairingError
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
+from .parse import ChunkReader, ReadOptions
 
 HEAD_BYTES = 1 << 20
 TEXT_FORMATS = ("FASTQ", "FASTA")
@@ -175,20 +176,28 @@ def number_chunks(
     chunks: list[Chunk],
     count: Callable[[list[Chunk]], list[int]],
     known: dict[str, int] | None = None,
+    options: ReadOptions | None = None,
 ) -> list[Chunk]:
     """Chunks with first-record ordinals (and R2 starts of split pairs), counting the
-    chunks that decide them with `count` (maybe parallel) unless `known` (key → records)."""
+    chunks that decide them with `count` (lenient, maybe parallel) unless `known`
+    (key → records). `options`: how the chunks will be read (see `place_mates`)."""
     known = dict(known or {})
     todo = [c for c in needs_counting(chunks) if c.key not in known]
     if todo:
         known.update(zip([c.key for c in todo], count(todo)))
     numbered = assign_first_records(chunks, [known.get(c.key) for c in chunks])
-    return place_mates(numbered, known)
+    return place_mates(numbered, known, options)
 
 
-def place_mates(chunks: list[Chunk], counts: dict[str, int]) -> list[Chunk]:
+def place_mates(
+    chunks: list[Chunk], counts: dict[str, int], options: ReadOptions | None = None
+) -> list[Chunk]:
     """Each chunk of a split pair reads R2 from the record with its first ordinal: found
-    from the record counts of R2's chunks, taking as many records as R1's chunk holds."""
+    from the record counts of R2's chunks, taking as many records as R1's chunk holds.
+
+    Mates whose counts differ are an error before any chunk is read. Counts are lenient
+    (a malformed record can change them), so for a strict read (`options` not lenient)
+    both files are first scanned strictly, to report the malformed record itself."""
     last = {c.source: c.index for c in chunks}
     firsts2: dict[str, list[int]] = {}  # R1 source -> first ordinal of each R2 chunk
     out = []
@@ -202,12 +211,27 @@ def place_mates(chunks: list[Chunk], counts: dict[str, int]) -> list[Chunk]:
         f2 = firsts2[ch.source]
         take: int | None = counts[ch.key]
         if ch.index == last[ch.source]:
+            if ch.first_record + take != f2[-1] and options and not options.lenient:
+                pair = [c for c in chunks if c.source == ch.source]
+                _raise_format_error(pair, counts, options)
+                _raise_format_error(ch.mate_chunks(), counts, options)
             _check_pair_counts(ch, ch.first_record + take, f2[-1])
             take = None  # to R2's end, which must come with R1's
         j = min(max(bisect.bisect_right(f2, ch.first_record) - 1, 0), len(f2) - 2)
         start = MateStart(j, ch.mate_ranges[j][0], ch.first_record - f2[j], take)
         out.append(replace(ch, mate_start=start))
     return out
+
+
+def _raise_format_error(chunks: list[Chunk], counts: dict[str, int], options) -> None:
+    """Scans one file's chunks strictly, in order and with their ordinals (exact up to
+    the first bad record), so the first malformed record raises its located error."""
+    strict = replace(options, lenient=False, digest=False)
+    first = 0
+    for c in chunks:
+        for _ in ChunkReader(c, strict, first_record=first).iter_raw():
+            pass
+        first += counts[c.key]
 
 
 def _check_pair_counts(ch: Chunk, n1: int, n2: int) -> None:

@@ -61,13 +61,15 @@ class ChunkStream:
         path: str | None = None,
         compression: Compression | None = None,
         digest: bool = True,
+        mapped: bool = True,
     ):
         self.chunk = chunk
         self.path = path or chunk.source
         self.compression = compression or chunk.compression
         self.raw = open_input(self.path)
         # a local plain file is also mapped: the window scans it in place (see _Window)
-        self.map = map_local(self.path) if self.compression == Compression.NONE else None
+        plain = self.compression == Compression.NONE
+        self.map = map_local(self.path) if mapped and plain else None
         self.eof = False
         self.owner_end = UNBOUNDED  # records starting before this are surely the chunk's
         self.range_end: int | None = None  # stream length of the chunk's own bytes, once known
@@ -187,6 +189,11 @@ class ChunkStream:
 
     def close(self) -> None:
         self.raw.close()
+        if self.map is not None:
+            try:
+                self.map.close()  # its own file descriptor goes with it
+            except BufferError:
+                pass  # arrays still view it (a traceback kept): freed with them
 
     def __enter__(self):
         return self

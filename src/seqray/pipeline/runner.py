@@ -296,9 +296,10 @@ class LocalRunner:
     ) -> None:
         if any(c.split_pair for c in chunks):
             # R2 starts of split pairs need every chunk's count first
-            lenient = replace(pipeline.read_options(), lenient=True)
+            opts = pipeline.read_options()
+            lenient = replace(opts, lenient=True)
             chunks = number_chunks(
-                chunks, lambda todo: count_records(todo, lenient), _journaled(done)
+                chunks, lambda todo: count_records(todo, lenient), _journaled(done), opts
             )
         prev: dict[str, int] = {}  # source -> ordinal after the last chunk seen
         for ch in chunks:
@@ -415,8 +416,11 @@ class RayRunner:
     ) -> None:
         self.start()
         # ordinals of split files: counts from the journal where known, else counted now
-        lenient = replace(pipeline.read_options(), lenient=True)
-        chunks = number_chunks(chunks, lambda todo: self.count(todo, lenient), _journaled(done))
+        opts = pipeline.read_options()
+        lenient = replace(opts, lenient=True)
+        chunks = number_chunks(
+            chunks, lambda todo: self.count(todo, lenient), _journaled(done), opts
+        )
         tasks = [
             pickle.dumps((pipeline, ch, ids[ch.key], output)) for ch in chunks if ch.key not in done
         ]

@@ -13,7 +13,7 @@ reads the chance that any pair collides is at most n²/2¹²⁹ (≈ 1.5·10⁻�
 
 from __future__ import annotations
 
-import io
+import struct
 
 import numpy as np
 import pyarrow as pa
@@ -188,20 +188,36 @@ def reduce_partition(task: tuple[int, list[str]]) -> tuple[np.ndarray, np.ndarra
 # -- marks: per chunk, the records to drop ----------------------------------------------
 
 
-def _save_arrays(uri: str, **arrays: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
+MARKS_MAGIC = b"SQRYMRK1"
+MARK_FIELDS = ("dups", "firsts", "counts")  # int64 arrays, in this order
+
+
+def _save_marks(uri: str, **arrays: np.ndarray) -> None:
+    """Magic, the three lengths, then the int64 values: no `np.load` to read it back, as
+    its header parser (ast) is not thread-safe on Python 3.11 and marks load on threads."""
+    cols = [np.ascontiguousarray(arrays[k], dtype="<i8") for k in MARK_FIELDS]
     f = AtomicFile(uri)
-    f.write(buf.getvalue())
+    f.write(MARKS_MAGIC + struct.pack("<3q", *(len(c) for c in cols)))
+    for c in cols:
+        f.write(c.tobytes())
     f.commit()
 
 
-def _load_arrays(uri: str) -> dict[str, np.ndarray]:
+def _load_marks(uri: str) -> dict[str, np.ndarray]:
     fs, path = filesystem_for(uri)
     with fs.open_input_stream(path, compression=None) as f:
         data = f.read()
-    with np.load(io.BytesIO(data)) as z:
-        return {k: z[k] for k in z.files}
+    head = len(MARKS_MAGIC) + 24
+    if data[: len(MARKS_MAGIC)] != MARKS_MAGIC or len(data) < head:
+        raise SeqrayError(f"{uri}: not a duplicate-marks file")
+    lens = struct.unpack("<3q", data[len(MARKS_MAGIC) : head])
+    if head + 8 * sum(lens) != len(data):
+        raise SeqrayError(f"{uri}: truncated duplicate-marks file")
+    bounds = np.cumsum([0, *lens]) * 8 + head
+    return {
+        k: np.frombuffer(data, dtype="<i8", count=n, offset=int(o))
+        for k, n, o in zip(MARK_FIELDS, lens, bounds)
+    }
 
 
 PARTITION_INPUT = 256 << 20  # input bytes per partition (compressed or not)
@@ -240,8 +256,8 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
         a, b = np.searchsorted(firsts, lo), np.searchsorted(firsts, hi)
         if not len(d) and a == b:
             continue
-        uri = join(directory, f"marks-{o['chunk_id']}.npz")
-        _save_arrays(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b])
+        uri = join(directory, f"marks-{o['chunk_id']}.i64")
+        _save_marks(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b])
         marks[o["chunk"]] = uri
     for u in uris:
         fs, path = filesystem_for(u)
@@ -285,7 +301,7 @@ class DuplicateMarking:
             return None
         cache = getattr(self, "_dup_cache", None)
         if cache is None or cache[0] != uri:
-            cache = (uri, _load_arrays(uri))
+            cache = (uri, _load_marks(uri))
             self._dup_cache = cache
         return cache[1]
 
