@@ -14,7 +14,7 @@ from rich.console import Console
 from ..errors import FormatError, SeqrayError
 from ..io.chunks import Chunk
 from ..io.parse import ReadOptions, count_chunk_records
-from ..io.readers import count_records, open_chunk
+from ..io.readers import open_chunk
 from ..io.sources import number_chunks
 
 console = Console(stderr=True)
@@ -61,8 +61,7 @@ def iter_chunk_tables(
     """All tables of all chunks in read-identity order, ordinals carried across chunks;
     records skipped under `options.lenient` are appended to `rejects`."""
     if any(c.split_pair for c in chunks):
-        lenient = replace(options, lenient=True)
-        chunks = number_chunks(chunks, lambda todo: count_records(todo, lenient), None, options)
+        chunks = number_chunks(chunks, options)
     prev: dict[str, int] = {}
     for ch in chunks:
         first = prev.get(ch.source, 0) if ch.index else 0

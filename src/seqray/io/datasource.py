@@ -9,10 +9,15 @@ import ray
 from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
-from .parse import ReadOptions
-from .readers import count_records, open_chunk
+from .parse import ReadOptions, count_chunk_records
+from .readers import open_chunk
 from .schema import read_schema
 from .sources import number_chunks, plan_chunks
+
+
+def _count_in_tasks(chunks, options: ReadOptions) -> list[int]:
+    count = ray.remote(count_chunk_records)
+    return ray.get([count.remote(c, options) for c in chunks])
 
 
 class SeqDatasource(Datasource):
@@ -31,13 +36,7 @@ class SeqDatasource(Datasource):
         chunks, self.inputs = plan_chunks(
             paths, mate_paths, chunk_bytes=chunk_bytes, phred_offset=phred_offset, fmt=fmt
         )
-        lenient = ReadOptions(**{**self.options.__dict__, "lenient": True})
-
-        def count(todo):
-            refs = [ray.remote(count_records).remote([c], lenient) for c in todo]
-            return [n[0] for n in ray.get(refs)]
-
-        self.chunks = number_chunks(chunks, count, None, self.options)
+        self.chunks = number_chunks(chunks, self.options, _count_in_tasks)
         self.paired = mate_paths is not None
 
     def estimate_inmemory_data_size(self) -> int:

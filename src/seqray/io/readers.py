@@ -15,7 +15,6 @@ from .parse import (
     ChunkResult,
     PairedChunkReader,
     ReadOptions,
-    count_chunk_records,
     normalize_table,
 )
 from .schema import RECORD, SOURCE, read_schema, record_column, source_column
@@ -128,7 +127,3 @@ def open_chunk(chunk: Chunk, options: ReadOptions | None = None):
     if chunk.fmt == "Parquet":
         return ParquetReader(chunk, options)
     raise FormatError(f"unsupported format {chunk.fmt}", path=chunk.source)
-
-
-def count_records(chunks: list[Chunk], options: ReadOptions | None = None) -> list[int]:
-    return [count_chunk_records(c, options) for c in chunks]

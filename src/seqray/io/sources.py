@@ -16,7 +16,7 @@ from ..errors import FormatError, InputError, PairingError
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
-from .parse import ChunkReader, ReadOptions
+from .parse import ChunkReader, ReadOptions, count_chunk_records
 
 HEAD_BYTES = 1 << 20
 TEXT_FORMATS = ("FASTQ", "FASTA")
@@ -172,19 +172,25 @@ def needs_counting(chunks: list[Chunk]) -> list[Chunk]:
     return own + [m for c in pairs.values() for m in c.mate_chunks()]
 
 
+def count_here(chunks: list[Chunk], options: ReadOptions) -> list[int]:
+    """Records of each chunk (bad ones included), one after another in this process."""
+    return [count_chunk_records(c, options) for c in chunks]
+
+
 def number_chunks(
     chunks: list[Chunk],
-    count: Callable[[list[Chunk]], list[int]],
-    known: dict[str, int] | None = None,
     options: ReadOptions | None = None,
+    count: Callable[[list[Chunk], ReadOptions], list[int]] = count_here,
+    known: dict[str, int] | None = None,
 ) -> list[Chunk]:
-    """Chunks with first-record ordinals (and R2 starts of split pairs), counting the
-    chunks that decide them with `count` (lenient, maybe parallel) unless `known`
-    (key → records). `options`: how the chunks will be read (see `place_mates`)."""
+    """Chunks with first-record ordinals (and R2 starts of split pairs). The chunks that
+    decide them are counted with `count` (maybe in parallel tasks) unless `known`
+    (key → records, e.g. from the journal); `options`: how the chunks will be read."""
+    options = options or ReadOptions()
     known = dict(known or {})
     todo = [c for c in needs_counting(chunks) if c.key not in known]
     if todo:
-        known.update(zip([c.key for c in todo], count(todo)))
+        known.update(zip([c.key for c in todo], count(todo, options)))
     numbered = assign_first_records(chunks, [known.get(c.key) for c in chunks])
     return place_mates(numbered, known, options)
 

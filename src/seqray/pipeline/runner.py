@@ -30,8 +30,8 @@ from ..errors import ConfigError, SeqrayError
 from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
 from ..io.fs import filesystem_for, is_s3, join
-from ..io.parse import ReadOptions
-from ..io.readers import count_records, open_chunk
+from ..io.parse import ReadOptions, count_chunk_records
+from ..io.readers import open_chunk
 from ..io.schema import SEQ, SEQ2
 from ..io.sources import InputFile, number_chunks
 from ..io.writers import AtomicFile
@@ -296,11 +296,7 @@ class LocalRunner:
     ) -> None:
         if any(c.split_pair for c in chunks):
             # R2 starts of split pairs need every chunk's count first
-            opts = pipeline.read_options()
-            lenient = replace(opts, lenient=True)
-            chunks = number_chunks(
-                chunks, lambda todo: count_records(todo, lenient), _journaled(done), opts
-            )
+            chunks = number_chunks(chunks, pipeline.read_options(), known=_journaled(done))
         prev: dict[str, int] = {}  # source -> ordinal after the last chunk seen
         for ch in chunks:
             first = prev.get(ch.source, 0) if ch.index else 0
@@ -333,7 +329,7 @@ def _process_row(row: dict) -> dict:
 
 
 def _count_one(chunk: Chunk, options: ReadOptions) -> int:
-    return count_records([chunk], options)[0]
+    return count_chunk_records(chunk, options)
 
 
 def _raise_shipped(row: dict) -> None:
@@ -416,11 +412,7 @@ class RayRunner:
     ) -> None:
         self.start()
         # ordinals of split files: counts from the journal where known, else counted now
-        opts = pipeline.read_options()
-        lenient = replace(opts, lenient=True)
-        chunks = number_chunks(
-            chunks, lambda todo: self.count(todo, lenient), _journaled(done), opts
-        )
+        chunks = number_chunks(chunks, pipeline.read_options(), self.count, _journaled(done))
         tasks = [
             pickle.dumps((pipeline, ch, ids[ch.key], output)) for ch in chunks if ch.key not in done
         ]
