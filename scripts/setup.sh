@@ -39,7 +39,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$what" = "test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test,s3,hf]"
+  .venv/bin/python -m pip install -q -e ".[test,hf]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -66,7 +66,22 @@ class PairingError(FormatError):
 
 
 class ConfigError(SeqrayError):
-    """An invalid pipeline configuration or option (names the key and what is allowed)."""
+    """An invalid pipeline configuration or option (names the key and what is allowed).
+
+    `fields` holds (stage config key, message) pairs when the error is about values of a
+    stage's config, so a command can name the option the user typed instead of the key."""
+
+    def __init__(self, message: str, fields: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.fields = fields or []
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.fields))
+
+
+class OutputError(SeqrayError):
+    """An output that cannot be written, or whose writing would replace or delete a file
+    seqray did not write (names the path)."""
 
 
 class ResumeError(SeqrayError):

@@ -211,18 +211,6 @@ def test_dedup_on_ray_equals_local(tmp_path, ray_cluster, examples):
     assert names == _first_copies([recs + recs[:50]])[0]
 
 
-def test_resume_reuses_duplicate_marks(tmp_path):
-    recs = _with_copies(300, 4)
-    f = _write_fastq(tmp_path / "a.fq", recs)
-    out = tmp_path / "o"
-    run_pipeline(_config(out, [f]), runner="local")
-    first = _outputs(out)
-    marks = json.loads((out / "_seqray" / "dedup" / "0" / "marks.json").read_text())
-    assert marks["marks"]
-    run_pipeline(_config(out, [f]), runner="local", overwrite=True)
-    assert _outputs(out) == first
-
-
 @pytest.mark.integration
 def test_dedup_equals_exact_count_and_fastp_overcounts_at_most_slightly(tmp_path):
     """Real reads with many duplicates (gasic-examples, 100 k reads): seqray removes exactly

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from collections.abc import Iterator
@@ -16,11 +17,90 @@ from ..io.chunks import Chunk
 from ..io.parse import ReadOptions, count_chunk_records
 from ..io.readers import open_chunk
 from ..io.sources import number_chunks
+from ..pipeline.progress import Progress
 
 console = Console(stderr=True)
 out = Console()
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+# the options every pipeline command shares
+RESUME_HELP = (
+    "Finish an interrupted run (finished chunks are verified and skipped); on a finished "
+    "run, verify its files and exit."
+)
+OVERWRITE_HELP = (
+    "Replace the seqray run at the output (never files it did not write: with any there, "
+    "the run is refused)."
+)
+ARGV: list[str] = []  # the command line as typed (set by main), to name options as typed
+
+
+def pipeline_config(ctx, data: dict, source: str, aliases: dict[str, str] | None = None):
+    """The config of a command built from its options. An invalid value is a usage error
+    (exit 2) that names the option as the user typed it; `aliases` maps config keys to
+    the command's parameter names where they differ (e.g. num_cpus → threads)."""
+    from ..errors import ConfigError
+    from ..pipeline.config import parse_config
+
+    try:
+        return parse_config(data, source=source)
+    except ConfigError as exc:
+        message = str(exc).removeprefix("invalid config: ").removeprefix(f"{source}: ")
+        message = re.sub(r"stages\[\d+\]\.[a-z_-]+[.:]\s*", "", message)
+        raise option_error(ctx, exc.fields, message, aliases) from None
+
+
+def validated(ctx, model, values: dict, aliases: dict[str, str] | None = None):
+    """`model(**values)` for a command's options, with `pipeline_config`'s usage errors."""
+    from pydantic import ValidationError
+
+    from ..errors import ConfigError
+    from ..pipeline.config import explain
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = explain("", exc)
+        raise option_error(ctx, err.fields, str(err), aliases) from None
+    except ConfigError as exc:
+        raise option_error(ctx, exc.fields, str(exc), aliases) from None
+
+
+def option_error(ctx, fields: list[tuple[str, str]], message: str, aliases: dict | None):
+    """A usage error (exit 2) naming the first option behind `fields` as it was typed
+    (`ctx`: the command's typer.Context)."""
+    import typer
+
+    params = {p.name: p for p in ctx.command.params}
+    for key, msg in fields:
+        param = params.get((aliases or {}).get(key, key))
+        if param is not None and getattr(param, "opts", None):
+            return typer.BadParameter(msg, param_hint=typed_option(param.opts))
+    return typer.BadParameter(message)
+
+
+def phred_option(value: str, hint: str = "'--phred-offset'") -> str | int:
+    """'auto', 33 or 64, from the option's text."""
+    import typer
+
+    if value == "auto":
+        return value
+    if value in ("33", "64"):
+        return int(value)
+    raise typer.BadParameter(f"must be auto, 33 or 64, not {value!r}", param_hint=hint)
+
+
+def typed_option(opts: list[str]) -> str:
+    """The form of an option the user typed ('-q' or '--qualified_quality_phred')."""
+    for a in ARGV:
+        for o in opts:
+            if (
+                a == o
+                or (o.startswith("--") and a.startswith(o + "="))
+                or (len(o) == 2 and not a.startswith("--") and a.startswith(o))
+            ):
+                return f"'{o}'"
+    return " / ".join(f"'{o}'" for o in opts)
 
 
 def _seqray_cause(exc: BaseException) -> SeqrayError | None:
@@ -56,36 +136,63 @@ def report_error(exc: BaseException, debug: bool) -> int:
 
 
 def iter_chunk_tables(
-    chunks: list[Chunk], options: ReadOptions, rejects: list | None = None
+    chunks: list[Chunk],
+    options: ReadOptions,
+    rejects: list | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[tuple[Chunk, pa.Table]]:
     """All tables of all chunks in read-identity order, ordinals carried across chunks;
     records skipped under `options.lenient` are appended to `rejects`."""
+    progress = progress or Progress()
     if any(c.split_pair for c in chunks):
         chunks = number_chunks(chunks, options)
+    progress.phase("reading", sum(c.end - c.start for c in chunks))
     prev: dict[str, int] = {}
+    done = reads = 0
     for ch in chunks:
         first = prev.get(ch.source, 0) if ch.index else 0
         reader = open_chunk(replace(ch, first_record=first), options)
         for t in reader:
+            reads += len(t)
+            progress.update(done + min(getattr(reader, "consumed", 0), ch.end - ch.start), reads)
             yield ch, t
+        done += ch.end - ch.start
+        progress.update(done, reads)
         prev[ch.source] = first + reader.result.records
         if rejects is not None:
             rejects += reader.result.rejects
 
 
-def map_chunks_threaded(chunks: list[Chunk], options: ReadOptions, fn, threads: int) -> list:
+def map_chunks_threaded(
+    chunks: list[Chunk], options: ReadOptions, fn, threads: int, progress: Progress | None = None
+) -> list:
     """fn(chunk, options) for each chunk on a thread pool (the kernels release the GIL).
     Chunks are numbered from 0 here; record numbers in errors from later chunks are fixed
-    by counting the chunks before."""
+    by counting the chunks before. `progress` hears of each chunk done."""
+    progress = progress or Progress()
+    done = 0
 
     def work(ch: Chunk):
         return fn(replace(ch, first_record=0), options)
 
+    def finished(ch: Chunk) -> None:
+        nonlocal done
+        done += ch.end - ch.start
+        progress.update(done)
+
     if threads <= 1 or len(chunks) <= 1:
-        return [_located(work, ch, chunks, options) for ch in chunks]
+        out = []
+        for ch in chunks:
+            out.append(_located(work, ch, chunks, options))
+            finished(ch)
+        return out
     with ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(_located, work, ch, chunks, options) for ch in chunks]
-        return [f.result() for f in futures]
+        out = []
+        for f, ch in zip(futures, chunks):
+            out.append(f.result())
+            finished(ch)
+        return out
 
 
 def _located(work, ch: Chunk, chunks: list[Chunk], options: ReadOptions):

@@ -9,7 +9,9 @@ from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import BamWriter, ParquetShardWriter, TextShardWriter
-from .common import console, iter_chunk_tables
+from ..pipeline.outputs import check_new_file
+from .common import console, iter_chunk_tables, phred_option
+from .progress import QUIET, progress_for
 
 TEXT = {".fastq": "fastq", ".fq": "fastq", ".fasta": "fasta", ".fa": "fasta", ".fna": "fasta"}
 
@@ -45,22 +47,25 @@ def convert(
         "fail", help="fail, or skip (bad records are dropped and counted; the count is printed)."
     ),
     keep_iupac: bool = typer.Option(False, help="Keep IUPAC codes other than N."),
+    quiet: bool = QUIET,
 ) -> None:
     """Convert reads between formats, in input order; output appears only when complete."""
     if on_error not in ("fail", "skip"):
         raise typer.BadParameter("must be 'fail' or 'skip'", param_hint="--on-error")
-    po = phred_offset if phred_offset == "auto" else int(phred_offset)
-    chunks, _ = plan_chunks(src, mate, phred_offset=po)
+    po = phred_option(phred_offset)
+    chunks, inputs = plan_chunks(src, mate, phred_offset=po)
+    check_new_file(dst, [i.info.uri for i in inputs], "convert")
     options = ReadOptions(lenient=on_error == "skip", keep_iupac=keep_iupac)
     w = None
     n = 0
     rejects: list = []
     try:
-        for ch, t in iter_chunk_tables(chunks, options, rejects):
-            if w is None:
-                w = writer_for(dst, paired=ch.paired)
-            w.write(t)
-            n += len(t)
+        with progress_for(quiet) as progress:
+            for ch, t in iter_chunk_tables(chunks, options, rejects, progress):
+                if w is None:
+                    w = writer_for(dst, paired=ch.paired)
+                w.write(t)
+                n += len(t)
         if w is None:  # no input records at all: an empty output of the right kind
             w = writer_for(dst, paired=any(c.paired for c in chunks))
         f = w.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .common import console
+from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config
+from .progress import QUIET, progress_for
 
 
 def _min_count(value: str) -> str | int:
@@ -20,6 +21,7 @@ def _min_count(value: str) -> str | int:
 
 
 def correct(
+    ctx: typer.Context,
     src: str = typer.Argument(
         ..., metavar="INPUT", help="Reads (FASTQ/FASTA/BAM/…, local or s3://)."
     ),
@@ -35,12 +37,14 @@ def correct(
     runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
     fmt: str = typer.Option("fastq", "--format", help="fastq, or parquet (keeps corrected_bases)."),
     compression: str = typer.Option(None, help="gzip or none (FASTQ); default gzip."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    quiet: bool = QUIET,
 ) -> None:
     """Fix substitution errors with the input's trusted k-mers; reads keep their names and
     order. Writes OUTPUT/reads.fastq.gz (reads_R1/_R2 for pairs) and correction.json."""
-    from ..pipeline.config import parse_config
     from ..pipeline.runner import run_pipeline
+    from .run_cmd import print_summary
 
     if runner not in ("auto", "local", "ray"):
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
@@ -55,7 +59,8 @@ def correct(
     run = {"runner": runner}
     if threads:
         run["num_cpus"] = threads
-    cfg = parse_config(
+    cfg = pipeline_config(
+        ctx,
         {
             "output": output,
             "run": run,
@@ -64,9 +69,15 @@ def correct(
                 {"correct": {"k": k, "min_count": _min_count(min_count)}},
                 {"write": write},
             ],
-        }
+        },
+        "seqray correct",
+        {"num_cpus": "threads", "format": "fmt"},
     )
-    result = run_pipeline(cfg, overwrite=overwrite)
+    with progress_for(quiet) as progress:
+        result = run_pipeline(cfg, overwrite=overwrite, resume=resume, progress=progress)
+    if result.verified:
+        print_summary(result)
+        return
     r, t = result.reports["correct"]["reads"], result.reports["correct"]["trusted"]
     console.print(
         f"{r['reads']:,} reads: {r['corrected']:,} corrected ({r['bases_changed']:,} bases), "

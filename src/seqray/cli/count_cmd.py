@@ -12,7 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from .common import console, out
+from .common import OVERWRITE_HELP, RESUME_HELP, console, out, pipeline_config
+from .progress import QUIET, progress_for
 
 
 class _RunByDefault(TyperGroup):
@@ -35,6 +36,7 @@ count_app = typer.Typer(
 
 @count_app.command("run")
 def count_run(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(
         ..., help="FASTQ/FASTA/SAM/BAM/Parquet files, globs, directories or s3:// URIs."
     ),
@@ -55,12 +57,13 @@ def count_run(
     threads: int = typer.Option(None, "--threads", "-t", help="CPUs (default: all)."),
     runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
-    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    quiet: bool = QUIET,
 ) -> None:
     """Count k-mers: OUT_DIR gets counts/part-*.parquet, histo.txt, summary.json, manifest."""
-    from ..pipeline.config import parse_config
     from ..pipeline.runner import run_pipeline
+    from .run_cmd import print_summary as print_run_summary
 
     if runner not in ("auto", "local", "ray"):
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
@@ -73,11 +76,17 @@ def count_run(
     run = {"runner": "ray" if address and runner == "auto" else runner, "num_cpus": threads}
     if address:
         run["address"] = address
-    cfg = parse_config(
+    cfg = pipeline_config(
+        ctx,
         {"output": output, "run": run, "stages": [{"read": {"paths": inputs}}, {"count": stage}]},
-        source="seqray count",
+        "seqray count",
+        {"num_cpus": "threads"},
     )
-    result = run_pipeline(cfg, resume=resume, overwrite=overwrite)
+    with progress_for(quiet) as progress:
+        result = run_pipeline(cfg, resume=resume, overwrite=overwrite, progress=progress)
+    if result.verified:
+        print_run_summary(result)
+        return
     print_summary(result.reports["count"], result.seconds)
 
 

@@ -12,7 +12,8 @@ from ..io.parse import ReadOptions
 from ..io.sources import plan_chunks
 from ..qc.scan_stats import chunk_stats
 from ..qc.stats import ReadStats, stats_rows
-from .common import map_chunks_threaded, out
+from .common import map_chunks_threaded, out, phred_option
+from .progress import QUIET, progress_for
 
 COLUMNS = [
     "file",
@@ -44,26 +45,32 @@ def inspect(
         min(os.cpu_count() or 1, 8),
         "--threads",
         "-j",
+        min=1,
         help="Threads for parsing (chunks of one file in parallel).",
     ),
     phred_offset: str = typer.Option("auto", help="Quality offset: auto, 33 or 64."),
-    chunk_bytes: int = typer.Option(64 << 20, help="Bytes per parallel chunk of plain text."),
+    chunk_bytes: int = typer.Option(
+        64 << 20, min=1, help="Bytes per parallel chunk of plain text."
+    ),
+    quiet: bool = QUIET,
 ) -> None:
     """Statistics per file: reads, bases, lengths (quartiles, N50), GC, Q20/Q30."""
-    po = phred_offset if phred_offset == "auto" else int(phred_offset)
+    po = phred_option(phred_offset)
     rows = []
-    for f in files:
-        chunks, inputs = plan_chunks(f, chunk_bytes=chunk_bytes, phred_offset=po)
-        per_file = {i.info.uri: ReadStats() for i in inputs}
-        for ch, st in zip(
-            chunks, map_chunks_threaded(chunks, ReadOptions(digest=False), chunk_stats, threads)
-        ):
-            per_file[ch.source] += st
-        fmts = {i.info.uri: i.fmt or "" for i in inputs}
-        for r in stats_rows(per_file, fmts, "DNA"):
-            if len(inputs) == 1 and os.path.abspath(f) == r["file"]:
-                r["file"] = f  # as the user wrote it, like seqkit
-            rows.append(r)
+    with progress_for(quiet) as progress:
+        for f in files:
+            chunks, inputs = plan_chunks(f, chunk_bytes=chunk_bytes, phred_offset=po)
+            progress.phase(f, sum(c.end - c.start for c in chunks))
+            opts = ReadOptions(digest=False)
+            stats = map_chunks_threaded(chunks, opts, chunk_stats, threads, progress)
+            per_file = {i.info.uri: ReadStats() for i in inputs}
+            for ch, st in zip(chunks, stats):
+                per_file[ch.source] += st
+            fmts = {i.info.uri: i.fmt or "" for i in inputs}
+            for r in stats_rows(per_file, fmts, "DNA"):
+                if len(inputs) == 1 and os.path.abspath(f) == r["file"]:
+                    r["file"] = f  # as the user wrote it, like seqkit
+                rows.append(r)
     if json_out:
         out.print_json(json.dumps(rows))
         return

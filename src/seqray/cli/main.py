@@ -8,6 +8,7 @@ import typer
 
 from .. import __version__
 from .._alloc import keep_freed_memory
+from . import common
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
 from .correct_cmd import correct
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    common.ARGV[:] = args
     try:
         app(args=args, prog_name="seqray", standalone_mode=False)
     except SystemExit as e:

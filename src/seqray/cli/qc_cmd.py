@@ -9,7 +9,8 @@ import sys
 import typer
 from rich.table import Table
 
-from .common import console
+from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config
+from .progress import progress_for
 
 _S = "Trimming"
 _F = "Filtering"
@@ -24,6 +25,7 @@ def _abs(path: str | None) -> str | None:
 
 
 def qc(
+    ctx: typer.Context,
     in1: list[str] = typer.Option(..., "-i", "--in1", help="Read 1 input(s) (FASTQ, gz, BAM...)."),
     in2: list[str] = typer.Option(None, "-I", "--in2", help="Read 2 input(s) for pairs."),
     out1: str = typer.Option(None, "-o", "--out1", help="Passed read 1 (FASTQ, .gz to gzip)."),
@@ -149,15 +151,14 @@ def qc(
         rich_help_panel=_R,
     ),
     runner: str = typer.Option("auto", "--runner", help="auto, local or ray.", rich_help_panel=_R),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an earlier run in --outdir.", rich_help_panel=_R
-    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP, rich_help_panel=_R),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP, rich_help_panel=_R),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar.", rich_help_panel=_R),
 ) -> None:
     """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
-    from ..errors import ConfigError
-    from ..pipeline.config import parse_config
     from ..pipeline.runner import run_pipeline
     from ..qc.api import qc_pipeline
+    from .run_cmd import print_summary
 
     if trim_poly_g and disable_trim_poly_g:
         raise typer.BadParameter("-g and -G exclude each other", param_hint="-g/-G")
@@ -216,22 +217,25 @@ def qc(
     if outdir is None:
         outdir = (out1 + ".seqray") if out1 else "seqray_qc"
     try:
-        cfg = parse_config(
-            qc_pipeline(
-                list(in1),
-                list(in2) if in2 else None,
-                out1=_abs(out1),
-                out2=_abs(out2),
-                outdir=outdir,
-                phred64=phred64,
-                num_cpus=thread,
-                runner=runner,
-                **options,
-            )
+        data = qc_pipeline(
+            list(in1),
+            list(in2) if in2 else None,
+            out1=_abs(out1),
+            out2=_abs(out2),
+            outdir=outdir,
+            phred64=phred64,
+            num_cpus=thread,
+            runner=runner,
+            **options,
         )
     except ValueError as e:
-        raise ConfigError(f"qc: {e}") from None
-    result = run_pipeline(cfg, overwrite=overwrite)
+        raise typer.BadParameter(str(e), param_hint="'-o' / '-O'") from None
+    cfg = pipeline_config(ctx, data, "seqray qc", {"num_cpus": "thread"})
+    with progress_for(quiet) as progress:
+        result = run_pipeline(cfg, overwrite=overwrite, resume=resume, progress=progress)
+    if result.verified:
+        print_summary(result)
+        return
     print_qc_summary(result.reports["qc"])
     console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
 

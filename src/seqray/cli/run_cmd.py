@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from .common import console
+from .common import OVERWRITE_HELP, RESUME_HELP, console, typed_option
+from .progress import QUIET, progress_for
 
 
 def run(
     config: str = typer.Argument(..., help="Pipeline YAML."),
-    resume: bool = typer.Option(
-        False, "--resume", help="Finish an interrupted run: verified finished chunks are skipped."
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing output first."),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
-    num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs for a local Ray cluster."),
+    num_cpus: int = typer.Option(None, "--num-cpus", min=1, help="CPUs for a local Ray cluster."),
     runner: str = typer.Option(None, "--runner", help="auto, local or ray (overrides the config)."),
     output: str = typer.Option(
-        None, "--output", "-o", help="Output directory (overrides the config)."
+        None,
+        "--output",
+        "-o",
+        help="Output directory (overrides the config; paths the config places under its "
+        "output move with it).",
     ),
+    quiet: bool = QUIET,
 ) -> None:
     """Run the pipeline in CONFIG; outputs and manifest.json go to its output directory."""
     # imported here: pydantic and the stage registry are not needed by the quick commands
-    from ..pipeline.config import load_config
+    from ..errors import ConfigError
+    from ..pipeline.config import load_config, relocate
     from ..pipeline.runner import run_pipeline
 
     cfg = load_config(config)
@@ -39,20 +43,12 @@ def run(
     if updates:
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
     if output:
-        cfg = cfg.model_copy(update={"output": output})
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("reading", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+        try:
+            cfg = relocate(cfg, output)
+        except ConfigError as exc:
+            hint = typed_option(["-o", "--output"])
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
+    with progress_for(quiet) as progress:
         result = run_pipeline(
             cfg, resume=resume, overwrite=overwrite, runner=runner, progress=progress
         )
@@ -64,6 +60,13 @@ def print_summary(r) -> None:
     a line per stage of what it found."""
     from ..pipeline.registry import stage_class
 
+    if r.verified:
+        console.print(
+            f"{r.output}: the run there is finished; its {r.verified} files are intact "
+            "(sizes and sha256 as the manifest lists them): nothing to do",
+            highlight=False,
+        )
+        return
     t = Table(
         "stage",
         "reads in",
@@ -95,6 +98,12 @@ def print_summary(r) -> None:
         line = cls.summarize(report) if cls is not None and report else None
         if line:
             console.print(f"[bold]{name}:[/] {line}", highlight=False, soft_wrap=True)
+    for p in r.prepare:
+        if p["reused"]:
+            console.print(
+                f"[bold]{p['stage']}:[/] first pass reused from the interrupted run",
+                highlight=False,
+            )
     if r.rejected:
         console.print(f"[yellow]{r.rejected} bad records skipped[/] (see {r.output}/rejects/)")
     console.print(f"manifest: {r.manifest}  ({r.seconds:.1f} s)", highlight=False)

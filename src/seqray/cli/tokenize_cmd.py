@@ -6,7 +6,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from .common import console
+from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config, validated
+from .progress import QUIET, progress_for
 
 SCHEMES = "kmer, nt6, char, bpe, hashed or protein"
 
@@ -46,16 +47,11 @@ def _scheme_options(
     }
 
 
-def _config_error(exc) -> None:
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        msg = "; ".join(f"{e['msg']}" for e in exc.errors())
-        raise typer.BadParameter(msg.removeprefix("Value error, ")) from None
-    raise exc
+OPTION_NAMES = {"add_special_tokens": "special", "num_cpus": "num_cpus"}
 
 
 def tokenize(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
     output: str = typer.Option(..., "--output", "-o", help="Output directory."),
     scheme: str = SCHEME,
@@ -75,16 +71,13 @@ def tokenize(
     mate: list[str] = typer.Option(None, "--mate", help="R2 files, in the order of INPUTS."),
     runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
     num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs for a local Ray cluster."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
-    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    quiet: bool = QUIET,
 ) -> None:
     """Tokenize reads into Parquet shards (OUT/tokens/part-*.parquet: source, record, window,
     offset, input_ids, attention_mask) with OUT/manifest.json and OUT/tokenizer/."""
-    from pydantic import ValidationError
-
-    from ..pipeline.config import parse_config
     from ..pipeline.runner import run_pipeline
-    from ..tokenize.stage import TokenizeConfig
     from .run_cmd import print_summary
 
     if runner not in ("auto", "local", "ray"):
@@ -111,13 +104,13 @@ def tokenize(
             {"write": {"format": "parquet", "path": "tokens"}},
         ],
     }
-    try:  # option errors are usage errors (exit 2), reported before anything is read
-        TokenizeConfig(**stage)
-    except ValidationError as exc:
-        _config_error(exc)
-    result = run_pipeline(parse_config(cfg), resume=resume, overwrite=overwrite)
+    # option errors are usage errors (exit 2), reported before anything is read
+    config = pipeline_config(ctx, cfg, "seqray tokenize", OPTION_NAMES)
+    with progress_for(quiet) as progress:
+        result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=progress)
     print_summary(result)
-    print_token_report(result.reports["tokenize"])
+    if not result.verified:
+        print_token_report(result.reports["tokenize"])
 
 
 def print_token_report(rep: dict) -> None:
@@ -149,6 +142,7 @@ tokenizer_app = typer.Typer(
 
 @tokenizer_app.command("export")
 def export(
+    ctx: typer.Context,
     out_dir: str = typer.Argument(..., help="Directory to write (local or s3://)."),
     scheme: str = SCHEME,
     k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6; hashed: 21)."),
@@ -163,17 +157,12 @@ def export(
     max_length: int = typer.Option(None, "--max-length", help="model_max_length to record."),
 ) -> None:
     """Write a tokenizer directory that transformers.AutoTokenizer.from_pretrained loads."""
-    from pydantic import ValidationError
-
     from ..tokenize.stage import TokenizeConfig
 
     opts = _scheme_options(
         scheme, k, stride, canonical, buckets, alphabet, vocab_size, special, max_length
     )
-    try:
-        config = TokenizeConfig(**opts)
-    except ValidationError as exc:
-        _config_error(exc)
+    config = validated(ctx, TokenizeConfig, opts, OPTION_NAMES)
     trained = None
     if scheme == "bpe":
         if not train:

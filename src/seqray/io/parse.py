@@ -168,6 +168,7 @@ class ChunkReader:
         self.path = path or chunk.source
         self.compression = compression or chunk.compression
         self.first_record = first_record if first_record is not None else (chunk.first_record or 0)
+        self.consumed = 0  # raw bytes of the chunk read so far (for progress)
         self.fastq = chunk.fmt == "FASTQ"
         self.result = ChunkResult()
 
@@ -270,6 +271,7 @@ class ChunkReader:
                     opts.block_bases,
                     opts.lenient,
                 )
+                self.consumed = win.consumed()
                 if k and by_count:
                     rows, skip = self._by_count(out[:k], skip, local, win, newpos, text_sha)
                     if len(rows):
@@ -493,6 +495,12 @@ class _Window:
             self.data = stream.read()
             self.base = 0
 
+    def consumed(self) -> int:
+        """Raw bytes of the chunk read (or shown, when mapped) so far."""
+        if self.mapped:
+            return max(0, self._shown - self.stream.chunk.start)
+        return self.stream.raw_consumed
+
     @property
     def eof(self) -> bool:
         """The stream has no more text than the window holds."""
@@ -647,6 +655,10 @@ class PairedChunkReader:
                 mate, options, first_record=chunk.first_record, skip=at.skip, take=at.take
             )
         self.result = ChunkResult()
+
+    @property
+    def consumed(self) -> int:
+        return self.r1.consumed
 
     def __iter__(self) -> Iterator[pa.Table]:
         it1, it2 = iter(self.r1), iter(self.r2)

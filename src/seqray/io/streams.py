@@ -111,6 +111,11 @@ class ChunkStream:
         else:  # pragma: no cover - planner never splits other streams
             raise ValueError(f"cannot split {self.compression} streams")
 
+    @property
+    def raw_consumed(self) -> int:
+        """Raw (compressed) bytes read from the file for this stream so far."""
+        return self._hasher.seen
+
     def read(self) -> bytes:
         """The next piece of decompressed text; b'' at the end of the stream."""
         if self.eof:

@@ -21,7 +21,8 @@ from pydantic import Field
 
 from ..errors import SeqrayError
 from ..io.fs import filesystem_for, join
-from ..io.writers import write_json
+from ..io.writers import write_file, write_json
+from ..pipeline.outputs import Target
 from ..pipeline.registry import (
     DictAccumulator,
     FinishContext,
@@ -91,8 +92,12 @@ def _solid_task(task: tuple[list[str], int, int, int]) -> np.ndarray:
 
 
 def build_trusted(ctx: PrepareContext, config: CorrectConfig) -> tuple[TrustedSet, dict]:
-    """Counts the input's k-mers where the pipeline runs and keeps the solid ones."""
-    directory = join(ctx.output, "_seqray", "correct", str(ctx.stage_index))
+    """Counts the input's k-mers where the pipeline runs and keeps the solid ones; on
+    `--resume`, takes the set an interrupted run saved instead."""
+    directory = ctx.state_dir("correct")
+    saved = ctx.load_prepared("correct")
+    if saved is not None:
+        return TrustedSet.from_bytes(_read(saved["trusted"])), saved["spectrum"]
     budget = config.table_memory_mb << 20
     outcomes = ctx.scan(KmerScan(directory, config.k, budget))
     uris = [s["uri"] for o in outcomes for s in o["shards"] if s["stage"] == KmerScan.name]
@@ -123,8 +128,17 @@ def build_trusted(ctx: PrepareContext, config: CorrectConfig) -> tuple[TrustedSe
         "trusted_bytes": trusted.nbytes,
         "histogram": [[c, int(histogram[c])] for c in range(1, min(last, 64) + 1)],
     }
-    write_json(join(directory, "spectrum.json"), info)
+    uri = join(directory, "trusted.bin")
+    ctx.save_prepared(
+        "correct", [write_file(uri, trusted.to_bytes())], {"trusted": uri, "spectrum": info}
+    )
     return trusted, info
+
+
+def _read(uri: str) -> bytes:
+    fs, path = filesystem_for(uri)
+    with fs.open_input_stream(path, compression=None) as f:
+        return f.read()
 
 
 def _share(trusted: TrustedSet, tag: str) -> tuple[str, Any]:
@@ -190,6 +204,9 @@ class CorrectStage(MapStage):
 
     def needs_prepare(self) -> bool:
         return True
+
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        return [Target(join(output, "correction.json"), "file", label)]
 
     def prepare(self, ctx: PrepareContext) -> None:
         trusted, self.spectrum = build_trusted(ctx, self.config)

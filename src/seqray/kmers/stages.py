@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..io.buffers import values_offsets
 from ..io.fs import filesystem_for, join
 from ..io.schema import SEQ, SEQ2
 from ..io.writers import WrittenFile, write_file
+from ..pipeline.outputs import Target
 from ..pipeline.registry import FinishContext, SinkStage, StageConfig, register
 from .count import (
     COUNT_LIMIT,
@@ -67,15 +68,24 @@ class CountConfig(StageConfig):
 
         return parse_size(v)
 
-    @model_validator(mode="after")
-    def _check(self):
-        if self.max_count is not None and self.max_count < self.min_count:
+    # checks across keys are on the later key, so errors name it (and the CLI its option)
+    @field_validator("max_count")
+    @classmethod
+    def _max_count(cls, v, info: ValidationInfo):
+        if v is not None and v < info.data.get("min_count", 1):
             raise ValueError("max_count must be at least min_count")
-        if self.partitions is not None:
-            most = 1 << prefix_bits(self.k)
-            if self.partitions & (self.partitions - 1) or self.partitions > most:
-                raise ValueError(f"partitions must be a power of two up to {most} at k={self.k}")
-        return self
+        return v
+
+    @field_validator("partitions")
+    @classmethod
+    def _partitions(cls, v, info: ValidationInfo):
+        if v is not None and "k" in info.data:
+            most = 1 << prefix_bits(info.data["k"])
+            if v & (v - 1) or v > most:
+                raise ValueError(
+                    f"partitions must be a power of two up to {most} at k={info.data['k']}"
+                )
+        return v
 
 
 class CountWriter:
@@ -208,6 +218,13 @@ class CountStage(SinkStage):
                 f"~{spectrum['genome_size']:,} bp"
             )
         return line
+
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        return [
+            Target(join(output, self.config.path), "dir", label),
+            Target(join(output, "histo.txt"), "file", label),
+            Target(join(output, "summary.json"), "file", label),
+        ]
 
     def open(self, chunk, chunk_id: str, output: str) -> list:
         uri = join(output, "_seqray", f"{SPILL_DIR}-{self.config.path}", f"spill-{chunk_id}.bin")

@@ -11,6 +11,7 @@ every worker process without copies.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from .encode import check_k
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)  # a free slot; the k-mer with this code (k = 32,
 # all T) is kept aside in `has_empty`
 MAX_LOAD = 0.7
+MAGIC = b"SQRYTRS1"
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -93,6 +95,20 @@ class TrustedSet:
     @property
     def nbytes(self) -> int:
         return int(self.slots.nbytes)
+
+    def to_bytes(self) -> bytes:
+        """A header (magic, k, has_empty, size, min_count) and the table, little-endian:
+        read back without `np.load` (whose header parser is not thread-safe)."""
+        head = struct.pack("<4q", self.k, self.has_empty, self.size, self.min_count)
+        return MAGIC + head + np.ascontiguousarray(self.slots, "<u8").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TrustedSet:
+        n = len(MAGIC) + 32
+        if data[: len(MAGIC)] != MAGIC or (len(data) - n) % 8:
+            raise ValueError("not a trusted k-mer set")
+        k, has_empty, size, min_count = struct.unpack("<4q", data[len(MAGIC) : n])
+        return cls(k, np.frombuffer(data, "<u8", offset=n), bool(has_empty), size, min_count)
 
     def contains(self, codes: np.ndarray) -> np.ndarray:
         """Membership of canonical codes, vectorised."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigError
 from ..io.chunks import DEFAULT_CHUNK_BYTES
+from ..io.fs import join
 from ..io.parse import DEFAULT_BLOCK_BASES
 from .catalog import load_stages
 from .registry import StageConfig, stage_class, stage_names
@@ -88,17 +89,17 @@ class PipelineConfig(BaseModel):
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
-def _explain(prefix: str, exc: ValidationError) -> ConfigError:
+def explain(prefix: str, exc: ValidationError) -> ConfigError:
     """One line per error: where (`stages[1].qc.length_required`; the stage itself for a
     check across its keys) and what is wrong, in words rather than pydantic's."""
-    lines = []
+    lines, fields = [], []
     for err in exc.errors():
         key = (prefix + ".".join(str(p) for p in err["loc"])).rstrip(".") or "config"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key")
-        else:
-            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
-    return ConfigError("invalid config: " + "; ".join(lines))
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"{key}: {msg}")
+        fields.append((str(err["loc"][0]) if err["loc"] else "", msg))
+    return ConfigError("invalid config: " + "; ".join(lines), fields)
 
 
 def parse_config(data: dict, source: str = "config") -> PipelineConfig:
@@ -131,20 +132,49 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         try:
             cfg = cls.Config.model_validate(body or {})
         except ValidationError as exc:
-            raise _explain(f"{source}: stages[{i}].{name}.", exc) from None
+            raise explain(f"{source}: stages[{i}].{name}.", exc) from None
         stages.append(cfg)
     try:
         cfg = PipelineConfig.model_validate(
             {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages}
         )
     except ValidationError as exc:
-        raise _explain(f"{source}: ", exc) from None
+        raise explain(f"{source}: ", exc) from None
     kinds = [stage_class(n).kind for n in cfg.stage_names()]
     if kinds[0] != "source" or "source" in kinds[1:]:
         raise ConfigError(f"{source}: the first stage, and only the first, must be 'read'")
     if "sink" not in kinds:
         raise ConfigError(f"{source}: add a 'write' stage: a pipeline must write its output")
     return cfg
+
+
+def relocate(config: PipelineConfig, output: str) -> PipelineConfig:
+    """The config with another output directory: output paths the config places under its
+    own output (reports, `files`) move with it; one outside it is refused, since seqray
+    cannot tell where the user wants it now."""
+    from .outputs import normalize, within
+
+    old = normalize(config.output)
+    stages = []
+    for i, sc in enumerate(config.stages):
+        updates = {}
+        for key in type(sc).path_fields:
+            value = getattr(sc, key)
+            if value is None:
+                continue
+            moved = []
+            for p in [value] if isinstance(value, str) else value:
+                n = normalize(p)
+                if not within(n, old):
+                    raise ConfigError(
+                        f"stages[{i}].{type(sc).stage_name}.{key}: {p} is outside the config's "
+                        f"output ({config.output}), so it cannot move with --output: place it "
+                        "under the output in the config, or run without --output"
+                    )
+                moved.append(join(output, n[len(old) :].lstrip("/\\")))
+            updates[key] = moved[0] if isinstance(value, str) else moved
+        stages.append(sc.model_copy(update=updates) if updates else sc)
+    return config.model_copy(update={"output": output, "stages": stages})
 
 
 def load_config(path: str) -> PipelineConfig:

@@ -25,11 +25,6 @@ def _write_json(uri: str, obj) -> None:
     write_json(uri, obj, indent=1, sort_keys=True)
 
 
-def _exists(uri: str) -> bool:
-    fs, path = filesystem_for(uri)
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
 def file_sha256(uri: str) -> tuple[int, str]:
     fs, path = filesystem_for(uri)
     h = hashlib.sha256()
@@ -49,15 +44,6 @@ class Journal:
         self.output = output
         self.dir = join(output, "_seqray", "journal")
         self.run_uri = join(output, "_seqray", "run.json")
-
-    def state(self) -> str:
-        """'empty', 'complete' (a manifest) or 'partial' (a journal without a manifest)."""
-        m = read_json(join(self.output, MANIFEST))
-        if m and m.get("complete"):
-            return "complete"
-        if _exists(self.run_uri):
-            return "partial"
-        return "empty"
 
     def start(self, header: dict) -> None:
         _write_json(self.run_uri, header)
@@ -90,32 +76,36 @@ class Journal:
     def record(self, outcome: dict) -> None:
         _write_json(self._entry_uri(outcome["chunk"]), outcome)
 
-    def load_verified(self) -> dict[str, dict]:
-        """Journaled chunk outcomes whose shards are all present and intact."""
+    def entries(self) -> list[dict]:
+        """Every journaled chunk outcome (unverified)."""
         fs, path = filesystem_for(self.dir)
         try:
             infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         except OSError:
-            return {}
-        done = {}
-        for info in infos:
+            return []
+        out = []
+        for info in sorted(infos, key=lambda i: i.path):
             if not info.base_name.endswith(".json"):
                 continue
             uri = ("s3://" + info.path) if self.dir.startswith("s3://") else info.path
             entry = read_json(uri)
-            if not entry:
-                continue
-            if all(_shard_ok(s) for s in entry["shards"]):
-                done[entry["chunk"]] = entry
-        return done
+            if entry:
+                out.append(entry)
+        return out
+
+    @staticmethod
+    def verified(entries: list[dict]) -> dict[str, dict]:
+        """chunk key → outcome, for the entries whose shards are all present and intact."""
+        return {e["chunk"]: e for e in entries if all(file_ok(s) for s in e["shards"])}
 
 
-def _shard_ok(shard: dict) -> bool:
+def file_ok(entry: dict) -> bool:
+    """Whether the file an entry ({uri, bytes, sha256}) lists is there, unchanged."""
     try:
-        size, sha = file_sha256(shard["uri"])
+        size, sha = file_sha256(entry["uri"])
     except OSError:
         return False
-    return size == shard["bytes"] and sha == shard["sha256"]
+    return size == entry["bytes"] and sha == entry["sha256"]
 
 
 def write_manifest(output: str, body: dict) -> str:

@@ -14,11 +14,16 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from ..io.fs import join
+from .outputs import Target
+
 _REGISTRY: dict[str, type[Stage]] = {}
 
 
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # keys holding output file paths (a path or a list of them): `run -o` moves them
+    path_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class TaskMapper(Protocol):
@@ -54,6 +59,36 @@ class PrepareContext:
     # runs the map stages before this one, then `sink`, over every chunk; returns the chunk
     # outcomes in plan order (keys: chunk, chunk_id, source, first_record, records, shards)
     scan: Callable[[Any], list[dict]]
+    reused: bool = False  # set by `load_prepared`: the work of an interrupted run was kept
+
+    def state_dir(self, stage: str) -> str:
+        """Where this stage keeps what its prepare pass made (inside the run's state)."""
+        return join(self.output, "_seqray", stage, str(self.stage_index))
+
+    def save_prepared(self, stage: str, files: list[Any], info: dict) -> None:
+        """Records what the prepare pass made (`files`: WrittenFiles, verified on resume,
+        and `info`, any JSON), so a resumed run can take it instead of redoing the pass."""
+        from ..io.writers import write_json
+
+        listed = [{"uri": f.uri, "bytes": f.bytes, "sha256": f.sha256} for f in files]
+        body = {"config_hash": self.config_hash, "files": listed, "info": info}
+        write_json(join(self.state_dir(stage), "prepared.json"), body)
+
+    def load_prepared(self, stage: str) -> dict | None:
+        """On `--resume`, the `info` an interrupted run of the same config saved, when all
+        its files are still intact (else None: the pass runs again)."""
+        from ..io.fs import read_json
+        from .manifest import file_ok
+
+        if not self.resume:
+            return None
+        saved = read_json(join(self.state_dir(stage), "prepared.json"))
+        if not saved or saved.get("config_hash") != self.config_hash:
+            return None
+        if not all(file_ok(f) for f in saved["files"]):
+            return None
+        self.reused = True
+        return saved["info"]
 
 
 class Stage:
@@ -75,6 +110,16 @@ class Stage:
     def needs_reads(self) -> bool:
         """Whether the batches it takes must still be reads (`seq`, `qual`, …)."""
         return True
+
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        """Every file and shard directory this stage writes, outside the run's `_seqray/`
+        state (`label` names the stage in messages): checked against the inputs and the
+        other stages before the run starts, and what `--overwrite` may later remove."""
+        return []
+
+    def input_paths(self) -> list[str]:
+        """Files the stage reads besides the reads (a tokenizer, say): never written."""
+        return []
 
     def keeps_reads(self) -> bool:
         """Whether the batches it passes on are still reads (tokens, for one, are not)."""

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -29,14 +28,17 @@ from .._alloc import keep_freed_memory, release_free_memory
 from ..errors import ConfigError, SeqrayError
 from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
-from ..io.fs import filesystem_for, is_s3, join
+from ..io.fs import filesystem_for, join
 from ..io.parse import ReadOptions, count_chunk_records
 from ..io.readers import open_chunk
-from ..io.schema import SEQ, SEQ2
+from ..io.schema import SEQ, SEQ2, read_schema
 from ..io.sources import InputFile, number_chunks
 from ..io.writers import AtomicFile
 from .config import PipelineConfig
-from .manifest import Journal, write_manifest
+from .manifest import MANIFEST, Journal, file_sha256, write_manifest
+from .outputs import STATE_DIR, Target, check_clashes, normalize, within
+from .ownership import claim_output, is_temporary, list_files, verify_finished
+from .progress import Progress, ReportingMapper
 from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, stage_class
 from .stages import ReadStage
 
@@ -75,6 +77,7 @@ class Pipeline:
     config: PipelineConfig
     source: ReadStage
     stages: list[Stage]  # map and sink stages, in config order
+    scan: bool = False  # a prepare pass: its rejects are the main pass's to write
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> Pipeline:
@@ -92,6 +95,27 @@ class Pipeline:
     def read_options(self) -> ReadOptions:
         run = self.config.run
         return self.source.options(run.block_bases, run.on_error == "skip")
+
+    def targets(self, output: str, paired: bool) -> list[Target]:
+        """Everything the run writes: each stage's files and shard directories, the
+        manifest, rejects, and the run's own state directory."""
+        out = [Target(join(output, STATE_DIR), "dir", "seqray's run state")]
+        for i, st in enumerate(self.stages, start=1):
+            out += st.targets(output, paired, f"stages[{i}] ({st.name})")
+        out.append(Target(join(output, MANIFEST), "file", "the manifest"))
+        if self.config.run.on_error == "skip":
+            out.append(Target(join(output, "rejects"), "dir", "rejects (on_error: skip)"))
+        return out
+
+    def input_paths(self) -> list[str]:
+        return [p for st in self.stages for p in st.input_paths()]
+
+    def schemas(self, paired: bool) -> list[pa.Schema]:
+        """The schema of the batches entering each stage, then of those leaving the last."""
+        out = [read_schema(paired)]
+        for st in self.stages:
+            out.append(st.output_schema(out[-1]) if isinstance(st, MapStage) else out[-1])
+        return out
 
 
 def _check_reads_flow(stages: list[Stage]) -> None:
@@ -113,9 +137,11 @@ def _chunk_ids(chunks: list[Chunk]) -> dict[str, str]:
     return {c.key: f"{order[c.source]:04d}-{c.index:05d}" for c in chunks}
 
 
-def _run_maps(pipeline: Pipeline, table: pa.Table, chunk: Chunk):
+def _run_maps(pipeline: Pipeline, table: pa.Table, chunk: Chunk, schemas: list[pa.Schema]):
     """One batch through the map stages: per-stage counters, fresh accumulators, and the
-    table each sink receives. Pure apart from its own outputs, so batches can run on threads."""
+    table each sink receives. Pure apart from its own outputs, so batches can run on threads.
+    Each map stage's batches must have the schema it declares (`schemas`: what enters each
+    stage): a sink writing typed files relies on it."""
     counters = [StageCounter() for _ in pipeline.stages]
     accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
     to_sinks = []
@@ -128,6 +154,11 @@ def _run_maps(pipeline: Pipeline, table: pa.Table, chunk: Chunk):
             t0 = time.perf_counter()
             table = st.transform(table, accs[i], chunk)
             c.seconds += time.perf_counter() - t0
+            if not table.schema.equals(schemas[i + 1]):
+                raise RuntimeError(
+                    f"stage {st.name} returned batches with columns {table.schema} "
+                    f"but declares {schemas[i + 1]}"
+                )
             n, b = len(table), _bases(table)
         else:
             to_sinks.append((i, table))
@@ -137,14 +168,20 @@ def _run_maps(pipeline: Pipeline, table: pa.Table, chunk: Chunk):
 
 
 def process_chunk(
-    pipeline: Pipeline, chunk: Chunk, chunk_id: str, output: str, threads: int = 1
+    pipeline: Pipeline,
+    chunk: Chunk,
+    chunk_id: str,
+    output: str,
+    threads: int = 1,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Reads one chunk through every stage and writes its shards; returns its outcome.
 
     With `threads` > 1 the map stages of successive batches run on a thread pool (the Numba
     kernels release the GIL) while this thread parses, and one more thread writes (gzip and
     hashing release it too); results are taken in batch order, accumulators merged and
-    tables written in that order, so outputs do not depend on `threads`."""
+    tables written in that order, so outputs do not depend on `threads`. `on_batch(raw
+    bytes read, records)` hears how far the chunk is after each batch (progress)."""
     opts = pipeline.read_options()
     counters = [StageCounter() for _ in pipeline.names]
     accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
@@ -180,6 +217,7 @@ def process_chunk(
         for i, st in enumerate(pipeline.stages):
             if st.kind == "sink":
                 writers[i] = st.open(chunk, chunk_id, output)
+        schemas = pipeline.schemas(chunk.paired)
         it = iter(reader)
         while True:
             t0 = time.perf_counter()
@@ -189,10 +227,12 @@ def process_chunk(
                 break
             counters[0].reads_out += len(table)
             counters[0].bases_out += _bases(table)
+            if on_batch is not None:
+                on_batch(min(reader.consumed, chunk.end - chunk.start), counters[0].reads_out)
             if pool is None:
-                take(_run_maps(pipeline, table, chunk))
+                take(_run_maps(pipeline, table, chunk, schemas))
                 continue
-            pending.append(pool.submit(_run_maps, pipeline, table, chunk))
+            pending.append(pool.submit(_run_maps, pipeline, table, chunk, schemas))
             while len(pending) > 2 * threads or (pending and pending[0].done()):
                 take(pending.popleft().result())
         while pending:
@@ -229,7 +269,7 @@ def process_chunk(
     result = reader.result
     counters[0].reads_in = result.records  # records read, rejected ones included
     counters[0].bases_in = counters[0].bases_out
-    if result.rejects:
+    if result.rejects and not pipeline.scan:
         shards.append(_write_rejects(result.rejects, chunk_id, output))
     return {
         "chunk": chunk.key,
@@ -282,8 +322,13 @@ class LocalRunner:
     def __init__(self, threads: int | None = None):
         self.threads = threads or os.cpu_count() or 1
 
-    def map(self, fn: Callable, items: Sequence) -> list:
-        return [fn(x) for x in items]
+    def map(self, fn: Callable, items: Sequence, on_done: Callable[[int], None] | None = None):
+        out = []
+        for x in items:
+            out.append(fn(x))
+            if on_done is not None:
+                on_done(len(out))
+        return out
 
     def run(
         self,
@@ -293,6 +338,7 @@ class LocalRunner:
         output: str,
         done: dict[str, dict],
         on_outcome: OutcomeSink,
+        on_batch: Callable[[str, int, int], None] | None = None,
     ) -> None:
         if any(c.split_pair for c in chunks):
             # R2 starts of split pairs need every chunk's count first
@@ -304,7 +350,12 @@ class LocalRunner:
                 prev[ch.source] = first + done[ch.key]["records"]
                 continue
             outcome = process_chunk(
-                pipeline, replace(ch, first_record=first), ids[ch.key], output, self.threads
+                pipeline,
+                replace(ch, first_record=first),
+                ids[ch.key],
+                output,
+                self.threads,
+                on_batch and partial(on_batch, ch.key),
             )
             prev[ch.source] = first + outcome["records"]
             on_outcome(outcome)
@@ -384,13 +435,18 @@ class RayRunner:
         ds = ray.data.from_items([{"task": t} for t in tasks], override_num_blocks=len(tasks))
         return ds.map(fn, num_cpus=1).iter_rows()
 
-    def map(self, fn: Callable, items: Sequence) -> list:
+    def map(self, fn: Callable, items: Sequence, on_done: Callable[[int], None] | None = None):
         """One Ray task per item, results in item order (for reduce steps in `finish`)."""
         import ray
 
         self.start()
         remote = ray.remote(num_cpus=1)(_call_shipping_errors)
-        results = ray.get([remote.remote(fn, x) for x in items])
+        refs = [remote.remote(fn, x) for x in items]
+        pending = list(refs)
+        while pending and on_done is not None:
+            _, pending = ray.wait(pending, num_returns=1)
+            on_done(len(refs) - len(pending))
+        results = ray.get(refs)
         for ok, value in results:
             if not ok:
                 raise pickle.loads(value)
@@ -409,6 +465,7 @@ class RayRunner:
         output: str,
         done: dict[str, dict],
         on_outcome: OutcomeSink,
+        on_batch: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.start()
         # ordinals of split files: counts from the journal where known, else counted now
@@ -435,29 +492,44 @@ class RunResult:
     reports: dict[str, dict] = field(default_factory=dict)
     rejected: int = 0
     seconds: float = 0.0
+    verified: int = 0  # `--resume` of a finished run: files found intact (nothing was run)
+    prepare: list[dict] = field(default_factory=list)  # what each prepare pass did
 
 
-def _clear(output: str) -> None:
-    fs, path = filesystem_for(output)
-    if fs.get_file_info(path).type == pafs.FileType.NotFound:
-        return
-    if is_s3(output):
-        fs.delete_dir_contents(path, missing_dir_ok=True)
-    else:
-        shutil.rmtree(path)
+def _finished(prev, t_start: float) -> RunResult:
+    """The result of `--resume` on a finished run: verified, nothing run again."""
+    m = prev.manifest
+    return RunResult(
+        prev.output,
+        join(prev.output, MANIFEST),
+        "none",
+        len(m.get("chunks", [])),
+        len(m.get("chunks", [])),
+        {n: StageCounter(**c) for n, c in m.get("stages", {}).items()},
+        m.get("reports", {}),
+        m.get("reads", {}).get("rejected", 0),
+        time.perf_counter() - t_start,
+        verified=verify_finished(prev),
+    )
 
 
-def _remove_stale_temporaries(output: str) -> None:
-    """Half-written files of a killed run (hidden `.NAME.tmp-XXXX`), local or S3."""
-    fs, path = filesystem_for(output)
-    selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
-    for info in fs.get_file_info(selector):
-        if (
-            info.type == pafs.FileType.File
-            and info.base_name.startswith(".")
-            and (".tmp-" in info.base_name)
-        ):
-            fs.delete_file(info.path)
+def _unlisted_outputs(targets: list[Target], listed: list[dict]) -> list[dict]:
+    """The files the stages wrote besides their shards (reports, summaries, a tokenizer
+    export), with size and sha256: the manifest lists every file the run owns."""
+    seen = {normalize(f["uri"]) for f in listed}
+    out = []
+    for t in targets:
+        if t.kind == "dir" and t.stage == "seqray's run state" or t.uri.endswith(MANIFEST):
+            continue
+        for uri in list_files(t.uri) if t.kind == "dir" else [t.uri]:
+            if normalize(uri) in seen or is_temporary(uri):
+                continue
+            try:
+                size, sha = file_sha256(uri)
+            except FileNotFoundError:
+                continue
+            out.append({"uri": uri, "bytes": size, "sha256": sha, "stage": t.stage})
+    return out
 
 
 def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str, str]:
@@ -479,23 +551,69 @@ def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str,
     return out
 
 
-def _prepare_stages(pipeline, chunks, ids, output, runner, config_hash, resume) -> None:
-    """Runs the data passes that stages such as duplicate marking need before the main one."""
+class _PassProgress:
+    """Progress of one pass over the chunks: bytes of input and reads, per chunk finished
+    and (in-process) per batch."""
+
+    def __init__(self, progress: Progress, name: str, chunks: list[Chunk], done: dict):
+        self.progress = progress
+        self.sizes = {c.key: c.end - c.start for c in chunks}
+        self.bytes = sum(self.sizes[k] for k in done)
+        self.reads = sum(o["records"] for o in done.values())
+        progress.phase(name, sum(self.sizes.values()))
+        progress.update(self.bytes, self.reads)
+
+    def outcome(self, o: dict) -> None:
+        self.bytes += self.sizes[o["chunk"]]
+        self.reads += o["records"]
+        self.progress.update(self.bytes, self.reads)
+
+    def batch(self, key: str, consumed: int, reads: int) -> None:
+        self.progress.update(self.bytes + consumed, self.reads + reads)
+
+
+def _prepare_stages(
+    pipeline, chunks, ids, output, runner, config_hash, resume, progress: Progress
+) -> list[dict]:
+    """Runs the data passes that stages such as duplicate marking need before the main
+    one; returns what each did (chunks scanned, or the work of an interrupted run reused)."""
     order = list(dict.fromkeys(c.source for c in chunks))
+    done = []
     for i, st in enumerate(pipeline.stages):
         if not (isinstance(st, MapStage) and st.needs_prepare()):
             continue
+        scanned = []
 
-        def scan(sink, i=i) -> list[dict]:
+        def scan(sink, i=i, st=st, scanned=scanned) -> list[dict]:
             before = [s for s in pipeline.stages[:i] if isinstance(s, MapStage)]
-            pre = replace(pipeline, stages=[*before, sink])
+            pre = replace(pipeline, stages=[*before, sink], scan=True)
             got: dict[str, dict] = {}
-            runner.run(pre, chunks, ids, output, {}, lambda o: got.__setitem__(o["chunk"], o))
+            bar = _PassProgress(progress, f"{st.name}: first pass", chunks, {})
+
+            def on_outcome(o: dict) -> None:
+                got[o["chunk"]] = o
+                bar.outcome(o)
+
+            runner.run(pre, chunks, ids, output, {}, on_outcome, bar.batch)
+            scanned.append(len(got))
             return [got[c.key] for c in chunks]
 
+        t0 = time.perf_counter()
         size = sum(c.end - c.start for c in chunks)
-        st.prepare(PrepareContext(output, runner, i, config_hash, resume, order, size, scan))
+        mapper = ReportingMapper(runner, progress, f"{st.name}: merging")
+        ctx = PrepareContext(output, mapper, i, config_hash, resume, order, size, scan)
+        st.prepare(ctx)
         release_free_memory()
+        done.append(
+            {
+                "stage": st.name,
+                "index": i,
+                "reused": ctx.reused,
+                "chunks_scanned": sum(scanned),
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+    return done
 
 
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None):
@@ -518,64 +636,50 @@ def run_pipeline(
     resume: bool = False,
     overwrite: bool = False,
     runner: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
+    """Runs a pipeline: checks every output first, then the prepare passes, the main pass
+    and the stages' finishing steps; the manifest is written last. `progress` hears how
+    far each pass is."""
     t_start = time.perf_counter()
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other: choose one")
     pipeline = Pipeline.from_config(config)
     output = config.output
-    journal = Journal(output)
-    state = journal.state()
-    if overwrite:
-        _clear(output)
-        state = "empty"
-    elif state == "complete" and not resume:
-        raise SeqrayError(
-            f"{output}: a finished run is already there; use --overwrite to replace it"
-        )
-    elif state == "partial" and not resume:
-        raise SeqrayError(
-            f"{output}: an interrupted run is there; use --resume to finish it "
-            "or --overwrite to start again"
-        )
-    elif state == "empty" and not is_s3(output) and os.path.isdir(output) and os.listdir(output):
-        raise SeqrayError(
-            f"{output}: directory is not empty and holds no seqray run; "
-            "choose another output or use --overwrite"
-        )
-
     chunks, inputs = pipeline.source.plan(config.run.chunk_bytes)
+    # everything the run writes, checked before the first read
+    targets = pipeline.targets(output, paired=any(c.paired for c in chunks))
+    check_clashes(targets, [i.info.uri for i in inputs] + pipeline.input_paths(), output)
+    out_dir = normalize(output)
     header = {
         "seqray_version": __version__,
         "config_hash": config.output_hash(),
         "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime} for i in inputs],
+        "targets": [
+            {**t.to_json(), "external": not within(normalize(t.uri), out_dir)} for t in targets
+        ],
     }
-    done: dict[str, dict] = {}
-    if resume and state != "empty":
-        journal.check_header(header)
-        _remove_stale_temporaries(output)
-        done = {k: v for k, v in journal.load_verified().items() if k in {c.key for c in chunks}}
-    else:
-        journal.start(header)
+    claim = claim_output(output, targets, header, resume=resume, overwrite=overwrite)
+    if claim.finished:
+        return _finished(claim.previous, t_start)
+    journal = Journal(output)
+    done = {k: v for k, v in claim.done.items() if k in {c.key for c in chunks}}
 
+    progress = progress or Progress()
     ids = _chunk_ids(chunks)
-    sizes = {c.key: c.end - c.start for c in chunks}
-    total_bytes = sum(sizes.values())
-    progressed = sum(sizes[k] for k in done)
-    if progress:
-        progress(progressed, total_bytes)
     outcomes: dict[str, dict] = dict(done)
+    the_runner = choose_runner(config, inputs, runner)
+    prepared = _prepare_stages(
+        pipeline, chunks, ids, output, the_runner, header["config_hash"], resume, progress
+    )
+    bar = _PassProgress(progress, "reading", chunks, done)
 
     def on_outcome(o: dict) -> None:
-        nonlocal progressed
         journal.record(o)
         outcomes[o["chunk"]] = o
-        progressed += sizes[o["chunk"]]
-        if progress:
-            progress(progressed, total_bytes)
+        bar.outcome(o)
 
-    the_runner = choose_runner(config, inputs, runner)
-    _prepare_stages(pipeline, chunks, ids, output, the_runner, header["config_hash"], resume)
-    the_runner.run(pipeline, chunks, ids, output, done, on_outcome)
+    the_runner.run(pipeline, chunks, ids, output, done, on_outcome, bar.batch)
 
     ordered = [outcomes[c.key] for c in chunks]
     counters = {n: StageCounter() for n in pipeline.names}
@@ -600,6 +704,7 @@ def run_pipeline(
         input_formats={i.info.uri: i.fmt or "" for i in inputs},
     )
     for i, st in enumerate(pipeline.stages):
+        ctx.runner = ReportingMapper(the_runner, progress, f"{st.name}: finishing")
         if isinstance(st, MapStage):
             acc = st.new_accumulator()
             for o in ordered:
@@ -622,6 +727,7 @@ def run_pipeline(
                 )
     rejects = [s for o in ordered for s in o["shards"] if s["stage"] == "rejects"]
     rejected = sum(o["rejected"] for o in ordered)
+    others = _unlisted_outputs(targets, [*files, *rejects])
     checksums = _input_checksums(inputs, ordered)
     manifest = write_manifest(
         output,
@@ -648,8 +754,10 @@ def run_pipeline(
                 for o in ordered
             ],
             "shards": files,
+            "files": others,
             "rejects": rejects,
             "stages": {n: c.__dict__ for n, c in counters.items()},
+            "prepare": prepared,
             "reports": reports,
             "reads": {"in": sum(o["records"] for o in ordered), "rejected": rejected},
         },
@@ -669,4 +777,5 @@ def run_pipeline(
         reports,
         rejected,
         time.perf_counter() - t_start,
+        prepare=prepared,
     )

@@ -15,6 +15,7 @@ from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import ParquetShardWriter, TextShardWriter, WrittenFile, concatenate, write_json
 from ..qc.stats import ReadStats, stats_rows
+from .outputs import Target
 from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
 
 
@@ -105,6 +106,9 @@ class InspectStage(MapStage):
             st.add_table(t)
         return table
 
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        return [Target(join(output, "stats.json"), "file", label)]
+
     def finish(self, acc: FileStats, ctx: FinishContext) -> dict:
         order = ctx.input_order or list(acc)
         per_file = {f: acc.get(f, ReadStats()) for f in order}
@@ -117,6 +121,7 @@ class InspectStage(MapStage):
 
 
 class WriteConfig(StageConfig):
+    path_fields = ("files",)
     format: Literal["parquet", "fastq", "fasta"] = "parquet"
     compression: Literal["gzip", "none", "zstd", "snappy"] | None = None
     path: str = Field(default="reads", pattern=r"^[A-Za-z0-9_.-]+$")
@@ -127,6 +132,8 @@ class WriteConfig(StageConfig):
 
     def resolved(self) -> tuple[str, bool]:
         comp = self.compression
+        if comp is None and self.files:
+            comp = "gzip" if self.files[0].endswith(".gz") else "none"
         if self.format == "parquet":
             comp = comp or "zstd"
             if comp == "gzip":
@@ -146,6 +153,15 @@ class WriteConfig(StageConfig):
             raise ValueError("single_file is for fastq/fasta; Parquet output is a set of shards")
         if self.files and (self.format == "parquet" or self.single_file is False):
             raise ValueError("files is for single-file fastq/fasta output")
+        if self.files:
+            gz = {f.endswith(".gz") for f in self.files}
+            if len(gz) > 1:
+                raise ValueError("files must all end in .gz (gzip) or none of them")
+            if self.compression is not None and (self.compression == "gzip") != gz.pop():
+                raise ValueError(
+                    f"compression {self.compression!r} does not match the file names "
+                    f"{self.files}: gzip output is named .gz, plain output is not"
+                )
         return self
 
 
@@ -158,6 +174,21 @@ class WriteStage(SinkStage):
 
     def needs_reads(self) -> bool:
         return self.config.format != "parquet"
+
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        c = self.config
+        _, single = c.resolved()
+        if not single:
+            return [Target(join(output, c.path), "dir", label)]
+        mates = ["_R1", "_R2"] if paired else [""]
+        if c.files:
+            if len(c.files) != len(mates):
+                raise ConfigError(
+                    f"{label}: files names {len(c.files)} file(s) but the reads are "
+                    + ("pairs: give one file per mate" if paired else "not paired: give one")
+                )
+            return [Target(f, "file", label) for f in c.files]
+        return [Target(join(output, f"{c.path}{m}.{self._ext()}"), "file", label) for m in mates]
 
     def _ext(self) -> str:
         comp, _ = self.config.resolved()
@@ -219,7 +250,7 @@ class WriteStage(SinkStage):
                 continue
             target = join(output, f"{self.config.path}{mate}.{self._ext()}")
             if self.config.files:
-                target = self.config.files[min(mate == "_R2", len(self.config.files) - 1)]
+                target = self.config.files[mate == "_R2"]
             f = concatenate([s["uri"] for s in parts], target)
             f.rows = sum(s["rows"] for s in parts)
             out.append(f)

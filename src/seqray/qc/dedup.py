@@ -22,10 +22,10 @@ from numba import njit
 from ..errors import SeqrayError
 from ..hashing import mix64
 from ..io.buffers import values_offsets
-from ..io.fs import filesystem_for, join, read_json
+from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
 from ..io.spill import SpillWriter, read_spill
-from ..io.writers import AtomicFile, WrittenFile, write_json
+from ..io.writers import AtomicFile, WrittenFile
 from ..pipeline.registry import (
     DictAccumulator,
     FinishContext,
@@ -192,7 +192,7 @@ MARKS_MAGIC = b"SQRYMRK1"
 MARK_FIELDS = ("dups", "firsts", "counts")  # int64 arrays, in this order
 
 
-def _save_marks(uri: str, **arrays: np.ndarray) -> None:
+def _save_marks(uri: str, **arrays: np.ndarray) -> WrittenFile:
     """Magic, the three lengths, then the int64 values: no `np.load` to read it back, as
     its header parser (ast) is not thread-safe on Python 3.11 and marks load on threads."""
     cols = [np.ascontiguousarray(arrays[k], dtype="<i8") for k in MARK_FIELDS]
@@ -201,6 +201,7 @@ def _save_marks(uri: str, **arrays: np.ndarray) -> None:
     for c in cols:
         f.write(c.tobytes())
     f.commit()
+    return WrittenFile(uri, sum(len(c) for c in cols), f.size, f.sha.hexdigest())
 
 
 def _load_marks(uri: str) -> dict[str, np.ndarray]:
@@ -232,12 +233,10 @@ def scan_partitions(total_bytes: int) -> int:
 
 def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     """Runs scan and reduce; returns chunk key → marks file (chunks with no copies absent)."""
-    directory = join(ctx.output, "_seqray", "dedup", str(ctx.stage_index))
-    index_uri = join(directory, "marks.json")
-    if ctx.resume:
-        done = read_json(index_uri)
-        if done and done.get("config_hash") == ctx.config_hash:
-            return done["marks"]
+    directory = ctx.state_dir("dedup")
+    saved = ctx.load_prepared("dedup")  # an interrupted run's marks, still intact
+    if saved is not None:
+        return saved["marks"]
     partitions = scan_partitions(ctx.input_bytes)
     outcomes = ctx.scan(DuplicateScan(directory, ctx.source_order, partitions))
     uris = [s["uri"] for o in outcomes for s in o["shards"] if s["stage"] == "dedup-scan"]
@@ -249,6 +248,7 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     firsts, counts = firsts[order], counts[order]
     source_index = {s: i for i, s in enumerate(ctx.source_order)}
     marks: dict[str, str] = {}
+    files = []
     for o in outcomes:
         base = source_index[o["source"]] << SOURCE_SHIFT
         lo, hi = base + o["first_record"], base + o["first_record"] + o["records"]
@@ -257,12 +257,12 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
         if not len(d) and a == b:
             continue
         uri = join(directory, f"marks-{o['chunk_id']}.i64")
-        _save_marks(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b])
+        files.append(_save_marks(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b]))
         marks[o["chunk"]] = uri
     for u in uris:
         fs, path = filesystem_for(u)
         fs.delete_file(path)
-    write_json(index_uri, {"config_hash": ctx.config_hash, "marks": marks})
+    ctx.save_prepared("dedup", files, {"marks": marks})
     return marks
 
 

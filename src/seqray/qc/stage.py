@@ -18,6 +18,7 @@ from ..io.parse import ReadOptions
 from ..io.readers import open_chunk
 from ..io.schema import NAME, QUAL, QUAL2, SEQ, SEQ2, numeric_array
 from ..io.sources import plan_chunks
+from ..pipeline.outputs import Target
 from ..pipeline.registry import FinishContext, MapStage, PrepareContext, StageConfig, register
 from . import kernel as K
 from .adapters import complement_table
@@ -30,6 +31,8 @@ _ACGT = set("ACGTN")
 
 class QcConfig(StageConfig):
     """fastp's options (long names) and defaults."""
+
+    path_fields = ("json_report", "html_report")
 
     # trimming (-f -t -F -T -b -B)
     trim_front1: int = Field(0, ge=0)
@@ -188,8 +191,10 @@ def accounting(t: np.ndarray) -> dict:
 
 
 def first_read_name(uri: str) -> str | None:
+    """The first good read's name (a bad record before it is the main pass's to report,
+    or to skip under `on_error: skip`)."""
     chunks, _ = plan_chunks([uri])
-    reader = open_chunk(chunks[0], ReadOptions(digest=False))
+    reader = open_chunk(chunks[0], ReadOptions(digest=False, lenient=True))
     for table in reader:
         if len(table):
             return table.column(NAME)[0].as_py()
@@ -239,6 +244,10 @@ class QcStage(DuplicateMarking, MapStage):
 
     def marks_duplicates(self) -> bool:
         return self.config.dedup
+
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        c = self.config
+        return [Target(p, "file", label) for p in (c.json_report, c.html_report) if p]
 
     def needs_prepare(self) -> bool:
         return self.config.dedup or self.config.trim_poly_g is None
@@ -303,7 +312,8 @@ class QcStage(DuplicateMarking, MapStage):
             self._profile(table, new_cols, paired, acc, dup)
         out = table.take(idx) if int(keep.sum()) != n else table
         for name, col in new_cols.items():
-            out = out.set_column(out.schema.get_field_index(name), name, col)
+            i = out.schema.get_field_index(name)
+            out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
         return out
 
     def _profile(self, table, new_cols, paired, acc, dup) -> None:

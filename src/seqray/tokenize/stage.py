@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, SOURCE
 from ..io.writers import ParquetShardWriter
+from ..pipeline.outputs import Target
 from ..pipeline.registry import (
     FinishContext,
     MapStage,
@@ -161,11 +162,21 @@ class TokenizeStage(MapStage):
     def needs_prepare(self) -> bool:
         return self.config.scheme == "bpe" and self.config.tokenizer is None
 
+    def targets(self, output: str, paired: bool, label: str) -> list[Target]:
+        return [Target(join(output, "tokenizer"), "dir", label)] if self.config.export else []
+
+    def input_paths(self) -> list[str]:
+        return [self.config.tokenizer] if self.config.tokenizer else []
+
     def prepare(self, ctx: PrepareContext) -> None:
         from .bpe import sample_share, train_bpe
 
         c = self.config
-        directory = join(ctx.output, "_seqray", "bpe", str(ctx.stage_index))
+        saved = ctx.load_prepared("bpe")  # the model an interrupted run trained
+        if saved is not None:
+            self.trained, self._tok = saved["model"], None
+            return
+        directory = ctx.state_dir("bpe")
         outcomes = ctx.scan(BpeSample(directory, c.sample_reads))
         shards = [s for o in outcomes for s in o["shards"] if s["stage"] == "bpe-sample"]
         take = sample_share([s["rows"] for s in shards], c.sample_reads)
@@ -174,6 +185,7 @@ class TokenizeStage(MapStage):
             raise ConfigError("tokenize: no reads to train the bpe model on")
         self.trained = train_bpe(seqs, c.vocab_size).to_str()
         self._tok = None
+        ctx.save_prepared("bpe", [], {"model": self.trained})
 
     def new_accumulator(self) -> TokenStats:
         t = self.tokenizer

@@ -1,0 +1,168 @@
+"""Resume of runs whose stages need a first pass over all the data (duplicate marks, the
+trusted k-mers of correction, BPE training) and of k-mer counting (spill files per chunk):
+killed with SIGKILL after the first pass and again after some chunks of the main pass, on
+both runners, local and S3. The resumed output equals a clean run byte for byte, and the
+first pass is provably reused: the manifest says so and counts no chunk scanned again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqray.pipeline.config import parse_config
+from seqray.pipeline.runner import run_pipeline
+
+from ..conftest import seqray_cmd, write_random_pairs
+
+STAGES = {
+    "dedup": ({"dedup": {"dup_count": True}}, "dedup"),
+    "qc-dedup": ({"qc": {"dedup": True, "length_required": 5}}, "dedup"),
+    "correct": ({"correct": {"k": 15}}, "correct"),
+    "bpe": ({"tokenize": {"scheme": "bpe", "vocab_size": 120, "sample_reads": 500}}, "bpe"),
+    "count": ({"count": {"k": 13}}, None),  # a sink: its spills are per-chunk shards
+}
+CHUNK = 40_000
+
+
+@pytest.fixture(scope="module")
+def reads(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reads")
+    return write_random_pairs(d / "r_1.fq", d / "r_2.fq", 6000, seed=11, dup_every=3)
+
+
+def _config(out: str, reads, stage: dict, runner: str) -> dict:
+    last = [] if "count" in stage else [{"write": {"format": "parquet"}}]
+    return {
+        "output": out,
+        "run": {"runner": runner, "chunk_bytes": CHUNK, "block_bases": 20_000},
+        "stages": [
+            {"read": {"paths": [str(reads[0])], "mate_paths": [str(reads[1])]}},
+            stage,
+            *last,
+        ],
+    }
+
+
+def _local_files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and "_seqray" not in p.parts
+    }
+
+
+class Store:
+    """Where the run writes: a local directory or an S3 prefix (moto)."""
+
+    def __init__(self, tmp: Path, s3=None):
+        self.tmp, self.s3 = tmp, s3
+
+    def output(self, name: str) -> str:
+        if self.s3:
+            return f"s3://{self.s3[1]}/{name}"
+        return str(self.tmp / name)
+
+    def keys(self, out: str) -> list[str]:
+        if not self.s3:
+            return [str(p.relative_to(out)) for p in Path(out).rglob("*") if p.is_file()]
+        client, bucket, _ = self.s3
+        prefix = out.split("/", 3)[3] + "/"
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"][len(prefix) :] for p in pages for o in p.get("Contents", [])]
+
+    def files(self, out: str) -> dict[str, bytes]:
+        if not self.s3:
+            return _local_files(Path(out))
+        client, bucket, _ = self.s3
+        prefix = out.split("/", 3)[3] + "/"
+        return {
+            k: client.get_object(Bucket=bucket, Key=prefix + k)["Body"].read()
+            for k in sorted(self.keys(out))
+            if k != "manifest.json" and not k.startswith("_seqray/")
+        }
+
+
+def _kill_when(cmd: list[str], env: dict, ready: Callable[[], bool], timeout: float = 240):
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t0 = time.time()
+    while not ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before the kill point: {proc.stderr.read()}")
+        if time.time() - t0 > timeout:
+            proc.kill()
+            raise AssertionError("kill point not reached")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _resume_case(tmp_path, store: Store, reads, name: str, runner: str, env: dict):
+    stage, state = STAGES[name]
+    clean = store.output("clean")
+    run_pipeline(parse_config(_config(clean, reads, stage, "local")))
+    expected = store.files(clean)
+    assert expected
+
+    out = store.output("cut")
+    cfg = tmp_path / "cut.yaml"
+    cfg.write_text(yaml.safe_dump(_config(out, reads, stage, runner)))
+    cmd = [*seqray_cmd(), "run", str(cfg)]
+
+    def journaled() -> int:
+        return sum(k.startswith("_seqray/journal/") for k in store.keys(out))
+
+    if state is not None:  # killed right after the first pass
+        prepared = f"_seqray/{state}/0/prepared.json"
+        _kill_when(cmd, env, lambda: prepared in store.keys(out))
+        assert journaled() < 10
+    before = journaled()
+    _kill_when([*cmd, "--resume"], env, lambda: journaled() >= before + 3)  # after chunks
+    assert "manifest.json" not in store.keys(out)
+
+    result = run_pipeline(parse_config(_config(out, reads, stage, runner)), resume=True)
+    assert result.resumed_chunks >= 3 and result.resumed_chunks < result.chunks
+    assert store.files(out) == expected
+    if state is not None:
+        [prep] = result.prepare
+        assert prep["reused"] and prep["chunks_scanned"] == 0, prep
+        manifest = json.loads(_read(store, out, "manifest.json"))
+        assert manifest["prepare"][0]["reused"] is True
+
+
+def _read(store: Store, out: str, key: str) -> bytes:
+    if not store.s3:
+        return (Path(out) / key).read_bytes()
+    client, bucket, _ = store.s3
+    return client.get_object(Bucket=bucket, Key=out.split("/", 3)[3] + "/" + key)["Body"].read()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("runner", ["local", "ray"])
+@pytest.mark.parametrize("name", list(STAGES))
+def test_resume_local_output(tmp_path, reads, run_env, ray_cluster, name, runner):
+    _resume_case(tmp_path, Store(tmp_path), reads, name, runner, run_env)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "name, runner", [(n, "local") for n in STAGES] + [("qc-dedup", "ray"), ("correct", "ray")]
+)
+def test_resume_s3_output(tmp_path, reads, run_env, s3_env, ray_cluster, name, runner):
+    env = {**run_env, **s3_env[2]}
+    _resume_case(tmp_path, Store(tmp_path, s3_env), reads, name, runner, env)
+
+
+def test_fresh_runs_never_reuse_a_first_pass(tmp_path, reads):
+    out = tmp_path / "o"
+    cfg = parse_config(_config(str(out), reads, STAGES["qc-dedup"][0], "local"))
+    r = run_pipeline(cfg)
+    assert not r.prepare[0]["reused"] and r.prepare[0]["chunks_scanned"] == r.chunks
+    r = run_pipeline(cfg, overwrite=True)  # replaced, not resumed: scanned again
+    assert not r.prepare[0]["reused"] and r.prepare[0]["chunks_scanned"] == r.chunks
