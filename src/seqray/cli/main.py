@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     common.ARGV[:] = args
     try:
-        app(args=args, prog_name="seqray", standalone_mode=False)
+        code = app(args=args, prog_name="seqray", standalone_mode=False)
+        if isinstance(code, int):  # typer hands back an exit code (130 for Ctrl-C)
+            return code
     except SystemExit as e:
         return int(e.code or 0)
     except BaseException as e:  # the single error boundary

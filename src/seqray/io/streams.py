@@ -48,6 +48,40 @@ class _HashingReader:
             self.raw.close()
 
 
+class _ZstdFrames:
+    """zstd frames one after another. A stream that ends inside a frame is an error:
+    zstandard's own stream reader takes a cut frame for a complete one."""
+
+    def __init__(self, raw, zstandard):
+        self.raw, self.zstd = raw, zstandard
+        self.obj = zstandard.ZstdDecompressor().decompressobj()
+        self.in_frame = False  # the current frame has had input
+
+    def read(self, n: int) -> bytes:
+        out: list[bytes] = []
+        size = 0
+        while size < n:
+            data = self.raw.read(READ_SIZE)
+            if not data:
+                if self.in_frame and not self.obj.eof:
+                    raise EOFError("the zstd stream ends inside a frame (truncated file?)")
+                break
+            while data:
+                self.in_frame = True
+                piece = self.obj.decompress(data)
+                out.append(piece)
+                size += len(piece)
+                data = b""
+                if self.obj.eof:  # the next frame starts with what is left
+                    data = self.obj.unused_data
+                    self.obj = self.zstd.ZstdDecompressor().decompressobj()
+                    self.in_frame = False
+        return b"".join(out)
+
+    def close(self) -> None:
+        pass
+
+
 class ChunkStream:
     """Decompressed text of a chunk, served in pieces.
 
@@ -91,7 +125,7 @@ class ChunkStream:
                         "zstd input needs the 'zstandard' package (pip install seqray[formats])",
                         path=self.path,
                     ) from exc
-                self._reader = zstandard.ZstdDecompressor().stream_reader(self._hasher)
+                self._reader = _ZstdFrames(self._hasher, zstandard)
             else:
                 self._reader = self._hasher
             self._mode = "whole"

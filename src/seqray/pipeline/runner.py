@@ -758,6 +758,7 @@ def run_pipeline(
             "rejects": rejects,
             "stages": {n: c.__dict__ for n, c in counters.items()},
             "prepare": prepared,
+            "resumed_chunks": len(done),
             "reports": reports,
             "reads": {"in": sum(o["records"] for o in ordered), "rejected": rejected},
         },
