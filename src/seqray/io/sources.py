@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,7 @@ from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
 from .parse import ChunkReader, ReadOptions, count_chunk_records
+from .writers import BAM_PAIRS_LINE
 
 HEAD_BYTES = 1 << 20
 SAMPLE_BYTES = 8 << 20  # decompressed FASTQ text that decides the Phred offset
@@ -34,7 +36,8 @@ PHRED64_HIGH_FRACTION = 0.05
 class InputFile:
     """One input as planned. For FASTQ, `phred_source` says how `phred_offset` was
     decided ("auto": detected, "set": given by the user; None for other formats) and
-    `phred_evidence` what it was decided on, in words, for the run summary and manifest."""
+    `phred_evidence` what it was decided on, in words, for the run summary and manifest.
+    `paired`: a BAM/SAM of read pairs (unaligned, mates one after the other)."""
 
     info: FileInfo
     compression: Compression
@@ -42,6 +45,7 @@ class InputFile:
     phred_offset: int = 33
     phred_source: str | None = None
     phred_evidence: str | None = None
+    paired: bool = False
 
 
 def _read_up_to(f, limit: int, piece: int = HEAD_BYTES) -> tuple[bytes, bool]:
@@ -185,6 +189,36 @@ def _phred_of(
     return decide_phred(quality_bytes(head, complete), where)
 
 
+def _bam_paired(head: bytes, complete: bool, fmt: str) -> bool:
+    """True for an unaligned BAM/SAM (no reference sequences) whose first record is read 1
+    of a pair: the layout of `seqray convert --mate`, `samtools import -1 -2` and Picard's
+    FastqToSam, with each read 2 right after its read 1. With no records at all, seqray's
+    own header line for pairs (BAM_PAIRS_LINE) says so."""
+    pairs_line = BAM_PAIRS_LINE.encode()
+    try:
+        if fmt == Format.BAM.value:
+            (l_text,) = struct.unpack_from("<i", head, 4)
+            (n_ref,) = struct.unpack_from("<i", head, 8 + l_text)
+            if n_ref != 0:
+                return False
+            if complete and len(head) == 12 + l_text:
+                return pairs_line in head[8 : 8 + l_text]
+            (flag,) = struct.unpack_from("<H", head, 12 + l_text + 4 + 14)
+        elif fmt == Format.SAM.value:
+            lines = head.split(b"\n")
+            if any(line.startswith(b"@SQ\t") for line in lines):
+                return False
+            records = [line for line in lines if line and not line.startswith(b"@")]
+            if complete and not records:
+                return pairs_line.rstrip(b"\n") in lines
+            flag = int(records[0].split(b"\t")[1])
+        else:
+            return False
+    except (struct.error, IndexError, ValueError):
+        return False
+    return flag & 0x9C1 == 0x41
+
+
 def inspect_input(
     info: FileInfo, phred_offset: int | str = "auto", fmt: str | None = None
 ) -> InputFile:
@@ -206,7 +240,9 @@ def inspect_input(
     if phred_offset != "auto" and phred_offset not in (33, 64, "33", "64"):
         raise InputError(f"phred_offset must be 33, 64 or 'auto', not {phred_offset!r}")
     if name != Format.FASTQ.value:
-        return InputFile(info, compression, name)
+        return InputFile(
+            info, compression, name, paired=name is not None and _bam_paired(head, complete, name)
+        )
     if phred_offset == "auto":
         offset, evidence = _phred_of(info.uri, compression, raw, head, complete)
         return InputFile(info, compression, name, offset, "auto", evidence)
@@ -247,7 +283,7 @@ def plan_chunks(
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
-            paired = kind == "Parquet" and _parquet_paired(f.info.uri)
+            paired = f.paired or (kind == "Parquet" and _parquet_paired(f.info.uri))
             chunks.append(_whole_file(f, kind, 33, paired=paired))
     return chunks, files + mates
 
