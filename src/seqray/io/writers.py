@@ -125,8 +125,13 @@ class AtomicFile:
                 pass
 
 
+EMPTY_GZIP = bytes.fromhex("1f8b08000000000000ff03000000000000000000")  # one empty member
+
+
 class TextShardWriter:
-    """FASTQ/FASTA shard; gzip shards are independent members, so shards concatenate."""
+    """FASTQ/FASTA shard; gzip shards are independent members, so shards concatenate. A
+    gzip shard that no read reached is one empty member (EMPTY_GZIP), a valid gzip file
+    on its own, which `concatenate` leaves out where other parts have data."""
 
     def __init__(self, uri: str, fastq: bool, gzip: bool, mate: bool = False, level: int = 1):
         self.file = AtomicFile(uri)
@@ -143,6 +148,8 @@ class TextShardWriter:
         self.rows += len(table)
 
     def close(self) -> WrittenFile:
+        if self.gzip and self.file.size == 0:
+            self.file.write(EMPTY_GZIP)
         self.file.commit()
         return WrittenFile(self.file.uri, self.rows, self.file.size, self.file.sha.hexdigest())
 
@@ -453,18 +460,28 @@ def write_json(uri: str, obj, *, indent: int = 2, sort_keys: bool = False) -> Wr
 
 
 def concatenate(parts: list[str], uri: str) -> WrittenFile:
-    """Join shard files (gzip members concatenate into a valid gzip file) into one file."""
+    """Join shard files (gzip members concatenate into a valid gzip file) into one file.
+
+    Parts that are only an empty gzip member (EMPTY_GZIP) are left out: empty chunks add
+    no bytes where others have data. If nothing else remains (or a `.gz` target would be
+    0 bytes, e.g. from 0-byte parts of an older run), the result is that one empty
+    member, so it is still valid gzip."""
     out = AtomicFile(uri)
     rows = 0
+    empty_gzip = False
     try:
         for part in parts:
             fs, path = filesystem_for(part)
             with fs.open_input_stream(path, compression=None) as f:
-                while True:
-                    data = f.read(8 << 20)
-                    if not data:
-                        break
+                data = f.read(8 << 20)
+                if data == EMPTY_GZIP and not f.read(1):
+                    empty_gzip = True
+                    continue
+                while data:
                     out.write(data)
+                    data = f.read(8 << 20)
+        if out.size == 0 and (empty_gzip or uri.lower().endswith(".gz")):
+            out.write(EMPTY_GZIP)
     except BaseException:
         out.abort()
         raise
