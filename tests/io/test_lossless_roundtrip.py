@@ -265,3 +265,18 @@ def test_fasta_keeps_headers_and_sequences_multi_line_becomes_single(tmp_path, m
         src = tmp_path / mid
     convert(src, tmp_path / "out.fa")
     assert (tmp_path / "out.fa").read_bytes() == want
+
+
+def test_iupac_codes_through_bam_and_a_base_bam_cannot_hold(tmp_path, capsys):
+    """With --keep-iupac, BAM's 4-bit alphabet (=ACMGRSVTWYHKDBN) carries the IUPAC codes;
+    'U' it cannot, which is a located error and no output, never a silent N."""
+    text = b"@r1\nRYKMSWBDHVN\n+\nIIIIIIIIIII\n"
+    (tmp_path / "in.fq").write_bytes(text)
+    convert(tmp_path / "in.fq", tmp_path / "m.bam", "--keep-iupac")
+    convert(tmp_path / "m.bam", tmp_path / "out.fq", "--keep-iupac")
+    assert (tmp_path / "out.fq").read_bytes() == text
+    (tmp_path / "u.fq").write_bytes(text + b"@r2\nACU\n+\nIII\n")
+    assert main(["convert", str(tmp_path / "u.fq"), str(tmp_path / "u.bam"), "--keep-iupac"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "u.fq, record 2: cannot write BAM: base 'U'" in err
+    assert not list(tmp_path.glob("*u.bam*"))

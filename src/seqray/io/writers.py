@@ -19,10 +19,10 @@ import pyarrow.parquet as pq
 from isal import igzip, isal_zlib
 from numba import njit
 
-from ..errors import SeqrayError
+from ..errors import FormatError, SeqrayError
 from .buffers import values_offsets
 from .fs import filesystem_for, is_s3
-from .schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2
+from .schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2, SOURCE
 
 FAKE_QUAL = ord("I")
 
@@ -372,6 +372,20 @@ def _bam_columns(table: pa.Table, name_c: str, seq_c: str, qual_c: str):
     return nv, no, sv, so, qv, qo, has_qual
 
 
+def _bam_base_error(table: pa.Table, row: int, paired: bool) -> FormatError:
+    """The located error for a read with a base BAM's 4-bit code cannot store."""
+    cols = [SEQ, SEQ2] if paired else [SEQ]
+    seqs = [table.column(c)[row].as_py() for c in cols]
+    seq = next(s for s in seqs if any(_NT16[b] == 255 for b in s))
+    base = next(chr(b) for b in seq if _NT16[b] == 255)
+    names = table.column_names
+    return FormatError(
+        f"cannot write BAM: base {base!r} is not in BAM's alphabet =ACMGRSVTWYHKDBN",
+        path=table.column(SOURCE)[row].as_py() if SOURCE in names else None,
+        record=table.column(RECORD)[row].as_py() + 1 if RECORD in names else None,
+    )
+
+
 class BgzfFile:
     """BGZF (SAM spec 4.1) on an AtomicFile: blocks of BGZF_BLOCK bytes, each an
     independent gzip member with its size in the 'BC' extra field, then the EOF block."""
@@ -424,11 +438,7 @@ class BamWriter:
         flag1, flag2 = (0x4D, 0x8D) if self.paired else (0x4, 0x4)
         data, bad = _encode_bam(*one, *two, self.paired, flag1, flag2, _NT16, _QNAME_OK, _HEX)
         if bad >= 0:
-            rec = table.column(RECORD)[bad].as_py() if RECORD in table.column_names else None
-            where = f"record {rec + 1}" if rec is not None else f"row {bad + 1}"
-            raise SeqrayError(
-                f"cannot write BAM: {where} has a base outside BAM's =ACMGRSVTWYHKDBN"
-            )
+            raise _bam_base_error(table, bad, self.paired)
         self.bgzf.write(data.tobytes())
         self.rows += len(table)
 
