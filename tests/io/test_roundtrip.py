@@ -4,10 +4,13 @@ gzip, Parquet and BAM."""
 from __future__ import annotations
 
 import gzip
+import json
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,7 +170,7 @@ def test_cli_fastq_parquet_fastq(recs):
 @SETTINGS
 @given(recs=fastq_records(comments=False, min_len=1))
 def test_cli_fastq_bam_fastq(recs):
-    # BAM keeps the name up to the first space only, so the names have none here
+    # names without comments: QNAME alone carries them (no CO:Z, no hx:H)
     text = fastq_bytes(recs)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -177,12 +180,13 @@ def test_cli_fastq_bam_fastq(recs):
         assert (d / "out.fq").read_bytes() == text
 
 
-def test_cli_bam_drops_name_comment(tmp_path):
+def test_cli_bam_keeps_name_comment(tmp_path):
+    # the comment travels in a CO:Z tag (tests/io/test_lossless_roundtrip.py has the rest)
     src = tmp_path / "in.fq"
     src.write_bytes(b"@r1 comment here\nACGT\n+\nIIII\n")
     _convert(src, tmp_path / "mid.bam")
     _convert(tmp_path / "mid.bam", tmp_path / "out.fq")
-    assert (tmp_path / "out.fq").read_bytes() == b"@r1\nACGT\n+\nIIII\n"
+    assert (tmp_path / "out.fq").read_bytes() == src.read_bytes()
 
 
 def test_cli_fastq_bam_fastq_empty_read(tmp_path):
@@ -213,3 +217,133 @@ def test_cli_convert_phred64_to_phred33(tmp_path):
     assert (tmp_path / "out.fq").read_bytes() == (
         b"@r1\nACGT\n+\n" + expected_q1 + b"\n@r2\nAC\n+\n" + expected_q2 + b"\n"
     )
+
+
+# -- empty results written as gzip are valid gzip (gzip -t is the independent check) ----
+
+
+def _gzip_ok_and_text(path: Path) -> bytes:
+    assert subprocess.run(["gzip", "-t", str(path)], capture_output=True).returncode == 0
+    return subprocess.run(["gzip", "-dc", str(path)], capture_output=True, check=True).stdout
+
+
+def test_cli_empty_input_to_gzip_is_a_valid_empty_gzip(tmp_path):
+    src = tmp_path / "empty.fq"
+    src.write_bytes(b"")
+    for out in ("out.fq.gz", "out.fa.gz"):
+        _convert(src, tmp_path / out)
+        assert _gzip_ok_and_text(tmp_path / out) == b""
+
+
+def test_cli_all_records_skipped_to_gzip_is_valid(tmp_path):
+    src = tmp_path / "bad.fq"
+    src.write_bytes(b"@r1\nACGT\n+\nIII\n@r2\nAZ\n+\nII\n")
+    _convert(src, tmp_path / "out.fq.gz", "--on-error", "skip")
+    assert _gzip_ok_and_text(tmp_path / "out.fq.gz") == b""
+
+
+def test_cli_empty_pairs_to_gzip_are_valid(tmp_path):
+    for name in ("a_1.fq", "a_2.fq"):
+        (tmp_path / name).write_bytes(b"")
+    _convert(tmp_path / "a_1.fq", tmp_path / "p.parquet", "--mate", str(tmp_path / "a_2.fq"))
+    _convert(tmp_path / "p.parquet", tmp_path / "o_1.fq.gz", "--out2", str(tmp_path / "o_2.fq.gz"))
+    assert _gzip_ok_and_text(tmp_path / "o_1.fq.gz") == b""
+    assert _gzip_ok_and_text(tmp_path / "o_2.fq.gz") == b""
+
+
+def _qc_write(tmp_path: Path, name: str, paths: list[Path], chunk_bytes: int, qc: dict):
+    from seqray.pipeline.config import parse_config
+    from seqray.pipeline.runner import run_pipeline
+
+    out = tmp_path / name
+    read: dict = {"paths": [str(paths[0])]}
+    if len(paths) > 1:
+        read["mate_paths"] = [str(p) for p in paths[1:]]
+    cfg = parse_config(
+        {
+            "output": str(out),
+            "run": {"chunk_bytes": chunk_bytes},
+            "stages": [
+                {"read": read},
+                {"qc": qc},
+                {"write": {"format": "fastq", "compression": "gzip"}},
+            ],
+        }
+    )
+    run_pipeline(cfg, runner="local", overwrite=True)
+    return out
+
+
+def _long_and_short_reads(path: Path, pattern: str) -> bytes:
+    """Reads of 40 bp ('L') and 5 bp ('S'); qc's length filter (15) keeps only the long."""
+    recs = []
+    for i, kind in enumerate(pattern):
+        n = 40 if kind == "L" else 5
+        recs.append(f"@r{i}\n{'ACGT' * 10 if n == 40 else 'ACGTA'}\n+\n{'I' * n}\n")
+    text = "".join(recs).encode()
+    path.write_bytes(text)
+    return b"".join(r.encode() for r, k in zip(recs, pattern) if k == "L")
+
+
+@pytest.mark.parametrize(
+    "pattern", ["SSSSSSSS", "SSSLLSSSSSSL", "LLLLSSSS"], ids=["none", "some", "tail_empty"]
+)
+def test_pipeline_gzip_output_valid_whether_all_some_or_no_chunks_are_empty(tmp_path, pattern):
+    """Chunks of ~2 records: every chunk's part, some of them, or the last ones empty.
+    The joined file passes gzip -t and holds exactly the long reads; where reads exist it
+    holds no empty member (so it is the bytes it was before empty parts became valid
+    gzip), and with no reads at all it is one empty member."""
+    from seqray.io.writers import EMPTY_GZIP
+
+    src = tmp_path / "r.fq"
+    want = _long_and_short_reads(src, pattern)
+    qc = {"trim_poly_g": False, "disable_adapter_trimming": True}
+    out = _qc_write(tmp_path, "small", [src], 60, qc)
+    assert len(json.loads((out / "manifest.json").read_text())["chunks"]) > 2
+    data = (out / "reads.fastq.gz").read_bytes()
+    assert _gzip_ok_and_text(out / "reads.fastq.gz") == want
+    if want:
+        assert EMPTY_GZIP not in data
+    else:
+        assert data == EMPTY_GZIP
+
+
+def test_pipeline_paired_gzip_output_valid_when_nothing_passes(tmp_path):
+    r1, r2 = tmp_path / "a_1.fq", tmp_path / "a_2.fq"
+    _long_and_short_reads(r1, "SSSS")
+    _long_and_short_reads(r2, "SSSS")
+    out = _qc_write(tmp_path, "o", [r1, r2], 60, {"trim_poly_g": False})
+    for mate in ("R1", "R2"):
+        assert _gzip_ok_and_text(out / f"reads_{mate}.fastq.gz") == b""
+
+
+def test_text_shard_with_no_reads_is_valid_gzip_alone(tmp_path):
+    from seqray.io.writers import TextShardWriter
+
+    w = TextShardWriter(str(tmp_path / "part.fastq.gz"), fastq=True, gzip=True)
+    w.write(read_schema().empty_table())
+    f = w.close()
+    assert (f.rows, f.bytes) == (0, 20)
+    assert _gzip_ok_and_text(tmp_path / "part.fastq.gz") == b""
+    w = TextShardWriter(str(tmp_path / "part.fastq"), fastq=True, gzip=False)
+    assert w.close().bytes == 0  # plain text: nothing to write
+
+
+def test_concatenate_leaves_out_empty_gzip_members_only(tmp_path):
+    from seqray.io.writers import EMPTY_GZIP, concatenate
+
+    a, b = gzip.compress(b"@a\nA\n+\nI\n", mtime=0), gzip.compress(b"@b\nC\n+\nI\n", mtime=0)
+    parts = []
+    for i, data in enumerate([EMPTY_GZIP, a, EMPTY_GZIP, b, EMPTY_GZIP]):
+        parts.append(tmp_path / f"p{i}.gz")
+        parts[-1].write_bytes(data)
+    concatenate([str(p) for p in parts], str(tmp_path / "some.gz"))
+    assert (tmp_path / "some.gz").read_bytes() == a + b
+    concatenate([str(parts[0]), str(parts[2])], str(tmp_path / "none.gz"))
+    assert _gzip_ok_and_text(tmp_path / "none.gz") == b""
+    (tmp_path / "zero.gz").write_bytes(b"")  # a 0-byte part (written before this fix)
+    concatenate([str(tmp_path / "zero.gz")], str(tmp_path / "from_zero.fq.gz"))
+    assert _gzip_ok_and_text(tmp_path / "from_zero.fq.gz") == b""
+    (tmp_path / "t.fq").write_bytes(b"")  # plain text stays 0 bytes
+    concatenate([str(tmp_path / "t.fq")], str(tmp_path / "plain.fq"))
+    assert (tmp_path / "plain.fq").read_bytes() == b""

@@ -1,4 +1,9 @@
-"""`seqray convert IN OUT`: FASTQ ↔ FASTA ↔ Parquet ↔ BAM, chosen by OUT's extension."""
+"""`seqray convert IN OUT`: FASTQ ↔ FASTA ↔ Parquet ↔ BAM, chosen by OUT's extension.
+
+Round trips through seqray's own formats give FASTQ back byte for byte once it is in
+seqray's normal form (upper-case sequences, '.' and other IUPAC codes as N, Phred+33,
+'\n' line ends, a bare '+' line): header lines whole (BAM keeps comments in CO:Z and
+what QNAME cannot hold in hx:H), pairs as pairs (`--mate` in, `--out2` out)."""
 
 from __future__ import annotations
 
@@ -9,25 +14,54 @@ from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import BamWriter, ParquetShardWriter, TextShardWriter
-from ..pipeline.outputs import check_new_file
+from ..pipeline.outputs import check_new_file, normalize
 from .common import console, iter_chunk_tables, phred_option
 from .progress import QUIET, progress_for
 
 TEXT = {".fastq": "fastq", ".fq": "fastq", ".fasta": "fasta", ".fa": "fasta", ".fna": "fasta"}
 
 
-def writer_for(path: str, paired: bool):
+def _text_kind(path: str) -> tuple[str, bool] | None:
     p = path.lower()
     gz = p.endswith(".gz")
     stem = p[:-3] if gz else p
     for ext, kind in TEXT.items():
         if stem.endswith(ext):
-            if paired:
-                raise SeqrayError(
-                    "paired input to FASTQ/FASTA: convert to Parquet or BAM, "
-                    "or convert each mate file on its own"
-                )
-            return TextShardWriter(path, fastq=kind == "fastq", gzip=gz)
+            return kind, gz
+    return None
+
+
+def writers_for(path: str, paired: bool, out2: str | None = None) -> list:
+    """The writer of OUT, and for pairs to FASTQ/FASTA the writer of read 2 (`out2`)."""
+    text = _text_kind(path)
+    if text is None or not paired:
+        if out2 is not None:
+            raise SeqrayError("--out2 is for paired input written as FASTQ/FASTA")
+        return [writer_for(path, paired)]
+    if out2 is None:
+        raise SeqrayError(
+            "paired input to FASTQ/FASTA: give --out2 for read 2, or convert to Parquet or BAM"
+        )
+    text2 = _text_kind(out2)
+    if text2 is None or text2[0] != text[0]:
+        raise SeqrayError(f"--out2 {out2}: use the same format ({text[0]}) as {path}")
+    first = TextShardWriter(path, fastq=text[0] == "fastq", gzip=text[1])
+    try:
+        return [first, TextShardWriter(out2, fastq=text2[0] == "fastq", gzip=text2[1], mate=True)]
+    except BaseException:
+        first.abort()
+        raise
+
+
+def writer_for(path: str, paired: bool):
+    text = _text_kind(path)
+    if text is not None:
+        if paired:
+            raise SeqrayError(
+                "paired input to FASTQ/FASTA: give --out2 for read 2, or convert to Parquet or BAM"
+            )
+        return TextShardWriter(path, fastq=text[0] == "fastq", gzip=text[1])
+    p = path.lower()
     if p.endswith(".parquet"):
         return ParquetShardWriter(path, read_schema(paired))
     if p.endswith(".bam"):
@@ -42,6 +76,12 @@ def convert(
     src: str = typer.Argument(..., help="Input file (any supported format, local or s3://)."),
     dst: str = typer.Argument(..., help="Output file; its extension picks the format."),
     mate: str = typer.Option(None, "--mate", help="R2 file: read pairs into one row each."),
+    out2: str = typer.Option(
+        None,
+        "--out2",
+        help="Read 2 of paired input (a mate pair, paired Parquet or BAM) "
+        "written as FASTQ/FASTA: OUT gets read 1, this file read 2.",
+    ),
     phred_offset: str = typer.Option("auto", help="Input quality offset: auto, 33 or 64."),
     on_error: str = typer.Option(
         "fail", help="fail, or skip (bad records are dropped and counted; the count is printed)."
@@ -54,27 +94,37 @@ def convert(
         raise typer.BadParameter("must be 'fail' or 'skip'", param_hint="--on-error")
     po = phred_option(phred_offset)
     chunks, inputs = plan_chunks(src, mate, phred_offset=po)
-    check_new_file(dst, [i.info.uri for i in inputs], "convert")
     options = ReadOptions(lenient=on_error == "skip", keep_iupac=keep_iupac)
-    w = None
+    _check_outputs([i.info.uri for i in inputs], dst, out2)
+    ws = writers_for(dst, any(c.paired for c in chunks), out2)
     n = 0
     rejects: list = []
     try:
         with progress_for(quiet) as progress:
-            for ch, t in iter_chunk_tables(chunks, options, rejects, progress):
-                if w is None:
-                    w = writer_for(dst, paired=ch.paired)
-                w.write(t)
+            for _, t in iter_chunk_tables(chunks, options, rejects, progress):
+                for w in ws:
+                    w.write(t)
                 n += len(t)
-        if w is None:  # no input records at all: an empty output of the right kind
-            w = writer_for(dst, paired=any(c.paired for c in chunks))
-        f = w.close()
+        files = [w.close() for w in ws]
     except BaseException:
-        if w is not None:
+        for w in ws:
             w.abort()
         raise
-    console.print(f"wrote {n} reads to {f.uri}", highlight=False)
+    f = files[0]
+    where = f"{f.uri} and {files[1].uri}" if len(files) > 1 else f.uri
+    unit = "pairs" if any(c.paired for c in chunks) else "reads"
+    console.print(f"wrote {n} {unit} to {where}", highlight=False)
     if rejects:
         console.print(f"[yellow]skipped {len(rejects)} bad records[/]", highlight=False)
         for r in rejects[:5]:
             console.print(f"  {r.source}, record {r.record + 1}: {r.reason}", highlight=False)
+
+
+def _check_outputs(inputs: list[str], dst: str, out2: str | None) -> None:
+    """Each output is a new file, not an input, not the other output: `convert` keeps no
+    record of what it wrote, so it never replaces an existing file."""
+    if out2 is not None and normalize(dst) == normalize(out2):
+        raise SeqrayError(f"{out2}: --out2 is the same file as OUT")
+    for p, label in ((dst, "OUT"), (out2, "--out2")):
+        if p is not None:
+            check_new_file(p, inputs, f"convert ({label})")

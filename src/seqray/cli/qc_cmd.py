@@ -158,7 +158,7 @@ def qc(
     """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
     from ..pipeline.runner import run_pipeline
     from ..qc.api import qc_pipeline
-    from .run_cmd import print_summary
+    from .run_cmd import print_qualities, print_summary
 
     if trim_poly_g and disable_trim_poly_g:
         raise typer.BadParameter("-g and -G exclude each other", param_hint="-g/-G")
@@ -237,6 +237,7 @@ def qc(
         print_summary(result)
         return
     print_qc_summary(result.reports["qc"])
+    print_qualities(result.inputs)
     console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
 
 

@@ -55,6 +55,27 @@ def run(
     print_summary(result)
 
 
+def print_qualities(inputs: list[dict], most: int = 4) -> None:
+    """How each FASTQ input's quality encoding was decided (detected or set): one line a
+    file, or a count where many files share the decision."""
+    fastq = [i for i in inputs if i.get("phred_offset")]
+    groups: dict[tuple, list[dict]] = {}
+    for i in fastq:
+        groups.setdefault((i["phred_offset"], i.get("phred_source")), []).append(i)
+    for (offset, source), files in groups.items():
+        how = "set in the config" if source == "set" else "detected"
+        if len(files) > most:
+            console.print(f"qualities: Phred+{offset} ({how}) in {len(files)} files")
+            continue
+        for i in files:
+            why = f": {i['phred_evidence']}" if source != "set" and i.get("phred_evidence") else ""
+            console.print(
+                f"qualities: {i['uri']} Phred+{offset} ({how}{why})",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
 def print_summary(r) -> None:
     """A table per stage: reads and bases in/out, time, throughput (r: RunResult), then
     a line per stage of what it found."""
@@ -98,6 +119,7 @@ def print_summary(r) -> None:
         line = cls.summarize(report) if cls is not None and report else None
         if line:
             console.print(f"[bold]{name}:[/] {line}", highlight=False, soft_wrap=True)
+    print_qualities(r.inputs)
     for p in r.prepare:
         if p["reused"]:
             console.print(

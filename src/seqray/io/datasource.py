@@ -37,7 +37,7 @@ class SeqDatasource(Datasource):
             paths, mate_paths, chunk_bytes=chunk_bytes, phred_offset=phred_offset, fmt=fmt
         )
         self.chunks = number_chunks(chunks, self.options, _count_in_tasks)
-        self.paired = mate_paths is not None
+        self.paired = any(c.paired for c in self.chunks)  # mates, or paired Parquet/BAM
 
     def estimate_inmemory_data_size(self) -> int:
         return sum(i.info.size for i in self.inputs)

@@ -23,7 +23,9 @@ from .schema import RECORD, SOURCE, read_schema, record_column, source_column
 class BamReader:
     """SAM/BAM/CRAM through pysam: reads in their sequenced orientation (reverse-strand
     alignments are reverse-complemented back), secondary and supplementary alignments
-    skipped, as `samtools fastq` does.
+    skipped, as `samtools fastq` does; header lines whole again (io/bam.py). A chunk
+    planned as `paired` (an unaligned BAM/SAM of pairs, see sources.inspect_input) is
+    read as pairs: read 1 then read 2, one row each pair.
 
     htslib opens local paths only, so an object on S3 is first copied to a temporary file
     of the task that reads it (`local_copy`), removed when the chunk is done."""
@@ -36,42 +38,55 @@ class BamReader:
     def __iter__(self) -> Iterator[pa.Table]:
         import pysam
 
-        from .bam import records_to_table
-
         uri = self.chunk.source
         with local_copy(uri) as path:
-            yield from self._records(pysam, records_to_table, uri, path)
+            yield from self._records(pysam, uri, path)
 
-    def _records(self, pysam, records_to_table, uri: str, path: str) -> Iterator[pa.Table]:
+    def _records(self, pysam, uri: str, path: str) -> Iterator[pa.Table]:
+        from .bam import check_mate, records_to_table
+
         mode = {"BAM": "rb", "CRAM": "rc", "SAM": "r"}[self.chunk.fmt]
+        paired = self.chunk.paired
         try:
             f = pysam.AlignmentFile(path, mode, check_sq=False)
         except (OSError, ValueError) as exc:
             raise FormatError(f"cannot read {self.chunk.fmt}: {exc}", path=uri) from exc
-        record = 0
+        done = 0  # primary records already in yielded batches
         batch: list = []
         bases = 0
+
+        def table():
+            try:
+                t = records_to_table(batch, uri, done // 2 if paired else done, paired)
+            except ValueError as exc:  # a header tag that does not decode
+                raise FormatError(f"bad {self.chunk.fmt} record: {exc}", path=uri) from exc
+            return normalize_table(t, self.options, uri)
+
         with f:
             try:
                 for aln in f.fetch(until_eof=True):
                     if aln.flag & 0x900:
                         continue
+                    if paired:
+                        check_mate(aln, done + len(batch), uri)
                     batch.append(aln)
                     bases += aln.query_length
-                    if bases >= self.options.block_bases:
-                        yield normalize_table(
-                            records_to_table(batch, uri, record), self.options, uri
-                        )
-                        record += len(batch)
+                    if bases >= self.options.block_bases and not (paired and len(batch) % 2):
+                        yield table()
+                        done += len(batch)
                         batch, bases = [], 0
             except (OSError, ValueError) as exc:
                 raise FormatError(
-                    f"corrupt {self.chunk.fmt}: {exc}", path=uri, record=record + len(batch) + 1
+                    f"corrupt {self.chunk.fmt}: {exc}", path=uri, record=done + len(batch) + 1
                 ) from exc
-        if batch or record == 0:
-            yield normalize_table(records_to_table(batch, uri, record), self.options, uri)
-            record += len(batch)
-        self.result = ChunkResult(records=record)
+        if paired and len(batch) % 2:
+            raise FormatError(
+                "paired BAM: the last read 1 has no read 2", path=uri, record=done + len(batch)
+            )
+        if batch or done == 0:
+            yield table()
+            done += len(batch)
+        self.result = ChunkResult(records=done // 2 if paired else done)
 
 
 class ParquetReader:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,66 +18,215 @@ from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
 from .parse import ChunkReader, ReadOptions, count_chunk_records
+from .writers import BAM_PAIRS_LINE
 
 HEAD_BYTES = 1 << 20
+SAMPLE_BYTES = 8 << 20  # decompressed FASTQ text that decides the Phred offset
 TEXT_FORMATS = ("FASTQ", "FASTA")
 SPLITTABLE = (Compression.NONE, Compression.BGZF)
+
+# Phred+64 evidence (see detect_phred_offset)
+PHRED64_MIN = ord("@")  # Q0 as Phred+64
+PHRED64_MAX = ord("i")  # Q41, the highest score Illumina 1.3-1.7 pipelines wrote
+PHRED64_HIGH = ord("^")  # Q30 as Phred+64 (Q61 as Phred+33)
+PHRED64_HIGH_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
 class InputFile:
+    """One input as planned. For FASTQ, `phred_source` says how `phred_offset` was
+    decided ("auto": detected, "set": given by the user; None for other formats) and
+    `phred_evidence` what it was decided on, in words, for the run summary and manifest.
+    `paired`: a BAM/SAM of read pairs (unaligned, mates one after the other)."""
+
     info: FileInfo
     compression: Compression
     fmt: str | None  # None for an empty file
     phred_offset: int = 33
+    phred_source: str | None = None
+    phred_evidence: str | None = None
+    paired: bool = False
 
 
-def _decompressed_head(uri: str, compression: Compression, raw_head: bytes) -> bytes:
-    if compression == Compression.NONE:
-        return raw_head
+def _read_up_to(f, limit: int, piece: int = HEAD_BYTES) -> tuple[bytes, bool]:
+    """Up to `limit` bytes from a decompressing stream, piece by piece: (bytes, whether
+    the stream ended). A decompression error after the first piece ends the sample there
+    (the reader reports it later, located by record); in the first piece it is raised."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        try:
+            data = f.read(min(piece, limit - got))
+        except Exception:
+            if not parts:
+                raise
+            return b"".join(parts), False
+        if not data:
+            return b"".join(parts), True
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts), False
+
+
+def _decompressed(
+    uri: str, compression: Compression, raw_head: bytes, limit: int = HEAD_BYTES
+) -> tuple[bytes, bool]:
+    """The first `limit` (>= HEAD_BYTES) bytes of the decompressed text, and whether
+    that is all of it. `raw_head`: the file's first HEAD_BYTES raw bytes."""
+    if compression == Compression.NONE and (len(raw_head) < HEAD_BYTES or limit == HEAD_BYTES):
+        return raw_head, len(raw_head) < HEAD_BYTES
     with open_input(uri) as f:
         try:
+            if compression == Compression.NONE:
+                data = f.read(limit)
+                return data, len(data) < limit
             if compression == Compression.ZSTD:
                 import zstandard
 
-                return zstandard.ZstdDecompressor().stream_reader(f).read(HEAD_BYTES)
-            return igzip.IGzipFile(fileobj=f, mode="rb").read(HEAD_BYTES)
+                return _read_up_to(zstandard.ZstdDecompressor().stream_reader(f), limit)
+            return _read_up_to(igzip.IGzipFile(fileobj=f, mode="rb"), limit)
         except ImportError as exc:
             raise InputError(f"{uri}: zstd input needs pip install seqray[formats]") from exc
         except (OSError, EOFError, Exception) as exc:  # corrupt stream
             raise FormatError(f"corrupt compressed data: {exc}", path=uri) from exc
 
 
-def detect_phred_offset(head: bytes, complete: bool) -> int:
-    """Phred+64 only if no quality byte below '@' (64) and some above 'J' (74) in the head.
+def quality_bytes(text: bytes, complete: bool) -> np.ndarray:
+    """The bytes of the quality lines of FASTQ text, in order, without line ends.
 
-    Plain Python over the first MiB (once per file): loading the Numba scanner for this
-    would cost more start-up than the look itself."""
-    lines = head.split(b"\n")
+    Vectorised over lines (no loop per record): a header is a line starting with '@'
+    whose second line below starts with '+' (a quality line starting with '@' has a
+    sequence two lines below it), and its quality line is the third below. Line ends (LF
+    or CRLF) are left out, and so is the last, possibly cut, line of text that is not
+    `complete`."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    nl = np.flatnonzero(data == 10)
+    if complete and len(data) and data[-1] != 10:
+        nl = np.append(nl, len(data))  # the last line, unterminated
+    n = len(nl)
+    if n < 4:
+        return np.empty(0, dtype=np.uint8)
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = nl[:-1] + 1
+    first = np.where(starts < nl, data[np.minimum(starts, len(data) - 1)], 0)
+    is_qual = np.zeros(n, dtype=np.bool_)
+    q = np.flatnonzero((first[:-3] == 64) & (first[2:-1] == 43)) + 3
+    is_qual[q] = True
+    ends = nl[q]
+    cr = ends[(ends > starts[q]) & (data[np.maximum(ends - 1, 0)] == 13)] - 1
+    mask = np.repeat(is_qual, np.diff(nl, prepend=-1))  # per byte, with each line's '\n'
+    mask[ends] = False
+    mask[cr] = False
+    m = min(len(mask), len(data))
+    return data[:m][mask[:m]]
+
+
+def _show(b: int) -> str:
+    return f"'{chr(b)}'" if 32 < b < 127 else f"'\\x{b:02x}'"
+
+
+def _size(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MiB"
+    return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def decide_phred(quals: np.ndarray, sample: str) -> tuple[int, str]:
+    """(offset, evidence) from quality bytes (see detect_phred_offset); `sample` says
+    what was looked at ("the first 8.0 MiB", "the whole file (2.0 KiB)")."""
+    n = len(quals)
+    if n == 0:
+        return 33, f"no quality bytes in {sample}"
+    lo, hi = int(quals.min()), int(quals.max())
+    seen = f"qualities {_show(lo)}..{_show(hi)} in {sample}"
+    if lo < PHRED64_MIN or hi > PHRED64_MAX:
+        return 33, seen
+    high = int(np.count_nonzero(quals >= PHRED64_HIGH))
+    share = f"{100 * high / n:.1f}% >= {_show(PHRED64_HIGH)}"
+    if high >= PHRED64_HIGH_FRACTION * n:
+        return 64, f"{seen}, {share}"
+    return 33, f"{seen}, {share}: too few for Phred+64, read as Phred+33"
+
+
+def detect_phred_offset(text: bytes, complete: bool) -> int:
+    """64 only on unambiguous Phred+64 evidence in the quality lines of `text`, else 33.
+
+    Phred+64 needs all three:
+    - no byte below '@' (64): Phred+64's Q0; any lower byte is Phred+33 for certain;
+    - no byte above 'i' (105): Q41, the highest score Illumina 1.3-1.7 (the pipelines
+      that wrote Phred+64) gave; PacBio HiFi and other Phred+33 data reach '~' (Q93);
+    - at least 5% of the bytes at '^' (94) or above: Q30+ as Phred+64.
+    The third rule is what separates high-quality Phred+33 data, which also has nothing
+    below '@' (every base >= Q31): Q35-Q60 ('D'..']'), an all-Q42 'K' simulation, binned
+    NovaSeq/HiSeq X qualities ('F', 'J'), Q60-capped tools. Read as Phred+64, such bytes
+    would be a run in which no base reaches Q30, which real Illumina 1.3-1.7 data never
+    shows; real Phred+64 reads have many: 82% and 79% of the quality bytes of
+    seqprep-data's HiSeq pairs, 34% and 14% of velvet-tests' older GA pairs (whose R2
+    is 77% 'B', the Q2 read-end marker), so 5% keeps a margin under the worst real run.
+    Phred+33 data passing all three would have no base below Q31 or above Q72 and 5% of
+    them at Q61-Q72, which no instrument writes. Anything else is Phred+33."""
+    return decide_phred(quality_bytes(text, complete), "the text")[0]
+
+
+def _rules_out_64(quals: np.ndarray) -> bool:
+    """A quality byte below '@' or above 'i': Phred+33 whatever the rest of the file."""
+    return bool(len(quals)) and (quals.min() < PHRED64_MIN or quals.max() > PHRED64_MAX)
+
+
+def _phred_of(
+    uri: str, compression: Compression, raw: bytes, head: bytes, complete: bool
+) -> tuple[int, str]:
+    """Offset and evidence for a FASTQ file: from the first MiB when it already rules
+    Phred+64 out (the usual case: no further read), else from the first SAMPLE_BYTES of
+    decompressed text (the whole file when smaller)."""
     if not complete:
-        lines = lines[:-1]  # the last line may be cut
-    quals = []
-    i = 0
-    while i + 3 < len(lines):
-        if lines[i][:1] == b"@" and lines[i + 2][:1] == b"+":
-            quals.append(lines[i + 3].rstrip(b"\r"))
-            i += 4
+        quals = quality_bytes(head, False)
+        if _rules_out_64(quals):
+            return decide_phred(quals, "the first 1.0 MiB")
+        head, complete = _decompressed(uri, compression, raw, SAMPLE_BYTES)
+    where = f"the whole file ({_size(len(head))})" if complete else f"the first {_size(len(head))}"
+    return decide_phred(quality_bytes(head, complete), where)
+
+
+def _bam_paired(head: bytes, complete: bool, fmt: str) -> bool:
+    """True for an unaligned BAM/SAM (no reference sequences) whose first record is read 1
+    of a pair: the layout of `seqray convert --mate`, `samtools import -1 -2` and Picard's
+    FastqToSam, with each read 2 right after its read 1. With no records at all, seqray's
+    own header line for pairs (BAM_PAIRS_LINE) says so."""
+    pairs_line = BAM_PAIRS_LINE.encode()
+    try:
+        if fmt == Format.BAM.value:
+            (l_text,) = struct.unpack_from("<i", head, 4)
+            (n_ref,) = struct.unpack_from("<i", head, 8 + l_text)
+            if n_ref != 0:
+                return False
+            if complete and len(head) == 12 + l_text:
+                return pairs_line in head[8 : 8 + l_text]
+            (flag,) = struct.unpack_from("<H", head, 12 + l_text + 4 + 14)
+        elif fmt == Format.SAM.value:
+            lines = head.split(b"\n")
+            if any(line.startswith(b"@SQ\t") for line in lines):
+                return False
+            records = [line for line in lines if line and not line.startswith(b"@")]
+            if complete and not records:
+                return pairs_line.rstrip(b"\n") in lines
+            flag = int(records[0].split(b"\t")[1])
         else:
-            i += 1
-    data = np.frombuffer(b"".join(quals), dtype=np.uint8)
-    if len(data) == 0:
-        return 33
-    lo, hi = int(data.min()), int(data.max())
-    return 64 if lo >= 64 and hi > 74 else 33
+            return False
+    except (struct.error, IndexError, ValueError):
+        return False
+    return flag & 0x9C1 == 0x41
 
 
 def inspect_input(
     info: FileInfo, phred_offset: int | str = "auto", fmt: str | None = None
 ) -> InputFile:
+    """Compression, format and, for FASTQ, the Phred offset with how it was decided."""
     with open_input(info.uri) as f:
         raw = f.read(HEAD_BYTES)
     compression = detect_compression(raw)
-    head = _decompressed_head(info.uri, compression, raw)
+    head, complete = _decompressed(info.uri, compression, raw)
     found = detect_format(head, raw)
     if found is None and head.strip(b"\r\n\t "):
         raise FormatError(
@@ -87,15 +237,17 @@ def inspect_input(
     name = found.value if found is not None else None
     if fmt is not None and name is not None and fmt != name:
         raise FormatError(f"expected {fmt} but the content is {name}", path=info.uri)
-    offset = 33
-    if name == Format.FASTQ.value:
-        if phred_offset == "auto":
-            offset = detect_phred_offset(head, complete=len(head) < HEAD_BYTES)
-        else:
-            offset = int(phred_offset)
-            if offset not in (33, 64):
-                raise InputError(f"phred_offset must be 33, 64 or 'auto', not {phred_offset!r}")
-    return InputFile(info, compression, name, offset)
+    if phred_offset != "auto" and phred_offset not in (33, 64, "33", "64"):
+        raise InputError(f"phred_offset must be 33, 64 or 'auto', not {phred_offset!r}")
+    if name != Format.FASTQ.value:
+        return InputFile(
+            info, compression, name, paired=name is not None and _bam_paired(head, complete, name)
+        )
+    if phred_offset == "auto":
+        offset, evidence = _phred_of(info.uri, compression, raw, head, complete)
+        return InputFile(info, compression, name, offset, "auto", evidence)
+    offset = int(phred_offset)
+    return InputFile(info, compression, name, offset, "set", f"Phred+{offset} as set")
 
 
 def plan_chunks(
@@ -131,7 +283,7 @@ def plan_chunks(
         elif kind in TEXT_FORMATS:
             chunks += plan_file(f.info, f.compression, kind, chunk_bytes, f.phred_offset)
         else:
-            paired = kind == "Parquet" and _parquet_paired(f.info.uri)
+            paired = f.paired or (kind == "Parquet" and _parquet_paired(f.info.uri))
             chunks.append(_whole_file(f, kind, 33, paired=paired))
     return chunks, files + mates
 

@@ -494,6 +494,7 @@ class RunResult:
     seconds: float = 0.0
     verified: int = 0  # `--resume` of a finished run: files found intact (nothing was run)
     prepare: list[dict] = field(default_factory=list)  # what each prepare pass did
+    inputs: list[dict] = field(default_factory=list)  # the manifest's input entries
 
 
 def _finished(prev, t_start: float) -> RunResult:
@@ -510,6 +511,7 @@ def _finished(prev, t_start: float) -> RunResult:
         m.get("reads", {}).get("rejected", 0),
         time.perf_counter() - t_start,
         verified=verify_finished(prev),
+        inputs=m.get("inputs", []),
     )
 
 
@@ -729,21 +731,24 @@ def run_pipeline(
     rejected = sum(o["rejected"] for o in ordered)
     others = _unlisted_outputs(targets, [*files, *rejects])
     checksums = _input_checksums(inputs, ordered)
+    input_entries = [
+        {
+            **h,
+            "format": i.fmt,
+            "compression": i.compression.value,
+            "phred_offset": i.phred_offset if i.fmt == "FASTQ" else None,
+            "phred_source": i.phred_source,
+            "phred_evidence": i.phred_evidence,
+            "checksum": checksums.get(i.info.uri),
+        }
+        for h, i in zip(header["inputs"], inputs)
+    ]
     manifest = write_manifest(
         output,
         {
             "config": config.canonical(),
             "config_hash": header["config_hash"],
-            "inputs": [
-                {
-                    **h,
-                    "format": i.fmt,
-                    "compression": i.compression.value,
-                    "phred_offset": i.phred_offset if i.fmt == "FASTQ" else None,
-                    "checksum": checksums.get(i.info.uri),
-                }
-                for h, i in zip(header["inputs"], inputs)
-            ],
+            "inputs": input_entries,
             "chunks": [
                 {
                     "id": o["chunk_id"],
@@ -779,4 +784,5 @@ def run_pipeline(
         rejected,
         time.perf_counter() - t_start,
         prepare=prepared,
+        inputs=input_entries,
     )
