@@ -23,9 +23,9 @@ memory stays bounded whatever the input: FASTQ records (name, sequence, quality;
 line is ignored), pairs, and text lines such as `KMER<tab>COUNT`.
 
 Self-check hooks: `--small` makes a tiny input (art_illumina on a random genome, with
-reads that fail each fastp filter and exact duplicates), `--perturb TOOL` gives TOOL a copy
-of its FASTQ inputs with one base changed and the last record dropped, so the comparison
-must fail. `bench/selfcheck.py` runs both.
+reads that fail each of fastp's default filters, and exact copies); `--perturb TOOL` gives
+TOOL a copy of its FASTQ inputs with one base changed and the last record dropped, so the
+comparison must fail. `bench/selfcheck.py` runs both.
 """
 
 from __future__ import annotations
@@ -379,8 +379,8 @@ def combine(parts: list[np.ndarray]) -> np.ndarray:
 @dataclass
 class Multiset:
     """Order-independent digest of a multiset of items: count and, per lane, the sum of the
-    items' hashes mod 2^64. Equal multisets give equal digests; a chance collision of two
-    different ones is ~2^-128."""
+    items' hashes mod 2^64. Equal multisets give equal digests; two different ones collide
+    only by a negligible chance (two independent 64-bit lanes)."""
 
     what: str
     count: int = 0
