@@ -19,6 +19,8 @@ from seqray.pipeline.config import parse_config
 from seqray.pipeline.runner import run_pipeline
 from seqray.qc.dedup import hash128, read_hashes, reduce_partition
 
+from ..peers import require_tool
+
 
 def _fastq_records(path: Path) -> list[tuple[str, str, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
@@ -227,13 +229,11 @@ def test_resume_reuses_duplicate_marks(tmp_path):
 def test_dedup_equals_exact_count_and_fastp_overcounts_at_most_slightly(tmp_path):
     """Real reads with many duplicates (gasic-examples, 100 k reads): seqray removes exactly
     the copies an exact-match count finds; fastp's Bloom filter may call a few more."""
-    import shutil
     import subprocess
 
     from ..debdata import debian_file
 
-    if not shutil.which("fastp"):
-        pytest.skip("fastp is not installed (Debian package fastp)")
+    fastp = require_tool("fastp")
     src = debian_file(
         "gasic-examples", "usr/share/doc/gasic/examples/reads/SRR059298_subset.fastq.gz"
     )
@@ -257,7 +257,7 @@ def test_dedup_equals_exact_count_and_fastp_overcounts_at_most_slightly(tmp_path
     fq = tmp_path / "fastp.fq"
     subprocess.run(
         [
-            "fastp",
+            fastp,
             "-i",
             str(src),
             "-o",

@@ -14,9 +14,8 @@ from seqray.tokenize.bpe import train_bpe
 from seqray.tokenize.hf_export import load_tokenizer
 from seqray.tokenize.schemes import make_tokenizer
 
+from ..peers import require_module
 from .conftest import dna_mostly, protein
-
-transformers = pytest.importorskip("transformers")
 
 CASES = {
     "kmer6": ("kmer", {"k": 6}),
@@ -40,6 +39,7 @@ def _bpe():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    transformers = require_module("transformers")
     out = {}
     for name, (scheme, opts) in CASES.items():
         tok = make_tokenizer(scheme, **opts)
