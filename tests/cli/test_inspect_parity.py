@@ -28,7 +28,7 @@ SHARED = [
     "GC(%)",
 ]
 
-pytestmark = pytest.mark.peers("seqkit")
+pytestmark = [pytest.mark.integration, pytest.mark.peers("seqkit")]
 
 
 def seqkit_stats(path) -> dict:
