@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .peers import require_tool
+from .peers import ENV, peers_required, require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "data"
@@ -24,6 +24,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("peers"):
         for tool in mark.args:
             require_tool(tool)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Under SEQRAY_REQUIRE_PEERS=1 no test may be skipped, however it skips (a skipif
+    written later, a skip inside a helper): the skip is reported as a failure with its
+    reason. Expected failures (xfail) stay what they are."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and peers_required():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {ENV}=1 requires every test to run: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ pass with its parity tests silently skipped.
 
 Use `require_tool("fastp")` inside a test or fixture, or mark a test (or a module's
 `pytestmark`) with `@pytest.mark.peers("fastp", "jellyfish")`; `tests/conftest.py` checks
-the mark before the test runs.
+the mark before the test runs, and under the switch reports any other skip as a failure.
 """
 
 from __future__ import annotations

@@ -98,3 +98,30 @@ def test_a_real_fastp_test_fails_in_ci_and_skips_elsewhere(tmp_path):
     assert failed.returncode == 1, failed.stdout
     assert "1 error" in failed.stdout and "skipped" not in failed.stdout
     assert "fastp is not on PATH (Debian package fastp); SEQRAY_REQUIRE_PEERS=1" in failed.stdout
+
+
+@pytest.mark.integration
+def test_any_skip_is_a_failure_under_the_switch(tmp_path):
+    """A skip that does not go through tests/peers.py (a plain pytest.skip or skipif) is a
+    failure in CI too; an xfail is not touched."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_runtest_makereport  # noqa: F401\n"
+    )
+    (tmp_path / "test_x.py").write_text(
+        "import pytest\n"
+        "def test_skips():\n    pytest.skip('no frobnicator')\n"
+        "@pytest.mark.skipif(True, reason='never here')\ndef test_skipif():\n    pass\n"
+        "@pytest.mark.xfail(strict=True, reason='known')\ndef test_xfail():\n    assert 0\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "pytest", str(tmp_path), "-q", "-rA", "-p", "no:cacheprovider"]
+    cmd += ["-o", "addopts=", "--rootdir", str(tmp_path)]
+    free = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert free.returncode == 0, free.stdout
+    assert "2 skipped, 1 xfailed" in free.stdout
+    ci = subprocess.run(cmd, cwd=tmp_path, env={**env, ENV: "1"}, capture_output=True, text=True)
+    assert ci.returncode == 1, ci.stdout
+    assert "1 failed, 1 xfailed, 1 error" in ci.stdout
+    assert "SEQRAY_REQUIRE_PEERS=1 requires every test to run: Skipped: no frobnicator" in ci.stdout
+    assert "requires every test to run: Skipped: never here" in ci.stdout
