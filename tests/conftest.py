@@ -149,7 +149,7 @@ def flat(text: str) -> str:
 def assert_user_error(text: str, *needles: str) -> None:
     """A message for bad input or a bad option: not a crash, and naming what is wrong."""
     line = flat(text)
-    assert "internal error" not in line and "Traceback" not in line, line
+    assert "internal error" not in line.lower() and "traceback" not in line.lower(), line
     for needle in needles:
         assert needle in line, (needle, line)
 

@@ -76,7 +76,7 @@ def test_usage_errors_exit_2(capsys):
 
 def test_missing_and_bad_files_exit_1(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "nope.fq")]) == 1
-    assert "nope.fq: no such file or directory" in capsys.readouterr().err
+    assert_user_error(capsys.readouterr().err, "nope.fq: no such file or directory")
     bad = tmp_path / "bad.fq"
     bad.write_bytes(b"@r1\nACGT\n+\nIIII\n@r2\nACGT\nIIII\n")
     assert main(["inspect", str(bad)]) == 1
@@ -95,7 +95,7 @@ def test_unreadable_file_exits_1(tmp_path):
         cmd = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
-    assert "secret.fq" in r.stderr and "permission denied" in r.stderr.lower()
+    assert_user_error(r.stderr.lower(), "secret.fq", "permission denied")
 
 
 def test_invalid_config_exits_1(tmp_path, capsys):
@@ -106,7 +106,7 @@ def test_invalid_config_exits_1(tmp_path, capsys):
         )
     )
     assert main(["run", str(c)]) == 1
-    assert "stages[1].write.format" in capsys.readouterr().err
+    assert_user_error(capsys.readouterr().err, "stages[1].write.format")
 
 
 def test_convert_round_trips(tmp_path, examples, capsys):
@@ -126,7 +126,7 @@ def test_convert_leaves_no_partial_output(tmp_path, capsys):
     bad = tmp_path / "bad.fq"
     bad.write_bytes(b"@r1\nACGT\n+\nIIII\n" * 1000 + b"@r2\nACGT\n+\nIII\n")
     assert main(["convert", str(bad), str(tmp_path / "out.fq.gz")]) == 1
-    assert "record 1001" in capsys.readouterr().err
+    assert_user_error(capsys.readouterr().err, f"{bad}, record 1001")
     assert os.listdir(tmp_path) == ["bad.fq"]
 
 
