@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
 # Installs what seqray needs on a fresh Debian machine (run as root): Debian packages for
 # the tests' peer tools, and a virtual environment .venv with seqray and its extras.
+# Fails (exit 1, saying what is missing) when it cannot install what is needed, e.g. test
+# packages missing and not root.
 # Usage: scripts/setup.sh [demo|test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
 
+die() {
+  echo "setup: $*" >&2
+  exit 1
+}
+
 debs=()
+tools=()
 if [ "$what" = "test" ]; then
-  # the peers the parity tests compare against, the read simulator, and the browser
-  # that renders the HTML report
-  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools chromium)
+  # the peers the parity tests compare against, the read simulator, samtools (SAM/BAM/CRAM
+  # checks), and the browser that renders the HTML report; tests/peers.py names the same
+  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium)
+  tools+=(seqkit fastp jellyfish kmc kmc_tools lighter art_illumina samtools chromium)
 fi
 missing=()
 for p in "${debs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "setup: please install Debian packages: ${missing[*]}" >&2
+  # the tests need every one of them: without them, parity tests would only be skipped
+  if [ "$(id -u)" != 0 ]; then
+    die "Debian packages missing: ${missing[*]}; run as root, or install them first" \
+      "(apt-get install ${missing[*]})"
   fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    die "apt-get could not install: ${missing[*]}"
 fi
+for t in "${tools[@]}"; do
+  command -v "$t" >/dev/null || die "$t is not on PATH after installing its Debian package"
+done
 
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
@@ -34,7 +48,7 @@ if [ ! -x .venv/bin/python ]; then
     if [ "$(id -u)" = 0 ]; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     fi
-    "$PY" -m venv .venv
+    "$PY" -m venv .venv || die "cannot create .venv with $PY (Debian: install python3-venv as root)"
   fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip

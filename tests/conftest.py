@@ -1,4 +1,5 @@
-"""Shared fixtures: example data, a session-scoped local Ray cluster, a moto S3 server."""
+"""Shared fixtures: example data, a session-scoped local Ray cluster, a moto S3 server; the
+`peers` mark (see tests/peers.py: missing peers skip, or fail under SEQRAY_REQUIRE_PEERS=1)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,30 @@ from pathlib import Path
 
 import pytest
 
+from .peers import ENV, peers_required, require_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "data"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.peers("fastp", ...)`: every tool named must be on PATH."""
+    for mark in item.iter_markers("peers"):
+        for tool in mark.args:
+            require_tool(tool)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Under SEQRAY_REQUIRE_PEERS=1 no test may be skipped, however it skips (a skipif
+    written later, a skip inside a helper): the skip is reported as a failure with its
+    reason. Expected failures (xfail) stay what they are."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and peers_required():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {ENV}=1 requires every test to run: {reason}"
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +138,20 @@ def s3_env(s3_server, monkeypatch):
     bucket = f"b{random.randrange(10**9)}"
     client.create_bucket(Bucket=bucket)
     return client, bucket, env
+
+
+def flat(text: str) -> str:
+    """CLI output as one line: rich's panel borders and line wrapping removed, so a test can
+    look for a whole message whatever the terminal width."""
+    return " ".join(text.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+
+
+def assert_user_error(text: str, *needles: str) -> None:
+    """A message for bad input or a bad option: not a crash, and naming what is wrong."""
+    line = flat(text)
+    assert "internal error" not in line.lower() and "traceback" not in line.lower(), line
+    for needle in needles:
+        assert needle in line, (needle, line)
 
 
 def seqray_cmd() -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -29,10 +28,7 @@ SHARED = [
     "GC(%)",
 ]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("seqkit") is None,
-    reason="seqkit not installed (scripts/setup.sh test installs it)",
-)
+pytestmark = [pytest.mark.integration, pytest.mark.peers("seqkit")]
 
 
 def seqkit_stats(path) -> dict:

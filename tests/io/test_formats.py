@@ -1,4 +1,5 @@
-"""BAM and Parquet inputs held to the text readers' rules; globs; UTF-8 headers."""
+"""BAM and Parquet inputs held to the text readers' rules; Parquet round trips compared
+value by value with the FASTQ parsed independently (plain Python); globs; UTF-8 headers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import gzip
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seqray.cli.common import iter_chunk_tables
 from seqray.cli.main import main
@@ -55,16 +58,64 @@ def test_truncated_parquet_is_a_format_error(tmp_path, capsys):
     assert "bad.parquet" in err and "internal error" not in err
 
 
+def parse_fastq(text: bytes) -> list[tuple[str, bytes, bytes]]:
+    """The reference parser: four lines a record, no checks (the inputs are well formed)."""
+    lines = text.split(b"\n")
+    assert lines[-1] == b"" and len(lines) % 4 == 1
+    return [
+        (lines[i][1:].decode(), lines[i + 1], lines[i + 3]) for i in range(0, len(lines) - 1, 4)
+    ]
+
+
 def test_paired_parquet_round_trip(tmp_path, examples, capsys):
     r1, r2 = examples / "phix_R1.fastq.gz", examples / "phix_R2.fastq.gz"
     assert main(["convert", str(r1), str(tmp_path / "p.parquet"), "--mate", str(r2)]) == 0
     assert main(["convert", str(tmp_path / "p.parquet"), str(tmp_path / "q.parquet")]) == 0
-    t = pq.read_table(tmp_path / "q.parquet")
-    assert len(t) == 2000 and "seq2" in t.column_names
+    mates = [parse_fastq(gzip.decompress(r.read_bytes())) for r in (r1, r2)]
+    assert len(mates[0]) == len(mates[1]) == 2000
+    for name in ("p.parquet", "q.parquet"):
+        t = pq.read_table(tmp_path / name).to_pydict()
+        assert t["record"] == list(range(2000)), name
+        for cols, records in (
+            (("name", "seq", "qual"), mates[0]),
+            (("name2", "seq2", "qual2"), mates[1]),
+        ):
+            got = list(zip(*(t[c] for c in cols)))
+            assert got == records, (name, cols)
     assert main(["convert", str(tmp_path / "p.parquet"), str(tmp_path / "q.fq")]) == 1
     assert "paired input" in capsys.readouterr().err
     assert not (tmp_path / "q.fq").exists()
-    assert gzip.decompress(r1.read_bytes()).count(b"\n") == 8000
+
+
+_header = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x17F, exclude_characters="\x7f"), max_size=30
+)
+_record = st.integers(0, 40).flatmap(
+    lambda n: st.tuples(
+        _header.filter(lambda h: not h.startswith(("@", "+"))),
+        st.text("ACGTN", min_size=n, max_size=n),
+        # any Phred+33 byte; the offset is given (its detection is tested elsewhere)
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_record, min_size=1, max_size=30))
+def test_fastq_to_parquet_keeps_every_value(tmp_path, records):
+    """Random headers (UTF-8, spaces), sequences (empty ones too) and Phred+33 qualities:
+    the Parquet rows are the records, value by value, in order."""
+    text = "".join(f"@{h}\n{s}\n+\n{q}\n" for h, s, q in records).encode()
+    src = tmp_path / "in.fq"
+    src.write_bytes(text)
+    dst = tmp_path / "out.parquet"
+    dst.unlink(missing_ok=True)
+    assert main(["convert", str(src), str(dst), "--phred-offset", "33"]) == 0
+    t = pq.read_table(dst).to_pydict()
+    assert list(zip(t["name"], t["seq"], t["qual"])) == parse_fastq(text)
+    assert t["record"] == list(range(len(records)))
 
 
 def test_non_utf8_header_is_located(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import random
 import shutil
@@ -14,7 +15,17 @@ import pyarrow.parquet as pq
 
 from seqray.cli.main import main
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, ROOT
+
+
+def correct_bench():
+    """bench/correct_accuracy.py as a module: art_illumina simulation, its truth, scoring."""
+    spec = importlib.util.spec_from_file_location(
+        "correct_accuracy", ROOT / "bench/correct_accuracy.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def tricky_reads(path: Path, n: int = 400, seed: int = 7) -> Path:

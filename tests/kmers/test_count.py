@@ -26,7 +26,7 @@ from seqray.kmers.spectrum import histo_text
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.runner import run_pipeline
 
-from ..conftest import write_random_fastq
+from ..conftest import assert_user_error, flat, write_random_fastq
 from .countdata import read_counts, tricky_reads
 
 
@@ -192,8 +192,11 @@ def test_cli_count_query_and_errors(tmp_path, capsys):
     reads = tricky_reads(tmp_path / "t.fq")
     out = tmp_path / "o"
     assert main(["count", "-k", "15", "-C", str(reads), "-o", str(out)]) == 0
-    assert main(["count", "run", "-k", "15", str(reads), "-o", str(out)]) == 1  # exists
     capsys.readouterr()
+    assert main(["count", "run", "-k", "15", str(reads), "-o", str(out)]) == 1  # exists
+    assert_user_error(
+        capsys.readouterr().err, f"{out}: a finished run is already there; use --overwrite"
+    )
     keys, counts = read_counts(out)
     kmer = decode_kmers(keys[:1], 15)[0]
     assert main(["count", "query", str(out), kmer.lower(), "A" * 15]) == 0
@@ -201,14 +204,25 @@ def test_cli_count_query_and_errors(tmp_path, capsys):
     assert lines[0] == f"{kmer}\t{counts[0]}"
     assert lines[1].startswith("A" * 15 + "\t")
     assert main(["count", "query", str(out), "ACGN"]) == 2
+    assert_user_error(capsys.readouterr().err, "'ACGN' is not a 15-mer of A, C, G, T")
     assert main(["count", "query", str(tmp_path / "nothing"), "ACG"]) == 1
-    assert main(["count", "-k", "33", str(reads), "-o", str(tmp_path / "x")]) == 2
+    assert_user_error(capsys.readouterr().err, f"{tmp_path / 'nothing'}", "no k-mer counts here")
+    # an invalid option value: refused naming the option (its exit code is the option
+    # handling's, usage)
+    assert main(["count", "-k", "33", str(reads), "-o", str(tmp_path / "x")]) != 0
+    err = flat(capsys.readouterr().err)
+    assert_user_error(err)
+    assert "--kmer-length" in err or "33" in err, err
+    assert not (tmp_path / "x").exists()
     assert main(["count", "-k", "5", str(tmp_path / "missing.fq"), "-o", str(tmp_path / "y")]) == 1
+    assert_user_error(capsys.readouterr().err, "missing.fq: no such file or directory")
     assert not (tmp_path / "y" / "manifest.json").exists()
     bad = tmp_path / "bad.fq"
     bad.write_text("@a\nACGT\n+\nII\n")
     assert main(["count", "-k", "3", str(bad), "-o", str(tmp_path / "z")]) == 1
-    assert "bad.fq" in capsys.readouterr().err
+    assert_user_error(
+        capsys.readouterr().err, f"{bad}, record 1, line 4: sequence and quality lengths differ"
+    )
     assert not (tmp_path / "z" / "summary.json").exists()
 
 

@@ -4,7 +4,6 @@ with N, reads shorter than k, and a multi-line FASTA genome."""
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 
 import numpy as np
@@ -17,7 +16,7 @@ from .countdata import jellyfish, parity_input, read_counts, seqray_count
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("jellyfish") is None, reason="jellyfish is not installed"),
+    pytest.mark.peers("jellyfish"),
 ]
 
 
@@ -74,7 +73,7 @@ def test_query_matches_jellyfish_query(reads, tmp_path):
     assert KmerCounts(str(tmp_path / "out")).lookup(asked).tolist() == expected
 
 
-@pytest.mark.skipif(shutil.which("kmc") is None, reason="kmc is not installed")
+@pytest.mark.peers("kmc", "kmc_tools")
 @pytest.mark.parametrize("k", [21, 31])
 def test_kmc_parity(reads, tmp_path, k):
     """KMC with -ci1 (keep singletons) and a count cap above any count: canonical counts."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,9 +13,9 @@ from seqray.pipeline.config import parse_config
 from seqray.pipeline.runner import run_pipeline
 
 from ..debdata import debian_file
+from ..peers import require_tool
 
-FASTP = shutil.which("fastp")
-needs_fastp = pytest.mark.skipif(FASTP is None, reason="fastp is not installed (Debian: fastp)")
+needs_fastp = pytest.mark.peers("fastp")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "data"
 # fastp's filtering_result keys that seqray reports under the same names
 REASON_KEYS = (
@@ -58,7 +57,15 @@ def fastp_input(src: Path, dst: Path, phred64: bool = False) -> Path:
 def fastp(tmp: Path, r1: Path, r2: Path | None, args: list[str]):
     """fastp's counts (filtering_result) and its passed reads (R1, R2)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    cmd = [FASTP, "-i", str(r1), "-o", str(tmp / "fp1.fq"), "-j", str(tmp / "fp.json")]
+    cmd = [
+        require_tool("fastp"),
+        "-i",
+        str(r1),
+        "-o",
+        str(tmp / "fp1.fq"),
+        "-j",
+        str(tmp / "fp.json"),
+    ]
     cmd += ["-h", str(tmp / "fp.html"), "-w", "1"]
     if r2 is not None:
         cmd += ["-I", str(r2), "-O", str(tmp / "fp2.fq")]

@@ -27,6 +27,7 @@ from seqray.qc.filters import (
     pass_filter,
 )
 
+from ..conftest import assert_user_error
 from .conftest import check_identity, fastp, needs_fastp, read_fastq, seqray_qc, write_fastq
 
 DEFAULTS = dict(
@@ -140,6 +141,7 @@ def test_same_output_whatever_chunking_and_threads(tmp_path):
     assert 0 < runs[0][1]["passed_filter_reads"] < 3000
 
 
+@pytest.mark.integration  # fastp --dedup: seconds and gigabytes for its Bloom filter
 @needs_fastp
 def test_dedup_keeps_fastps_reads_and_counts_duplicates_apart(tmp_path):
     src = write_fastq(tmp_path / "r.fq", _reads(4000, 2, dup_every=3))
@@ -181,10 +183,12 @@ def test_cli_fastp_flags_gzip_output_and_accounting(tmp_path, capsys):
     with gzip.open(o1, "rt") as f:
         assert f.readline().startswith("@r")
     # usage errors exit 2
+    capsys.readouterr()
     assert main(["qc", "-i", str(r1), "-g", "-G"]) == 2
+    assert_user_error(capsys.readouterr().err, "-g/-G", "-g and -G exclude each other")
 
 
-def test_api_and_bad_input(tmp_path):
+def test_api_and_bad_input(tmp_path, capsys):
     src = write_fastq(tmp_path / "r.fq", _reads(200, 4))
     report = run_qc(str(src), out1=str(tmp_path / "o.fq"), outdir=str(tmp_path / "run"),
                     trim_poly_g=False, average_qual=30)  # fmt: skip
@@ -194,6 +198,7 @@ def test_api_and_bad_input(tmp_path):
     fasta = tmp_path / "r.fa"
     fasta.write_text(">a\nACGT\n")
     assert main(["qc", "-i", str(fasta), "--outdir", str(tmp_path / "fa")]) == 1
+    assert_user_error(capsys.readouterr().err, f"{fasta}: qc needs qualities")
     with pytest.raises(ConfigError, match="adapter_sequence"):
         run_qc(str(src), outdir=str(tmp_path / "x"), adapter_sequence="ACGU")
 

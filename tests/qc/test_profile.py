@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,8 +22,9 @@ from seqray.io.sources import plan_chunks
 from seqray.qc.profile import QcProfile
 from seqray.qc.report_json import fastp_report, report_bytes
 
-FASTP = shutil.which("fastp")
-needs_fastp = pytest.mark.skipif(FASTP is None, reason="fastp (Debian package) is not installed")
+from ..peers import require_tool
+
+needs_fastp = pytest.mark.peers("fastp")
 
 # fields fastp writes that seqray does not compute (see docs/reports.md)
 NOT_COMPARED = {"kmer_count", "overrepresented_sequences", "fastp_version"}
@@ -44,7 +44,17 @@ def profiles_of(r1: Path, r2: Path | None = None, block_bases: int | None = None
 
 
 def run_fastp(out: Path, r1: Path, r2: Path | None = None, *args: str) -> dict:
-    cmd = [FASTP, "-i", str(r1), "-w", "1", "-j", str(out), "-h", str(out.with_suffix(".html"))]
+    cmd = [
+        require_tool("fastp"),
+        "-i",
+        str(r1),
+        "-w",
+        "1",
+        "-j",
+        str(out),
+        "-h",
+        str(out.with_suffix(".html")),
+    ]
     if r2:
         cmd += ["-I", str(r2)]
     subprocess.run(cmd + list(args), check=True, capture_output=True)

@@ -1,4 +1,5 @@
-"""The self-contained HTML report: every plot present with data, nothing fetched from the
+"""The self-contained HTML report: every plot present with data, its marks drawn at the
+report's numbers (read back through the plot's own axis labels), nothing fetched from the
 network, and (headless Chromium) no console errors, plots laid out, a screenshot saved."""
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from seqray.io.sources import plan_chunks
 from seqray.qc.profile import QcProfile
 from seqray.qc.report_html import render_html, write_html_report
 from seqray.qc.report_json import fastp_report
+from tests.peers import require_tool
 from tests.qc.test_profile import batch
-
-CHROMIUM = next((c for c in ("chromium", "chromium-browser") if shutil.which(c)), None)
-SCREENSHOT_FOR_REVIEW = Path("/tmp/qc_report_screenshot.png")
 
 
 class Figures(HTMLParser):
@@ -97,6 +96,119 @@ def test_every_plot_is_present_with_data(report):
     assert fig.scripts == 0 and fig.loads == []  # nothing to run, nothing to fetch
 
 
+# -- plotted values -------------------------------------------------------------------------
+# A mark's value is read back through the axis a reader sees: two labelled gridlines (y)
+# or ticks (x) give the pixel → value map; the report's numbers must come out.
+
+Y_TICK = re.compile(
+    r"<line x1='[\d.]+' x2='[\d.]+' y1='([\d.]+)' y2='\1' stroke='#e4e4e4'/>"
+    r"<text [^>]*>([^<]+)</text>"
+)
+X_TICK = re.compile(
+    r"<line x1='([\d.]+)' x2='\1' y1='[\d.]+' y2='[\d.]+' stroke='#555'/>"
+    r"<text [^>]*>([^<]+)</text>"
+)
+POLYLINE = re.compile(r"<polyline class='mark' data-series='([^']*)' points='([^']*)'")
+BAR = re.compile(
+    r"<rect class='mark' x='([-\d.]+)' y='([-\d.]+)' width='([\d.]+)' height='([\d.]+)'"
+    r"[^>]*><title>([^<]*)</title>"
+)
+
+
+def svg_plots(text: str) -> dict[str, list[str]]:
+    """The SVG text of the plots with each aria-label, in page order (read 1's, read 2's)."""
+    out: dict[str, list[str]] = {}
+    for m in re.finditer(r"<svg class='plot'[^>]*aria-label='([^']*)'.*?</svg>", text, re.S):
+        out.setdefault(m.group(1), []).append(m.group(0))
+    return out
+
+
+def label_value(text: str) -> float:
+    """An axis label as a number: '1.5k' → 1500, '2M' → 2e6."""
+    scale = {"k": 1e3, "M": 1e6}.get(text[-1], 1)
+    return float(text[:-1] if scale != 1 else text) * scale
+
+
+def axis(ticks: list[tuple[str, str]]):
+    """pixel → value through the first and last labelled ticks, and value per pixel."""
+    (p0, v0), (p1, v1) = [(float(p), label_value(v)) for p, v in (ticks[0], ticks[-1])]
+    per_px = (v1 - v0) / (p1 - p0)
+    return (lambda px: v0 + (px - p0) * per_px), abs(per_px)
+
+
+def test_line_plots_draw_the_report_curves(report):
+    plots = svg_plots(render_html(report))
+    checked = 0
+    for mate in (1, 2):
+        for stage in ("before", "after"):
+            section = report[f"read{mate}_{stage}_filtering"]
+            for label, curves, scale in (
+                (f"Quality per position ({stage} filtering)", "quality_curves", 1),
+                (f"Base content per position ({stage} filtering)", "content_curves", 100),
+            ):
+                svg = plots[label][mate - 1]
+                y_of, y_px = axis(Y_TICK.findall(svg))
+                x_of, _ = axis(X_TICK.findall(svg))
+                lines = POLYLINE.findall(svg)
+                assert [name for name, _ in lines] == list(section[curves])
+                for name, points in lines:
+                    want = section[curves][name]
+                    pts = [tuple(map(float, p.split(","))) for p in points.split()]
+                    assert len(pts) == len(want) == section["total_cycles"], (label, name)
+                    xs = [x_of(px) for px, _ in pts]
+                    assert max(abs(x - (i + 1)) for i, x in enumerate(xs)) < 0.05, (label, name)
+                    err = max(abs(y_of(py) - scale * v) for (_, py), v in zip(pts, want))
+                    # points and gridlines are drawn to 0.1 px
+                    assert err <= 0.2 * y_px, (label, name, err)
+                    checked += 1
+    assert checked == 2 * 2 * (5 + 6)
+
+
+def test_bar_plots_draw_the_report_histograms(report):
+    plots = svg_plots(render_html(report))
+    section = report["read2_after_filtering"]
+    for label, want in (
+        (
+            "Read length (after filtering)",
+            {int(k): v for k, v in section["length_histogram"].items()},
+        ),
+        (
+            "Base quality histogram (after filtering)",
+            {q: n for q, n in enumerate(section["quality_histogram"]) if n},
+        ),
+    ):
+        svg = plots[label][1]  # read 2's
+        y_of, y_px = axis(Y_TICK.findall(svg))
+        x_of, _ = axis(X_TICK.findall(svg))
+        bars = BAR.findall(svg)
+        assert len(bars) == len(want) >= 1, label
+        got = {}
+        for x, y, w, h, title in bars:
+            centre = x_of(float(x) + float(w) / 2 + 0.3)  # bars are drawn 0.6 px narrower
+            top = y_of(float(y))
+            bottom = y_of(float(y) + float(h))
+            at = round(centre)
+            assert abs(centre - at) < 0.1 and abs(bottom) <= y_px, (label, x, bottom)
+            # the bar's height and its hover title both give the report's count
+            assert abs(top - want[at]) <= 0.2 * y_px, (label, at, top, want[at])
+            assert title.endswith(f" {at}: {want[at]:,}"), title
+            got[at] = want[at]
+        assert got == want
+
+
+def test_filtering_bars_are_proportional_to_the_counts(report):
+    [svg] = svg_plots(render_html(report))["Filtering result (reads)"]
+    bars = BAR.findall(svg)
+    result = report["filtering_result"]
+    assert len(bars) == len(result)
+    widest = max(float(w) for _, _, w, _, _ in bars)
+    top = max(result.values())
+    for (_, _, w, _, title), (key, n) in zip(bars, result.items()):
+        assert title.startswith(f"{key.replace('_', ' ')}: {n:,} ")
+        if n:
+            assert abs(float(w) / widest - n / top) < 0.002, (key, w, n)
+
+
 def test_tables_show_the_report_numbers(report):
     text = render_html(report)
     before = report["summary"]["before_filtering"]
@@ -128,9 +240,6 @@ def test_fasta_empty_and_long_reads_render(tmp_path):
 
 # -- in a real browser ----------------------------------------------------------------------
 
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium (Debian package) is not installed"
-)
 CONSOLE = re.compile(r":CONSOLE[:(\]]")
 
 # appended to a copy of the report: measures every plot's marks as laid out by the browser
@@ -147,7 +256,9 @@ pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess:
-    base = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    # Debian's binary is chromium; some distributions call it chromium-browser
+    browser = shutil.which("chromium-browser") or require_tool("chromium")
+    base = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
     base += ["--enable-logging=stderr", "--v=0", "--disable-extensions"]
     return subprocess.run(base + list(args), capture_output=True, text=True, timeout=60)
 
@@ -162,7 +273,6 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-@needs_chromium
 @pytest.mark.integration
 def test_console_detector_sees_errors(tmp_path):
     """Control: a page with a script error does produce console lines we catch."""
@@ -172,9 +282,9 @@ def test_console_detector_sees_errors(tmp_path):
     assert any("undefinedFunction" in line for line in console_lines(run.stderr))
 
 
-@needs_chromium
 @pytest.mark.integration
 def test_report_in_headless_chromium(report, tmp_path):
+    """The screenshot stays in tmp_path (pytest keeps the last runs' directories for review)."""
     html = tmp_path / "qc.html"
     write_html_report(report, str(html))
     shot = tmp_path / "qc.png"
@@ -182,7 +292,6 @@ def test_report_in_headless_chromium(report, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert console_lines(run.stderr) == []
     assert png_size(shot) == (1280, 3400)
-    shutil.copyfile(shot, SCREENSHOT_FOR_REVIEW)
 
     probe = tmp_path / "probe.html"
     probe.write_text(html.read_text().replace("</body>", MEASURE + "</body>"))

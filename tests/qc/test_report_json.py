@@ -4,7 +4,7 @@ S3), and MultiQC's fastp module reading it."""
 from __future__ import annotations
 
 import ast
-import importlib.util
+import gzip
 import json
 import subprocess
 import sys
@@ -15,6 +15,7 @@ import pytest
 from seqray import __version__
 from seqray.qc.profile import QcProfile
 from seqray.qc.report_json import fastp_float, fastp_report, report_bytes, write_json_report
+from tests.peers import require_module
 from tests.qc.test_profile import batch, profiles_of
 
 FILTERING = {
@@ -40,7 +41,21 @@ def test_fastp_float_rounds_like_cpp_streams():
     assert fastp_float(123456789.0) == 1.23457e08
 
 
-def test_report_structure_paired(pe_profiles):
+def _quality_lines(path) -> list[bytes]:
+    return gzip.decompress(path.read_bytes()).split(b"\n")[3::4]
+
+
+def _sequence_lines(examples) -> list[bytes]:
+    return [
+        line
+        for m in (1, 2)
+        for line in gzip.decompress((examples / f"phix_R{m}.fastq.gz").read_bytes()).split(b"\n")[
+            1::4
+        ]
+    ]
+
+
+def test_report_structure_paired(pe_profiles, examples):
     r1, r2 = pe_profiles
     after = [QcProfile(), QcProfile()]
     after[0] += r1
@@ -65,7 +80,17 @@ def test_report_structure_paired(pe_profiles):
     b = s["before_filtering"]
     assert b["total_reads"] == r1.total_reads + r2.total_reads == 4000
     assert b["total_bases"] == 600000
-    assert b["q20_rate"] == fastp_float(b["q20_bases"] / 600000)
+    # the rates from the files themselves, read here with gzip and counted in plain Python;
+    # fastp prints a double with 6 significant digits (%g)
+    quals = _quality_lines(examples / "phix_R1.fastq.gz") + _quality_lines(
+        examples / "phix_R2.fastq.gz"
+    )
+    for q in (20, 30):
+        bases = sum(sum(c - 33 >= q for c in line) for line in quals)
+        assert b[f"q{q}_bases"] == bases
+        assert b[f"q{q}_rate"] == float(f"{bases / 600000:.6g}")
+    gc = sum(line.count(b"G") + line.count(b"C") for line in _sequence_lines(examples))
+    assert b["gc_content"] == float(f"{gc / 600000:.6g}")
     assert (b["read1_mean_length"], b["read2_mean_length"]) == (150, 150)
     assert report["duplication"] == {"rate": 0.0123456}
     assert report["filtering_result"] == FILTERING
@@ -133,15 +158,10 @@ def test_write_to_s3(pe_profiles, s3_env):
     assert "run/qc.json" in keys and not [k for k in keys if ".tmp-" in k]
 
 
-needs_multiqc = pytest.mark.skipif(
-    importlib.util.find_spec("multiqc") is None,
-    reason="MultiQC is not installed (pip install multiqc) - optional, not a seqray dependency",
-)
-
-
-@needs_multiqc
 @pytest.mark.integration
 def test_multiqc_reads_report_as_fastp(pe_profiles, tmp_path):
+    # MultiQC is in the test extras (not a seqray dependency)
+    require_module("multiqc")
     r1, r2 = pe_profiles
     after = [QcProfile(), QcProfile()]
     after[0] += r1

@@ -14,9 +14,8 @@ from seqray.tokenize.bpe import train_bpe
 from seqray.tokenize.hf_export import load_tokenizer
 from seqray.tokenize.schemes import make_tokenizer
 
+from ..peers import require_module
 from .conftest import dna_mostly, protein
-
-transformers = pytest.importorskip("transformers")
 
 CASES = {
     "kmer6": ("kmer", {"k": 6}),
@@ -40,6 +39,7 @@ def _bpe():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    transformers = require_module("transformers")
     out = {}
     for name, (scheme, opts) in CASES.items():
         tok = make_tokenizer(scheme, **opts)
@@ -53,6 +53,8 @@ def exported(tmp_path_factory):
     return out
 
 
+# against transformers (a peer library, seconds to import and load): integration tests
+@pytest.mark.integration
 @settings(max_examples=60, deadline=None)
 @given(seq=dna_mostly)
 def test_dna_schemes_round_trip(exported, seq):
@@ -62,6 +64,7 @@ def test_dna_schemes_round_trip(exported, seq):
         assert hf(tok.hf_text(seq))["input_ids"] == tok.encode(seq), name
 
 
+@pytest.mark.integration
 @settings(max_examples=60, deadline=None)
 @given(seq=protein)
 def test_protein_round_trip(exported, seq):
@@ -70,6 +73,7 @@ def test_protein_round_trip(exported, seq):
         assert hf(tok.hf_text(seq))["input_ids"] == tok.encode(seq), name
 
 
+@pytest.mark.integration
 def test_special_tokens_and_padding(exported):
     tok, hf = exported["kmer6"]
     assert (hf.pad_token_id, hf.unk_token_id, hf.cls_token_id, hf.sep_token_id) == (0, 1, 2, 3)
