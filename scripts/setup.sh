@@ -17,8 +17,9 @@ debs=()
 tools=()
 if [ "$what" = "test" ]; then
   # the peers the parity tests compare against, the read simulator, samtools (SAM/BAM/CRAM
-  # checks), and the browser that renders the HTML report; tests/peers.py names the same
-  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium)
+  # checks), the browser that renders the HTML report, and GNU time (bench/ measures
+  # peak memory with it); tests/peers.py names the peers
+  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium time)
   tools+=(seqkit fastp jellyfish kmc kmc_tools lighter art_illumina samtools chromium)
 fi
 missing=()

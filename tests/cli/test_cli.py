@@ -163,13 +163,6 @@ def test_run_summary_says_what_each_stage_found(tmp_path, capsys):
 
 # typer (0.29 here) turns KeyboardInterrupt into Exit(130) and, with standalone_mode=False,
 # *returns* that code from app(); seqray.cli.main.main discards app()'s return value.
-CTRL_C_BUG = (
-    "src/seqray/cli/main.py:58 discards the exit code that app(..., standalone_mode=False) "
-    "returns: typer turns KeyboardInterrupt into Exit(130) and returns it, so Ctrl-C exits 0"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CTRL_C_BUG)
 def test_keyboard_interrupt_exits_130(tmp_path, monkeypatch, capsys):
     import seqray.pipeline.runner as runner
 
@@ -188,7 +181,6 @@ def test_keyboard_interrupt_exits_130(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason=CTRL_C_BUG)
 def test_ctrl_c_exits_130_and_leaves_no_manifest(tmp_path, run_env):
     """SIGINT (Ctrl-C) to a running `seqray run`: exit 130, no traceback, nothing that looks
     finished; the chunks done so far stay journaled for --resume."""

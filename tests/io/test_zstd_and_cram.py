@@ -68,14 +68,6 @@ def test_zstd_fastq_reads_as_its_text(zstandard, phix_text, tmp_path, capsys, fr
     assert (tmp_path / "o" / "reads.fastq").read_bytes() == phix_text
 
 
-TRUNCATED_ZSTD_BUG = (
-    "src/seqray/io/streams.py:94: zstandard's stream_reader returns b'' at the end of the "
-    "input even inside a frame, and nothing checks that the last frame was complete: a zstd "
-    "file cut at a block boundary reads as complete (exit 0, reads missing); zstd -t rejects it"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=TRUNCATED_ZSTD_BUG)
 def test_truncated_zstd_is_an_error(zstandard, phix_text, tmp_path, capsys):
     """A download cut short: the first half of the records in complete blocks, the frame
     unfinished. Nothing may be presented as complete."""

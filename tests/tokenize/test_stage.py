@@ -153,25 +153,17 @@ def test_cli_tokenize_and_export(tmp_path, examples, capsys):
     assert hf("M K T")["input_ids"] == [2, 21, 12, 15, 3]
 
 
-TOKENIZE_OPTION_BUG = (
-    "src/seqray/cli/tokenize_cmd.py:53-54 (_config_error) drops pydantic's error location and "
-    "raises BadParameter without param_hint: the message names neither the option nor its value"
-)
-
-
 @pytest.mark.parametrize(
     "args, names",
     [
         pytest.param(
             ["--scheme", "kmer", "--k", "9"],
             ("--k", "9"),
-            marks=pytest.mark.xfail(strict=True, reason=TOKENIZE_OPTION_BUG),
             id="k9",
         ),
         pytest.param(
             ["--scheme", "dna9"],
             ("--scheme", "dna9"),
-            marks=pytest.mark.xfail(strict=True, reason=TOKENIZE_OPTION_BUG),
             id="dna9",
         ),
         pytest.param(["--runner", "nowhere"], ("--runner", "nowhere"), id="runner"),

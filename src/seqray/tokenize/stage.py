@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
@@ -50,6 +50,14 @@ class TokenizeConfig(StageConfig):
     truncate: bool = False
     padding: bool = False
     export: bool = True  # write tokenizer/ (Hugging Face) beside the outputs
+
+    @field_validator("k")
+    @classmethod
+    def _k(cls, v, info: ValidationInfo):
+        # here rather than in the check across keys below, so the error names `k`
+        if v is not None and info.data.get("scheme") == "kmer" and v > 8:
+            raise ValueError("kmer needs 1 <= k <= 8 (use scheme hashed beyond)")
+        return v
 
     @model_validator(mode="after")
     def _check(self):
