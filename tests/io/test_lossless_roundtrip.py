@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,11 +23,16 @@ from hypothesis import strategies as st
 
 from seqray.cli.main import main
 
+from ..peers import require_tool
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SAMTOOLS = shutil.which("samtools")
-needs_samtools = pytest.mark.skipif(
-    SAMTOOLS is None, reason="samtools is not installed (Debian: samtools)"
-)
+needs_samtools = pytest.mark.peers("samtools")
+
+
+def samtools() -> str:
+    return require_tool("samtools")
+
+
 ILLUMINA = "ST-E00493:276:HGWK2CCXY:5:1101:10450:1379 1:N:0:NACAACCA"
 QNAME = re.compile(r"^[!-?A-~]{1,254}$")  # SAM spec 1.4, QNAME
 
@@ -170,7 +174,16 @@ def test_samtools_import_pairs_are_read_as_pairs(tmp_path):
     (tmp_path / "a_2.fq").write_bytes(r2)
     bam = tmp_path / "imp.bam"
     subprocess.run(
-        [SAMTOOLS, "import", "-1", tmp_path / "a_1.fq", "-2", tmp_path / "a_2.fq", "-o", bam],
+        [
+            require_tool("samtools"),
+            "import",
+            "-1",
+            tmp_path / "a_1.fq",
+            "-2",
+            tmp_path / "a_2.fq",
+            "-o",
+            bam,
+        ],
         check=True,
         capture_output=True,
     )
@@ -200,8 +213,8 @@ def test_samtools_reads_seqray_bam_and_sees_the_headers(recs):
         d = Path(d)
         (d / "in.fq").write_bytes(fastq(recs))
         convert(d / "in.fq", d / "r.bam", "--phred-offset", "33")
-        assert subprocess.run([SAMTOOLS, "quickcheck", "-u", d / "r.bam"]).returncode == 0
-        got = subprocess.run([SAMTOOLS, "view", d / "r.bam"], capture_output=True, check=True)
+        assert subprocess.run([samtools(), "quickcheck", "-u", d / "r.bam"]).returncode == 0
+        got = subprocess.run([samtools(), "view", d / "r.bam"], capture_output=True, check=True)
     assert got.stderr == b""
     lines = got.stdout.decode().splitlines()
     assert len(lines) == len(recs)
@@ -219,7 +232,9 @@ def test_samtools_fastq_gives_the_comment_back_with_T_CO(tmp_path):
     (tmp_path / "in.fq").write_bytes(text)
     convert(tmp_path / "in.fq", tmp_path / "r.bam")
     got = subprocess.run(
-        [SAMTOOLS, "fastq", "-T", "CO", tmp_path / "r.bam"], capture_output=True, check=True
+        [samtools(), "fastq", "-T", "CO", tmp_path / "r.bam"],
+        capture_output=True,
+        check=True,
     ).stdout
     name, comment = ILLUMINA.split(" ", 1)
     assert got == f"@{name}\tCO:Z:{comment}\nACGT\n+\nIIII\n@r2\nA\n+\n#\n".encode()

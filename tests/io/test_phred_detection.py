@@ -34,7 +34,8 @@ from seqray.io.sources import (
 )
 
 from ..debdata import debian_file
-from ..qc.conftest import FASTP, needs_fastp
+from ..peers import require_tool
+from ..qc.conftest import needs_fastp
 
 SETTINGS = settings(max_examples=100, deadline=None)
 
@@ -334,8 +335,9 @@ def test_qc_keeps_all_K_reads_as_fastp(tmp_path):
         for i in range(n)
     ).encode()
     src = write(tmp_path / "k.fq.gz", text)
+    fastp = require_tool("fastp")
     subprocess.run(
-        [FASTP, "-i", str(src), "-o", str(tmp_path / "fp.fq"), "-j", str(tmp_path / "fp.json"),
+        [fastp, "-i", str(src), "-o", str(tmp_path / "fp.fq"), "-j", str(tmp_path / "fp.json"),
          "-h", str(tmp_path / "fp.html"), "-w", "1"],
         check=True, capture_output=True,
     )  # fmt: skip
