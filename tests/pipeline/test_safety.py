@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,168 @@ def test_pairs_need_two_files(tmp_path, capsys):
     stages = [{"write": {"format": "fastq", "files": [str(tmp_path / "only.fq.gz")]}}]
     assert main(["run", str(_yaml(tmp_path, tmp_path / "o", [r1], stages, mates=[r2]))]) == 1
     assert "one file per mate" in err_line(capsys)
+
+
+# -- found by a review of the first version (each reproduced first) ------------------------
+
+
+def test_an_interrupted_run_owns_only_what_it_recorded(tmp_path, sandbox, capsys):
+    """A failed run declared where it would write; files a user puts there afterwards are
+    the user's, not the run's: --overwrite refuses, nothing is replaced."""
+    bad = _with_bad_record(sandbox / "reads.fq")
+    clean, report, od = tmp_path / "clean.fq", tmp_path / "rep.json", tmp_path / "od"
+    args = ["qc", "-i", str(bad), "-o", str(clean), "-j", str(report), "--outdir", str(od)]
+    assert main(args) == 1  # an interrupted run now
+    clean.write_text("MINE\n")
+    report.write_text("MINE\n")
+    args[2] = str(sandbox / "reads.fq")
+    assert main([*args, "--overwrite"]) == 1
+    assert "no seqray run" in err_line(capsys)
+    assert clean.read_text() == report.read_text() == "MINE\n"
+    cnt = tmp_path / "cnt"
+    assert main(["count", "-k", "15", str(bad), "-o", str(cnt)]) == 1
+    (cnt / "histo.txt").write_text("mine\n")
+    (cnt / "counts").mkdir(exist_ok=True)
+    (cnt / "counts" / "my_notes.txt").write_text("mine\n")
+    capsys.readouterr()
+    assert _count(sandbox / "reads.fq", cnt, "--overwrite") == 1
+    err = err_line(capsys)
+    assert "histo.txt" in err and "my_notes.txt" in err
+    assert (cnt / "histo.txt").read_text() == "mine\n"
+
+
+def test_resume_never_replaces_a_file_put_where_the_run_writes(tmp_path, sandbox, capsys):
+    out = tmp_path / "out"
+    cfg = _yaml(tmp_path, out, [sandbox / "reads.fq"], [{"inspect": {}}, {"write": {}}])
+    assert main(["run", str(cfg)]) == 0
+    # interrupted before its finishing steps: no manifest, no stats.json, no record of it
+    (out / "manifest.json").unlink()
+    shutil.rmtree(out / "_seqray" / "journal" / "files")
+    (out / "stats.json").write_text("the user's\n")
+    (out / "reads" / "NOTES.txt").write_text("the user's\n")
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--resume"]) == 1
+    assert "stats.json" in err_line(capsys)
+    assert (out / "stats.json").read_text() == "the user's\n"
+
+
+def test_a_finished_runs_external_file_changed_by_the_user_is_not_replaced(
+    tmp_path, sandbox, capsys
+):
+    report = tmp_path / "rep.json"
+    args = ["qc", "-i", str(sandbox / "reads.fq"), "-o", str(tmp_path / "c.fq"), "-j", str(report)]
+    assert main(args) == 0
+    report.write_text("user report v2\n")
+    assert main([*args, "--overwrite"]) == 1
+    assert "changed since" in err_line(capsys)
+    assert report.read_text() == "user report v2\n"
+
+
+def test_records_are_absolute_so_another_directory_means_the_same(tmp_path, sandbox, monkeypatch):
+    """A config with a relative report path, run from one directory, then --overwrite from
+    another: the second run's report is another file, and the user's file there is kept."""
+    out = tmp_path / "out"
+    stages = [{"qc": {"json_report": "rep.json"}}, {"write": {}}]
+    cfg = _yaml(tmp_path, out, [sandbox / "reads.fq"], stages)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(cfg)]) == 0
+    elsewhere = tmp_path / "d"
+    elsewhere.mkdir()
+    (elsewhere / "rep.json").write_text("MINE\n")
+    monkeypatch.chdir(elsewhere)
+    assert main(["run", str(cfg), "--overwrite"]) == 1
+    assert (elsewhere / "rep.json").read_text() == "MINE\n"
+    assert main(["count", "-k", "15", str(sandbox / "reads.fq"), "-o", "../cnt"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["count", "-k", "15", str(sandbox / "reads.fq"), "-o", "cnt", "--overwrite"]) == 0
+
+
+def test_two_single_file_writes_keep_their_own_reads(tmp_path, sandbox):
+    raw, trimmed = tmp_path / "raw.fq", tmp_path / "trimmed.fq"
+    stages = [
+        {"write": {"format": "fastq", "files": [str(raw)]}},
+        {"qc": {"trim_front1": 10, "length_required": 1}},
+        {"write": {"format": "fastq", "files": [str(trimmed)]}},
+    ]
+    assert main(["run", str(_yaml(tmp_path, tmp_path / "o", [sandbox / "reads.fq"], stages))]) == 0
+    assert raw.read_bytes() == (sandbox / "reads.fq").read_bytes()
+    lines = raw.read_text().split("\n")
+    raw_seqs = dict(zip(lines[0::4], lines[1::4]))
+    lines = trimmed.read_text().split("\n")
+    kept = list(zip(lines[0::4], lines[1::4]))[:-1]
+    assert kept and all(seq == raw_seqs[name][10:] for name, seq in kept)
+
+
+def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, sandbox, capsys):
+    out = tmp_path / "out"
+    assert _count(sandbox / "reads.fq", out) == 0
+    assert main(["count", "-k", "21", str(sandbox / "reads.fq"), "-o", str(out), "--resume"]) == 1
+    assert "config changed" in err_line(capsys)
+
+
+def test_an_output_inside_another_runs_output_is_refused(tmp_path, sandbox, capsys):
+    outer = tmp_path / "outer"
+    assert _count(sandbox / "reads.fq", outer) == 0
+    assert _count(sandbox / "reads.fq", outer / "counts" / "inner") == 1
+    assert "lies inside the output of the seqray run" in err_line(capsys)
+
+
+def test_tokenizer_export_never_replaces_files(tmp_path, sandbox, capsys):
+    mine = tmp_path / "mytok"
+    mine.mkdir()
+    (mine / "tokenizer.json").write_text('{"my": 1}')
+    assert main(["tokenizer", "export", str(mine), "--scheme", "kmer"]) == 1
+    assert (mine / "tokenizer.json").read_text() == '{"my": 1}'
+    assert main(["tokenizer", "export", str(sandbox / "reads.fq"), "--scheme", "kmer"]) == 1
+    err = err_line(capsys)
+    assert "holds files" in err and "is a file" in err and "internal error" not in err
+    assert main(["tokenizer", "export", str(tmp_path / "new"), "--scheme", "kmer"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-o", "{t}/q8", "--outdir", "{t}/q8"],
+        ["-o", "{t}/q2/clean.fq", "-j", "{t}/q2", "--outdir", "{t}/q2"],
+        ["-o", "{t}/x9/clean.fq", "-j", "{t}/x9", "--outdir", "{t}/q9"],
+    ],
+)
+def test_a_file_where_a_directory_goes_is_refused_before_reading(tmp_path, sandbox, capsys, args):
+    args = [a.format(t=tmp_path) for a in args]
+    assert main(["qc", "-i", str(sandbox / "reads.fq"), *args]) == 1
+    err = err_line(capsys)
+    assert "internal error" not in err and ("both write" in err or "where the output is" in err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sb"]  # nothing written, no temporary
+
+
+def test_a_directory_of_links_is_refused_at_once(tmp_path, sandbox, capsys):
+    loop = tmp_path / "lo"
+    loop.mkdir()
+    (loop / "x").symlink_to(".")
+    (loop / "y").symlink_to(".")
+    assert _count(sandbox / "reads.fq", loop) == 1
+    assert "holds no seqray run" in err_line(capsys)
+
+
+def test_an_output_inside_a_directory_input_is_refused(tmp_path, sandbox, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_random_fastq(data / "a.fq", 50)
+    cfg = _yaml(tmp_path, data / "out", [data], [{"write": {}}])
+    assert main(["run", str(cfg)]) == 1
+    assert "read as input" in err_line(capsys)
+    assert not (data / "out").exists()
+
+
+def test_a_broken_manifest_is_not_an_internal_error(tmp_path, sandbox, capsys):
+    out = tmp_path / "out"
+    assert _count(sandbox / "reads.fq", out) == 0
+    (out / "manifest.json").write_text('{"complete": tru')
+    assert _count(sandbox / "reads.fq", out, "--overwrite") == 0
+    assert "internal error" not in err_line(capsys)
+
+
+def test_single_end_qc_refuses_out2(tmp_path, sandbox, capsys):
+    args = ["-o", str(tmp_path / "a.fq.gz"), "-O", str(tmp_path / "b.fq")]
+    assert main(["qc", "-i", str(sandbox / "reads.fq"), *args]) == 2
+    assert "-O writes read 2 of pairs" in err_line(capsys)

@@ -166,6 +166,10 @@ def qc(
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
     if in2 and out1 and not out2:
         raise typer.BadParameter("paired input written with -o needs -O too", param_hint="-O")
+    if out2 and not in2:
+        raise typer.BadParameter("-O writes read 2 of pairs: give read 2 with -I", param_hint="-O")
+    if out2 and not out1:
+        raise typer.BadParameter("-O needs -o for read 1", param_hint="-o")
     options = {
         k: v
         for k, v in dict(

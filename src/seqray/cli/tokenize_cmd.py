@@ -157,20 +157,22 @@ def export(
     max_length: int = typer.Option(None, "--max-length", help="model_max_length to record."),
 ) -> None:
     """Write a tokenizer directory that transformers.AutoTokenizer.from_pretrained loads."""
+    from ..pipeline.outputs import check_new_directory
     from ..tokenize.stage import TokenizeConfig
 
     opts = _scheme_options(
         scheme, k, stride, canonical, buckets, alphabet, vocab_size, special, max_length
     )
     config = validated(ctx, TokenizeConfig, opts, OPTION_NAMES)
+    check_new_directory(out_dir, "tokenizer export")  # before any training
     trained = None
     if scheme == "bpe":
         if not train:
             raise typer.BadParameter("bpe: give reads to train on", param_hint="--train")
         trained = _train_from_files(train, vocab_size, sample_reads)
     tok = config.build(trained)
-    for uri in tok.export(out_dir):
-        console.print(f"wrote {uri}", highlight=False)
+    for f in tok.export(out_dir):
+        console.print(f"wrote {f.uri}", highlight=False)
 
 
 def _train_from_files(paths: list[str], vocab_size: int, sample_reads: int) -> str:

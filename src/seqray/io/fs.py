@@ -138,14 +138,24 @@ def _file_info(entry: str, info: pafs.FileInfo) -> FileInfo:
 
 
 def read_json(uri: str):
-    """The JSON value in a file, or None where the file is missing or unreadable (state files
-    a resumed run may or may not find)."""
+    """The JSON value in a file, or None where the file is missing, unreadable or not JSON
+    (state files a resumed run may or may not find; seqray writes them atomically, so a
+    broken one was edited by hand and is as good as missing)."""
     fs, path = filesystem_for(uri)
     try:
         with fs.open_input_stream(path, compression=None) as f:
             return json.loads(f.read())
-    except OSError:  # FileNotFoundError included
+    except (OSError, ValueError):  # FileNotFoundError, JSONDecodeError, a bad S3 path
         return None
+
+
+def is_directory(uri: str) -> bool:
+    """A local directory, or an S3 prefix with objects below it."""
+    fs, path = filesystem_for(uri)
+    try:
+        return fs.get_file_info(path).type == pafs.FileType.Directory
+    except (OSError, ValueError):
+        return False
 
 
 @contextmanager

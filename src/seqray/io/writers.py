@@ -492,8 +492,8 @@ def concatenate(parts: list[str], uri: str) -> WrittenFile:
                     data = f.read(8 << 20)
         if out.size == 0 and (empty_gzip or uri.lower().endswith(".gz")):
             out.write(EMPTY_GZIP)
+        out.commit()
     except BaseException:
-        out.abort()
+        out.abort()  # no temporary left behind, whatever failed
         raise
-    out.commit()
     return WrittenFile(uri, rows, out.size, out.sha.hexdigest())

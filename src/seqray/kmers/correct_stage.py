@@ -270,5 +270,5 @@ class CorrectStage(MapStage):
 
             ray.kill(holder)
         report = {"reads": dict(acc), "trusted": self.spectrum or {}}
-        write_json(join(ctx.output, "correction.json"), report)
+        ctx.record(write_json(join(ctx.output, "correction.json"), report))
         return report

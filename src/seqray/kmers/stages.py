@@ -221,7 +221,7 @@ class CountStage(SinkStage):
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         return [
-            Target(join(output, self.config.path), "dir", label),
+            Target(join(output, self.config.path), "dir", label, "part-*.parquet"),
             Target(join(output, "histo.txt"), "file", label),
             Target(join(output, "summary.json"), "file", label),
         ]

@@ -148,13 +148,9 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
     return cfg
 
 
-def relocate(config: PipelineConfig, output: str) -> PipelineConfig:
-    """The config with another output directory: output paths the config places under its
-    own output (reports, `files`) move with it; one outside it is refused, since seqray
-    cannot tell where the user wants it now."""
-    from .outputs import normalize, within
-
-    old = normalize(config.output)
+def _map_paths(config: PipelineConfig, fn, output: str) -> PipelineConfig:
+    """The config with `output` and every output path of its stages mapped by
+    fn(path, where) (`where` names the key, for messages)."""
     stages = []
     for i, sc in enumerate(config.stages):
         updates = {}
@@ -162,19 +158,40 @@ def relocate(config: PipelineConfig, output: str) -> PipelineConfig:
             value = getattr(sc, key)
             if value is None:
                 continue
-            moved = []
-            for p in [value] if isinstance(value, str) else value:
-                n = normalize(p)
-                if not within(n, old):
-                    raise ConfigError(
-                        f"stages[{i}].{type(sc).stage_name}.{key}: {p} is outside the config's "
-                        f"output ({config.output}), so it cannot move with --output: place it "
-                        "under the output in the config, or run without --output"
-                    )
-                moved.append(join(output, n[len(old) :].lstrip("/\\")))
-            updates[key] = moved[0] if isinstance(value, str) else moved
+            where = f"stages[{i}].{type(sc).stage_name}.{key}"
+            mapped = [fn(p, where) for p in ([value] if isinstance(value, str) else value)]
+            updates[key] = mapped[0] if isinstance(value, str) else mapped
         stages.append(sc.model_copy(update=updates) if updates else sc)
     return config.model_copy(update={"output": output, "stages": stages})
+
+
+def relocate(config: PipelineConfig, output: str) -> PipelineConfig:
+    """The config with another output directory: output paths the config places under its
+    own output (reports, `files`) move with it; one outside it is refused, since seqray
+    cannot tell where the user wants it now."""
+    from .outputs import normalize, within
+
+    old = normalize(config.output)
+
+    def move(p: str, where: str) -> str:
+        n = normalize(p)
+        if not within(n, old):
+            raise ConfigError(
+                f"{where}: {p} is outside the config's output ({config.output}), so it cannot "
+                "move with --output: place it under the output in the config, or run "
+                "without --output"
+            )
+        return join(output, n[len(old) :].lstrip("/\\"))
+
+    return _map_paths(config, move, output)
+
+
+def absolute_paths(config: PipelineConfig) -> PipelineConfig:
+    """The config with absolute local paths for its output and output files: a run's
+    manifest and journal record them, and must mean the same from any directory."""
+    from .outputs import absolute
+
+    return _map_paths(config, lambda p, _: absolute(p), absolute(config.output))
 
 
 def load_config(path: str) -> PipelineConfig:

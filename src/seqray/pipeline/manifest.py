@@ -54,7 +54,7 @@ class Journal:
             raise ResumeError(f"{self.output}: nothing to resume (no run journal)")
         if old.get("config_hash") != header["config_hash"]:
             raise ResumeError(
-                f"{self.output}: the config changed since the interrupted run "
+                f"{self.output}: the config changed since the run there was started "
                 "(output-shaping settings or stages differ); rerun with --overwrite"
             )
         old_inputs = {i["uri"]: i for i in old.get("inputs", [])}
@@ -62,7 +62,7 @@ class Journal:
             o = old_inputs.get(i["uri"])
             if o is None or o["size"] != i["size"] or o["mtime"] != i["mtime"]:
                 raise ResumeError(
-                    f"{i['uri']}: input changed since the interrupted run (size or mtime); "
+                    f"{i['uri']}: input changed since the run there was started (size or mtime); "
                     "rerun with --overwrite"
                 )
         if set(old_inputs) != {i["uri"] for i in header["inputs"]}:
@@ -70,15 +70,28 @@ class Journal:
                 f"{self.output}: the set of input files changed; rerun with --overwrite"
             )
 
-    def _entry_uri(self, key: str) -> str:
-        return join(self.dir, hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    def _entry_uri(self, key: str, *sub: str) -> str:
+        name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
+        return join(self.dir, *sub, name)
 
     def record(self, outcome: dict) -> None:
         _write_json(self._entry_uri(outcome["chunk"]), outcome)
 
+    def record_file(self, entry: dict) -> None:
+        """A file a finishing step wrote ({uri, bytes, sha256, stage}), as soon as it is
+        committed: an interrupted run owns exactly what its journal lists."""
+        _write_json(self._entry_uri(entry["uri"], "files"), entry)
+
+    def file_entries(self) -> list[dict]:
+        return self._read_all(join(self.dir, "files"))
+
     def entries(self) -> list[dict]:
         """Every journaled chunk outcome (unverified)."""
-        fs, path = filesystem_for(self.dir)
+        return self._read_all(self.dir)
+
+    @staticmethod
+    def _read_all(directory: str) -> list[dict]:
+        fs, path = filesystem_for(directory)
         try:
             infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         except OSError:
@@ -87,7 +100,7 @@ class Journal:
         for info in sorted(infos, key=lambda i: i.path):
             if not info.base_name.endswith(".json"):
                 continue
-            uri = ("s3://" + info.path) if self.dir.startswith("s3://") else info.path
+            uri = ("s3://" + info.path) if directory.startswith("s3://") else info.path
             entry = read_json(uri)
             if entry:
                 out.append(entry)

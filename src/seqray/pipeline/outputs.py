@@ -24,23 +24,32 @@ STATE_DIR = "_seqray"
 
 @dataclass(frozen=True)
 class Target:
-    """A file (`kind` "file") or a directory of shards (`kind` "dir") a stage writes."""
+    """A file (`kind` "file") or a directory of shards (`kind` "dir") a stage writes.
+    `pattern` is the name of the shards in a directory (`part-*.parquet`): where a run was
+    interrupted before its journal listed a shard, a name of that form is still its own."""
 
     uri: str
     kind: str  # "file" | "dir"
     stage: str  # who writes it, for messages: "stages[2] (write)"
+    pattern: str | None = None
 
     def to_json(self) -> dict:
-        return {"uri": self.uri, "kind": self.kind, "stage": self.stage}
+        return {"uri": self.uri, "kind": self.kind, "stage": self.stage, "pattern": self.pattern}
 
     @classmethod
     def from_json(cls, d: dict) -> Target:
-        return cls(d["uri"], d["kind"], d.get("stage", ""))
+        return cls(d["uri"], d["kind"], d.get("stage", ""), d.get("pattern"))
+
+
+def absolute(uri: str) -> str:
+    """An absolute local path (symlinks kept) or the S3 URI: how runs record locations, so
+    a run's records mean the same from any working directory."""
+    return uri.rstrip("/") if is_s3(uri) else os.path.abspath(uri)
 
 
 def normalize(uri: str) -> str:
-    """The form used to compare locations: the real absolute path, or the S3 URI without a
-    trailing slash."""
+    """The form used to compare locations: the real absolute path (symlinks resolved), or
+    the S3 URI without a trailing slash."""
     if is_s3(uri):
         return uri.rstrip("/")
     return os.path.realpath(os.path.abspath(uri))
@@ -64,18 +73,30 @@ def _same_file(a: str, b: str) -> bool:
 # -- clashes: targets against each other and against the inputs -------------------------
 
 
-def check_clashes(targets: list[Target], inputs: Iterable[str], output: str) -> None:
-    """No two targets in the same place, no input written or inside the output."""
+def check_clashes(
+    targets: list[Target], inputs: Iterable[str], output: str, roots: Iterable[str] = ()
+) -> None:
+    """No two targets in the same place (a file is nobody's directory either), no input
+    written or inside the output, and no output inside a directory that is read (`roots`:
+    the directories and glob bases the inputs were named by, which would take the run's
+    own files for inputs the next time)."""
+    out = normalize(output)
     norm = [(normalize(t.uri), t) for t in targets]
     for i, (a, ta) in enumerate(norm):
         for b, tb in norm[i + 1 :]:
-            inside = (tb.kind == "dir" and within(a, b)) or (ta.kind == "dir" and within(b, a))
-            if a == b or inside:
+            if a == b or within(a, b) or within(b, a):
                 where = ta.uri if a == b else _deeper(ta, tb)
                 raise ConfigError(
                     f"{ta.stage} and {tb.stage} both write {where}: give one of them another path"
                 )
-    out = normalize(output)
+        if ta.kind == "file" and within(out, a):
+            raise ConfigError(f"{ta.stage} would write the file {ta.uri} where the output is")
+    for root in roots:
+        if within(out, normalize(root)):
+            raise ConfigError(
+                f"the output {output} lies inside {root}, which is read as input: its files "
+                "would be read back as reads; choose an output outside it"
+            )
     for src in inputs:
         s = normalize(src)
         if within(s, out):
@@ -165,3 +186,26 @@ def check_new_file(uri: str, inputs: Iterable[str], label: str) -> None:
             "remove it or choose another name"
         )
     check_writable([t])
+
+
+def check_new_directory(uri: str, label: str) -> None:
+    """A directory of files that no run records (`tokenizer export`): missing or empty,
+    since seqray cannot tell whether it wrote what is there."""
+    fs, path = filesystem_for(uri)
+    try:
+        info = fs.get_file_info(path)
+        entries = (
+            fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+            if info.type != pafs.FileType.File
+            else []
+        )
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{uri}: cannot look at this output: {exc}") from None
+    if info.type == pafs.FileType.File:
+        raise OutputError(f"{uri}: {label} writes a directory here, but it is a file")
+    if entries:
+        raise OutputError(
+            f"{uri}: {label} writes into a new or empty directory, and this one holds files "
+            "seqray cannot tell it wrote: remove them or choose another directory"
+        )
+    check_writable([Target(uri, "dir", label)])

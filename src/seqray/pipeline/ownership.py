@@ -1,65 +1,41 @@
 """Output ownership: seqray replaces or deletes only what a seqray run wrote.
 
 An output directory (or S3 prefix) holds a run when it has the marker `_seqray/run.json`,
-written before the run writes anything else. The files that run owns are those its
-manifest or journal lists, the targets its marker declares (files, and whatever lies in its
-shard directories), its own `_seqray/` state and its hidden temporaries (`.NAME.tmp-XXXX`
-beside an owned name). `--overwrite` removes exactly those, and is refused, before anything
-is removed, when anything else is there; a non-empty directory or prefix that holds no run
-is never written into.
+written before the run writes anything else. The files that run owns are:
+
+- those its manifest (a finished run) or its journal (an interrupted one) lists — every
+  chunk's shards and every file the finishing steps wrote, recorded as it is committed;
+  a listed file outside the output must still have the size and sha256 recorded for it;
+- its own state directory `_seqray/`;
+- for an interrupted run, files with its shard names (`part-*.parquet`) in the shard
+  directories its marker declares (a shard committed just before the run was killed), and
+  hidden temporaries (`.NAME.tmp-XXXX`) beside the names it owns.
+
+`--overwrite` removes exactly those, and is refused, before anything is removed, when
+anything else is there; a non-empty directory or prefix that holds no run is never written
+into, and neither is a place inside another run's output.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import OutputError
 from ..io.fs import filesystem_for, is_s3, read_json
 from .manifest import Journal, file_ok
-from .outputs import STATE_DIR, Target, check_writable, normalize, within
+from .outputs import STATE_DIR, Target, absolute, check_writable, within
 
 MARKER = f"{STATE_DIR}/run.json"
 MANIFEST = "manifest.json"
 SHOW_FOREIGN = 5  # foreign entries named in a refusal
-
-
-@dataclass
-class Previous:
-    """What is at the output before a run starts."""
-
-    output: str
-    state: str  # "empty", "partial" (a marker, no manifest), "complete", "foreign"
-    entries: list[str] = field(default_factory=list)  # every file under the output (URIs)
-    marker: dict | None = None  # the run.json of the run there
-    manifest: dict | None = None
-
-    def targets(self) -> list[Target]:
-        return [Target.from_json(t) for t in (self.marker or {}).get("targets", [])]
-
-    def listed(self, journal: Iterable[dict] = ()) -> set[str]:
-        """Normalised URIs of the files its manifest and journal list."""
-        out = set()
-        for key in ("shards", "files", "rejects"):
-            out |= {normalize(s["uri"]) for s in (self.manifest or {}).get(key, [])}
-        for entry in journal:
-            out |= {normalize(s["uri"]) for s in entry.get("shards", [])}
-        return out
-
-    def claims(self, uri: str, journal: Iterable[dict] = ()) -> bool:
-        """Whether the run there wrote the file `uri`: its manifest lists it, or (for an
-        interrupted run, whose last files no list may hold yet) it lies where the run's
-        marker declared it would write."""
-        n = normalize(uri)
-        if n in self.listed(journal):
-            return True
-        return self.state == "partial" and any(
-            n == normalize(t.uri) or (t.kind == "dir" and within(n, normalize(t.uri)))
-            for t in self.targets()
-        )
 
 
 def _join(output: str, rel: str) -> str:
@@ -68,58 +44,159 @@ def _join(output: str, rel: str) -> str:
     return os.path.join(os.path.abspath(output), *rel.split("/"))
 
 
-def list_files(directory: str) -> list[str]:
-    """Every file below a local directory or S3 prefix (URIs, sorted); [] when none."""
+def _split(uri: str) -> tuple[str, str]:
+    return posixpath.split(uri) if is_s3(uri) else os.path.split(uri)
+
+
+@dataclass
+class Previous:
+    """What is at the output before a run starts. Entries and records are compared as
+    absolute paths with symlinks kept (`absolute`): a link the user put there is theirs."""
+
+    output: str
+    state: str  # "empty", "partial" (a marker, no manifest), "complete", "foreign"
+    entries: list[str] = field(default_factory=list)  # files (and links) under the output
+    marker: dict | None = None  # the run.json of the run there
+    manifest: dict | None = None
+    journal: list[dict] = field(default_factory=list)  # chunk outcomes (interrupted run)
+    journal_files: list[dict] = field(default_factory=list)  # files its finish wrote
+
+    def targets(self) -> list[Target]:
+        return [Target.from_json(t) for t in (self.marker or {}).get("targets", [])]
+
+    @cached_property
+    def records(self) -> dict[str, dict]:
+        """absolute URI → {uri, bytes, sha256} of every file the run listed as written."""
+        listed: list[dict] = []
+        if self.state == "complete":
+            for key in ("shards", "files", "rejects"):
+                listed += (self.manifest or {}).get(key, [])
+        else:
+            listed += [s for e in self.journal for s in e.get("shards", [])]
+            listed += self.journal_files
+        return {absolute(s["uri"]): s for s in listed}
+
+    def claims(self, uri: str) -> bool:
+        """Whether the run there wrote the file `uri` (see the module's docstring)."""
+        a = absolute(uri)
+        entry = self.records.get(a)
+        if entry is not None:
+            inside = within(a, absolute(self.output))
+            return inside or file_ok(entry)  # outside: still exactly what was written
+        if self.state != "partial":
+            return False
+        d, name = _split(a)
+        return any(
+            t.kind == "dir"
+            and t.pattern is not None
+            and absolute(t.uri) == d
+            and fnmatch.fnmatchcase(name, t.pattern)
+            for t in self.targets()
+        )
+
+    def owns(self, uri: str) -> bool:
+        """`claims`, or the run's manifest and state directory (a run's in any case)."""
+        if self.state not in ("partial", "complete"):
+            return False
+        a, out = absolute(uri), absolute(self.output)
+        if a == _join(out, MANIFEST) or within(a, _join(out, STATE_DIR)):
+            return True
+        return self.claims(a) or self.claims_temporary(a)
+
+    def claims_temporary(self, uri: str) -> bool:
+        """`.NAME.tmp-XXXX` beside a name the run owns or declared (its half-written files)."""
+        d, base = _split(absolute(uri))
+        if not (base.startswith(".") and ".tmp-" in base):
+            return False
+        name = base[1:].rsplit(".tmp-", 1)[0]
+        beside = d.rstrip("/") + "/" + name if is_s3(uri) else os.path.join(d, name)
+        declared = {absolute(t.uri) for t in self.targets() if t.kind == "file"}
+        return beside in declared or self.claims(beside)
+
+
+def _list_local(root: str) -> list[str]:
+    """Files and links below a local directory, without following links."""
+    out = []
+    for d, dirs, files in os.walk(root, followlinks=False):
+        out += [os.path.join(d, f) for f in files]
+        out += [os.path.join(d, x) for x in dirs if os.path.islink(os.path.join(d, x))]
+    return sorted(out)
+
+
+def list_files(directory: str, recursive: bool = True) -> list[str]:
+    """Files below a local directory or S3 prefix (URIs, sorted); [] when there is none.
+    Not recursive: the entries of the top level only (enough to see it is not empty)."""
     fs, path = filesystem_for(directory)
     try:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.File:
             raise OutputError(f"{directory}: the output must be a directory, but this is a file")
-        if info.type == pafs.FileType.NotFound and not is_s3(directory):
-            return []
-        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    except OSError as exc:
+        if not is_s3(directory):
+            if info.type == pafs.FileType.NotFound:
+                return []
+            if not recursive:
+                return sorted(os.path.join(path, n) for n in os.listdir(path))
+            return _list_local(path)
+        selector = pafs.FileSelector(path, recursive=recursive, allow_not_found=True)
+        infos = fs.get_file_info(selector)
+    except (OSError, pa.ArrowInvalid) as exc:
         raise OutputError(f"{directory}: cannot list the output: {exc}") from None
-    prefix = "s3://" if is_s3(directory) else ""
-    return sorted(prefix + i.path for i in infos if i.type == pafs.FileType.File)
+    # recursively, the objects; at the top level, "directories" (common prefixes) too
+    kinds = (pafs.FileType.File,) if recursive else (pafs.FileType.File, pafs.FileType.Directory)
+    return sorted("s3://" + i.path for i in infos if i.type in kinds)
 
 
 def inspect_output(output: str) -> Previous:
-    entries = list_files(output)
-    if not entries:
-        return Previous(output, "empty")
+    """The state of the output; a directory without a marker is looked at no deeper than
+    its first level (it is refused whatever it holds)."""
     marker = read_json(_join(output, MARKER))
     if marker is None:
-        return Previous(output, "foreign", entries)
+        top = list_files(output, recursive=False)
+        return Previous(output, "foreign" if top else "empty", top)
+    entries = list_files(output)
     manifest = read_json(_join(output, MANIFEST))
-    state = "complete" if manifest and manifest.get("complete") else "partial"
-    return Previous(output, state, entries, marker, manifest if state == "complete" else None)
+    if manifest and manifest.get("complete"):
+        return Previous(output, "complete", entries, marker, manifest)
+    journal = Journal(output)
+    return Previous(
+        output, "partial", entries, marker, None, journal.entries(), journal.file_entries()
+    )
 
 
-def is_temporary(uri: str) -> bool:
-    base = uri.rsplit("/", 1)[-1]
-    return base.startswith(".") and ".tmp-" in base
+def enclosing_run(output: str) -> str | None:
+    """The output of a seqray run that `output` lies inside, if any: its files are that
+    run's to replace, so nothing else may be written there."""
+    fs, path = filesystem_for(output)
+    parts = path.rstrip("/").split("/")
+    for n in range(len(parts) - 1, 0, -1):
+        base = "/".join(parts[:n])
+        if not base or base == "/":
+            continue
+        try:
+            found = fs.get_file_info(f"{base}/{MARKER}").type == pafs.FileType.File
+        except (OSError, pa.ArrowInvalid):
+            found = False
+        if found:
+            return ("s3://" + base) if is_s3(output) else base
+    return None
 
 
-def _temporary_of(uri: str) -> str:
-    """`dir/.NAME.tmp-XXXX` → `dir/NAME`."""
-    d, b = uri.rsplit("/", 1) if is_s3(uri) else os.path.split(uri)
-    name = b[1:].rsplit(".tmp-", 1)[0]
-    return d.rstrip("/") + "/" + name if is_s3(uri) else os.path.join(d, name)
-
-
-def owned_entries(prev: Previous, journal: Iterable[dict] = ()) -> list[str]:
+def owned_entries(prev: Previous) -> list[str]:
     """The entries under the output that the run there owns."""
-    journal = list(journal)
-    state = normalize(_join(prev.output, STATE_DIR))
-    manifest = normalize(_join(prev.output, MANIFEST))
-    out = []
+    out = absolute(prev.output)
+    nested = [  # another run's output inside this one (made before the checks existed)
+        e[: -len(MARKER) - 1]
+        for e in prev.entries
+        if e.endswith("/" + MARKER) and absolute(e) != _join(out, MARKER)
+    ]
+    owned = []
     for e in prev.entries:
-        n = normalize(e)
-        name = _temporary_of(e) if is_temporary(e) else e
-        if n == manifest or within(n, state) or prev.claims(name, journal):
-            out.append(e)
-    return out
+        a = absolute(e)
+        if any(within(a, absolute(n)) for n in nested) or os.path.islink(a):
+            continue
+        if prev.owns(a):
+            owned.append(e)
+    return owned
 
 
 def refuse_foreign(output: str, foreign: list[str], why: str) -> None:
@@ -133,12 +210,10 @@ def refuse_foreign(output: str, foreign: list[str], why: str) -> None:
     )
 
 
-def clear_previous(prev: Previous, journal: Iterable[dict] = ()) -> int:
-    """Removes the previous run's files (`--overwrite`): all of them or, when anything
-    else is there, none. The manifest goes first, so a half-cleared run never looks
-    finished. Returns how many files were removed."""
-    journal = list(journal)
-    owned = owned_entries(prev, journal)
+def check_replaceable(prev: Previous) -> list[str]:
+    """The previous run's files, when they are all that is there (else a refusal naming
+    the others)."""
+    owned = owned_entries(prev)
     foreign = sorted(set(prev.entries) - set(owned))
     if foreign:
         refuse_foreign(
@@ -147,71 +222,79 @@ def clear_previous(prev: Previous, journal: Iterable[dict] = ()) -> int:
             "--overwrite replaces only a seqray run, but this output also holds files "
             "that run did not write",
         )
-    manifest = normalize(_join(prev.output, MANIFEST))
-    marker = normalize(_join(prev.output, MARKER))
-    first = [e for e in owned if normalize(e) == manifest]
-    last = [e for e in owned if normalize(e) == marker]  # the marker goes last: still a run
+    return owned
+
+
+def clear_previous(prev: Previous) -> int:
+    """Removes the previous run's files (`--overwrite`): all of them or, when anything
+    else is there, none. The manifest goes first, so a half-cleared run never looks
+    finished, and the marker last, so it is still a run until then. Returns how many
+    files were removed."""
+    owned = check_replaceable(prev)
+    manifest = _join(absolute(prev.output), MANIFEST)
+    marker = _join(absolute(prev.output), MARKER)
+    first = [e for e in owned if absolute(e) == manifest]
+    last = [e for e in owned if absolute(e) == marker]
     middle = [e for e in owned if e not in first and e not in last]
-    n = _remove(first + middle + last)
-    remove_empty_dirs(prev.output)
-    return n
+    removed = _remove(first + middle) + remove_stale_temporaries(prev, [])
+    removed += _remove(last)
+    return removed
 
 
-def remove_stale_temporaries(prev: Previous, targets: list[Target], journal=()) -> int:
+def remove_stale_temporaries(prev: Previous, targets: list[Target]) -> int:
     """Half-written files of a killed run: hidden temporaries beside the names it owns,
-    in the output and beside its external targets."""
-    stale = [e for e in owned_entries(prev, journal) if is_temporary(e)]
-    for t in targets:
-        if t.kind != "file" or is_s3(t.uri) or within(normalize(t.uri), normalize(prev.output)):
+    in the output and beside its (and the new run's) file targets outside it."""
+    stale = [e for e in prev.entries if prev.claims_temporary(e)]
+    out = absolute(prev.output)
+    for t in [*targets, *prev.targets()]:
+        if t.kind != "file" or is_s3(t.uri) or within(absolute(t.uri), out):
             continue
-        d, b = os.path.split(os.path.abspath(t.uri))
+        d, b = os.path.split(absolute(t.uri))
         if os.path.isdir(d):
             stale += [os.path.join(d, n) for n in os.listdir(d) if n.startswith(f".{b}.tmp-")]
     return _remove(stale)
 
 
 def _remove(uris: Iterable[str]) -> int:
+    """Deletes files, then the local directories they leave empty (up to the output: a
+    directory the user left empty, that held nothing removed, stays)."""
     n = 0
+    parents: set[str] = set()
     for u in uris:
         fs, path = filesystem_for(u)
         try:
             fs.delete_file(path)
             n += 1
         except FileNotFoundError:
-            pass
+            continue
+        if not is_s3(u):
+            parents.add(os.path.dirname(path))
+    for d in sorted(parents, key=len, reverse=True):
+        while True:
+            try:
+                os.rmdir(d)  # only when empty
+            except OSError:
+                break
+            d = os.path.dirname(d)
     return n
 
 
-def remove_empty_dirs(output: str) -> None:
-    """Local directories below the output left empty, bottom-up (S3 has no directories)."""
-    if is_s3(output):
-        return
-    root = os.path.abspath(output)
-    for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
-        if d != root:
-            try:
-                os.rmdir(d)  # refuses, harmlessly, when something is still there
-            except OSError:
-                pass
-
-
-def check_external(targets: list[Target], prev: Previous, journal: Iterable[dict] = ()) -> None:
-    """A target outside the output may replace an existing file only when the run there
-    wrote it (a report or `files` output of the run being resumed or replaced)."""
-    journal = list(journal)
-    out = normalize(prev.output)
+def check_targets_free(targets: list[Target], prev: Previous) -> None:
+    """A file target may replace an existing file only when the run there wrote it (and,
+    outside the output, it is unchanged since): a report or `files` output of the run
+    being resumed or replaced, never a file a user put where the run writes."""
     for t in targets:
-        if within(normalize(t.uri), out):
+        if t.kind != "file":
             continue
         fs, path = filesystem_for(t.uri)
         try:
             exists = fs.get_file_info(path).type != pafs.FileType.NotFound
-        except OSError:
+        except (OSError, pa.ArrowInvalid):
             exists = False
-        if exists and not (prev.state in ("partial", "complete") and prev.claims(t.uri, journal)):
+        if exists and not prev.owns(t.uri):
             raise OutputError(
                 f"{t.uri}: {t.stage} would replace this file, which no seqray run at "
-                f"{prev.output} wrote: remove it or choose another name"
+                f"{prev.output} wrote (or it changed since): remove it or choose another name"
             )
 
 
@@ -232,11 +315,19 @@ def claim_output(
 ) -> Claim:
     """Checks the output before anything is read, then clears a replaced run (`overwrite`)
     or picks up an interrupted one (`resume`), and writes the run marker."""
+    outer = enclosing_run(output)
+    if outer is not None:
+        raise OutputError(
+            f"{output}: lies inside the output of the seqray run at {outer}; choose an "
+            "output outside it"
+        )
     prev = inspect_output(output)
+    journal = Journal(output)
     if prev.state == "foreign":
         refuse_foreign(output, prev.entries, "the output is not empty and holds no seqray run")
     if prev.state == "complete":
         if resume:
+            journal.check_header(header)
             verify_finished(prev)
             return Claim(prev, finished=True)
         if not overwrite:
@@ -249,16 +340,16 @@ def claim_output(
             f"{output}: an interrupted run is there; use --resume to finish it "
             "or --overwrite to start again"
         )
+    if overwrite and prev.state != "empty":
+        check_replaceable(prev)  # before anything else: name what is in the way
     check_writable(targets)
-    journal = Journal(output)
-    entries = journal.entries() if prev.state == "partial" else []
-    check_external(targets, prev, entries)
+    check_targets_free(targets, prev)
     if resume and prev.state == "partial":
         journal.check_header(header)
-        remove_stale_temporaries(prev, targets + prev.targets(), entries)
-        return Claim(prev, journal.verified(entries))
+        remove_stale_temporaries(prev, targets)
+        return Claim(prev, journal.verified(prev.journal))
     if prev.state != "empty":
-        clear_previous(prev, entries)
+        clear_previous(prev)
     journal.start(header)
     return Claim(prev)
 

@@ -43,6 +43,15 @@ class FinishContext:
     reports: dict[str, dict] = field(default_factory=dict)  # of the stages before it
     input_order: list[str] = field(default_factory=list)  # input URIs in plan order
     input_formats: dict[str, str] = field(default_factory=dict)  # input URI -> format
+    # every file a finishing step writes goes through `record` as soon as it is committed
+    # (the journal lists it, so even an interrupted run owns exactly what it wrote)
+    on_record: Callable[[Any, str], None] | None = None
+    stage: str = ""  # the stage finishing now (set by the driver), for the records
+
+    def record(self, written: Any) -> None:
+        """Records a WrittenFile of the stage finishing now in the run's journal/manifest."""
+        if self.on_record is not None:
+            self.on_record(written, self.stage)
 
 
 @dataclass
@@ -95,6 +104,7 @@ class Stage:
     name: ClassVar[str]
     kind: ClassVar[str]  # "source" | "map" | "sink"
     Config: ClassVar[type[StageConfig]] = StageConfig
+    index: int = 0  # its place in the config's stages (set when the pipeline is built)
 
     def __init__(self, config: StageConfig):
         self.config = config

@@ -34,10 +34,10 @@ from ..io.readers import open_chunk
 from ..io.schema import SEQ, SEQ2, read_schema
 from ..io.sources import InputFile, number_chunks
 from ..io.writers import AtomicFile
-from .config import PipelineConfig
-from .manifest import MANIFEST, Journal, file_sha256, write_manifest
+from .config import PipelineConfig, absolute_paths
+from .manifest import MANIFEST, Journal, write_manifest
 from .outputs import STATE_DIR, Target, check_clashes, normalize, within
-from .ownership import claim_output, is_temporary, list_files, verify_finished
+from .ownership import claim_output, verify_finished
 from .progress import Progress, ReportingMapper
 from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, stage_class
 from .stages import ReadStage
@@ -83,6 +83,7 @@ class Pipeline:
     def from_config(cls, config: PipelineConfig) -> Pipeline:
         objs = [stage_class(type(c).stage_name)(c) for c in config.stages]
         for i, st in enumerate(objs):
+            st.index = i  # its place in the config (`stages[i]`): names its private files
             if isinstance(st, SinkStage):
                 st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
         _check_reads_flow(objs)
@@ -104,7 +105,8 @@ class Pipeline:
             out += st.targets(output, paired, f"stages[{i}] ({st.name})")
         out.append(Target(join(output, MANIFEST), "file", "the manifest"))
         if self.config.run.on_error == "skip":
-            out.append(Target(join(output, "rejects"), "dir", "rejects (on_error: skip)"))
+            rejects = "rejects (on_error: skip)"
+            out.append(Target(join(output, "rejects"), "dir", rejects, "part-*.jsonl"))
         return out
 
     def input_paths(self) -> list[str]:
@@ -515,25 +517,6 @@ def _finished(prev, t_start: float) -> RunResult:
     )
 
 
-def _unlisted_outputs(targets: list[Target], listed: list[dict]) -> list[dict]:
-    """The files the stages wrote besides their shards (reports, summaries, a tokenizer
-    export), with size and sha256: the manifest lists every file the run owns."""
-    seen = {normalize(f["uri"]) for f in listed}
-    out = []
-    for t in targets:
-        if t.kind == "dir" and t.stage == "seqray's run state" or t.uri.endswith(MANIFEST):
-            continue
-        for uri in list_files(t.uri) if t.kind == "dir" else [t.uri]:
-            if normalize(uri) in seen or is_temporary(uri):
-                continue
-            try:
-                size, sha = file_sha256(uri)
-            except FileNotFoundError:
-                continue
-            out.append({"uri": uri, "bytes": size, "sha256": sha, "stage": t.stage})
-    return out
-
-
 def _input_checksums(inputs: list[InputFile], outcomes: list[dict]) -> dict[str, str]:
     """sha256 of each input: of the file itself when read as one chunk, else of the
     concatenated sha256 digests of its chunks (marked 'sha256-chunks')."""
@@ -646,12 +629,18 @@ def run_pipeline(
     t_start = time.perf_counter()
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other: choose one")
+    config = absolute_paths(config)  # what the run records means the same from anywhere
     pipeline = Pipeline.from_config(config)
     output = config.output
     chunks, inputs = pipeline.source.plan(config.run.chunk_bytes)
     # everything the run writes, checked before the first read
     targets = pipeline.targets(output, paired=any(c.paired for c in chunks))
-    check_clashes(targets, [i.info.uri for i in inputs] + pipeline.input_paths(), output)
+    check_clashes(
+        targets,
+        [i.info.uri for i in inputs] + pipeline.input_paths(),
+        output,
+        pipeline.source.roots(),
+    )
     out_dir = normalize(output)
     header = {
         "seqray_version": __version__,
@@ -698,15 +687,24 @@ def run_pipeline(
 
     reports: dict[str, dict] = {}
     files = []
+    recorded: list[dict] = []
+
+    def record(f, stage: str) -> None:
+        entry = {"uri": f.uri, "bytes": f.bytes, "sha256": f.sha256, "stage": stage}
+        journal.record_file(entry)
+        recorded.append(entry)
+
     ctx = FinishContext(
         output=output,
         runner=the_runner,
         reports=reports,
         input_order=[i.info.uri for i in inputs],
         input_formats={i.info.uri: i.fmt or "" for i in inputs},
+        on_record=record,
     )
     for i, st in enumerate(pipeline.stages):
         ctx.runner = ReportingMapper(the_runner, progress, f"{st.name}: finishing")
+        ctx.stage = f"stages[{i + 1}] ({st.name})"
         if isinstance(st, MapStage):
             acc = st.new_accumulator()
             for o in ordered:
@@ -717,6 +715,7 @@ def run_pipeline(
         elif isinstance(st, SinkStage):
             shards = [s for o in ordered for s in o["shards"] if s["stage_index"] == i]
             for f in st.finish(shards, ctx):
+                ctx.record(f)
                 files.append(
                     {
                         "uri": f.uri,
@@ -729,7 +728,8 @@ def run_pipeline(
                 )
     rejects = [s for o in ordered for s in o["shards"] if s["stage"] == "rejects"]
     rejected = sum(o["rejected"] for o in ordered)
-    others = _unlisted_outputs(targets, [*files, *rejects])
+    shard_uris = {f["uri"] for f in files}
+    others = [f for f in recorded if f["uri"] not in shard_uris]
     checksums = _input_checksums(inputs, ordered)
     input_entries = [
         {

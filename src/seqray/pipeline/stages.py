@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..io.chunks import Chunk
-from ..io.fs import join
+from ..io.fs import GLOB_CHARS, is_directory, join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
@@ -50,6 +50,20 @@ class ReadStage(Stage):
             phred_offset=c.phred_offset,
             fmt=None if c.format == "auto" else c.format,
         )
+
+    def roots(self) -> list[str]:
+        """The directories the inputs are named by (a directory, a glob's base): what
+        lies below them is read, so nothing may be written there."""
+        out = []
+        for entry in [*self.config.paths, *(self.config.mate_paths or [])]:
+            if "**" in entry:  # only a recursive pattern reaches into subdirectories
+                base = entry
+                while any(ch in base for ch in GLOB_CHARS):
+                    base = base.rsplit("/", 1)[0] if "/" in base else "."
+                out.append(base)
+            elif not any(ch in entry for ch in GLOB_CHARS) and is_directory(entry):
+                out.append(entry)
+        return out
 
     def options(self, block_bases: int, lenient: bool) -> ReadOptions:
         return ReadOptions(
@@ -116,7 +130,7 @@ class InspectStage(MapStage):
         for st in per_file.values():
             total += st
         report = {"files": stats_rows(per_file, ctx.input_formats, "DNA"), "total": total.as_dict()}
-        write_json(join(ctx.output, "stats.json"), report)
+        ctx.record(write_json(join(ctx.output, "stats.json"), report))
         return report
 
 
@@ -179,7 +193,8 @@ class WriteStage(SinkStage):
         c = self.config
         _, single = c.resolved()
         if not single:
-            return [Target(join(output, c.path), "dir", label)]
+            pattern = "part-*.parquet" if c.format == "parquet" else "part-*"
+            return [Target(join(output, c.path), "dir", label, pattern)]
         mates = ["_R1", "_R2"] if paired else [""]
         if c.files:
             if len(c.files) != len(mates):
@@ -198,8 +213,8 @@ class WriteStage(SinkStage):
 
     def _dir(self, output: str) -> str:
         _, single = self.config.resolved()
-        return (
-            join(output, "_seqray", "parts", self.config.path)
+        return (  # parts of single files: one directory per stage, whatever the names
+            join(output, "_seqray", "parts", f"{self.index}-{self.config.path}")
             if single
             else join(output, self.config.path)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from ..io.writers import write_file
+from ..io.writers import WrittenFile, write_file
 from .svgplot import bar_chart, hbar_chart, line_chart
 
 COLOURS = {
@@ -279,6 +279,6 @@ def render_html(report: dict) -> str:
     )
 
 
-def write_html_report(report: dict, uri: str) -> None:
+def write_html_report(report: dict, uri: str) -> WrittenFile:
     """Writes the HTML report atomically (local path or s3://)."""
-    write_file(uri, render_html(report).encode())
+    return write_file(uri, render_html(report).encode())

@@ -18,7 +18,7 @@ import json
 import numpy as np
 
 from .. import __version__
-from ..io.writers import write_file
+from ..io.writers import WrittenFile, write_file
 from .profile import QcProfile
 
 QUALITY_KEYS = ("A", "T", "C", "G", "mean")
@@ -145,6 +145,6 @@ def _plain(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_json_report(report: dict, uri: str) -> None:
+def write_json_report(report: dict, uri: str) -> WrittenFile:
     """Writes the report atomically (local path or s3://)."""
-    write_file(uri, report_bytes(report))
+    return write_file(uri, report_bytes(report))

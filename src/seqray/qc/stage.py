@@ -338,10 +338,11 @@ class QcStage(DuplicateMarking, MapStage):
         reads = report["reads_in"]
         report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
         if acc.profiles is not None and (self.config.json_report or self.config.html_report):
-            self._write_reports(acc, report)
+            for f in self._write_reports(acc, report):
+                ctx.record(f)
         return report
 
-    def _write_reports(self, acc: QcTally, report: dict) -> None:
+    def _write_reports(self, acc: QcTally, report: dict) -> list:
         from .report_html import write_html_report
         from .report_json import fastp_report, write_json_report
 
@@ -353,7 +354,9 @@ class QcStage(DuplicateMarking, MapStage):
         dup_rate = report["duplication_rate"] if self.config.dedup else None
         command = self.config.command or "seqray run (stage qc)"
         doc = fastp_report(before, after, filtering, dup_rate, command, {"seqray": report})
+        written = []
         if self.config.json_report:
-            write_json_report(doc, self.config.json_report)
+            written.append(write_json_report(doc, self.config.json_report))
         if self.config.html_report:
-            write_html_report(doc, self.config.html_report)
+            written.append(write_html_report(doc, self.config.html_report))
+        return written

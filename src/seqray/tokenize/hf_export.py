@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
-from ..io.writers import write_file
+from ..io.writers import WrittenFile, write_file
 from .vocab import DNABERT_ORDER, kmers
 
 if TYPE_CHECKING:
@@ -115,12 +115,9 @@ def export_files(tok: Tokenizer) -> dict[str, bytes]:
     }
 
 
-def export_tokenizer(tok: Tokenizer, directory: str) -> list[str]:
-    """Writes the export directory (local or s3://), each file atomically; returns the URIs."""
-    uris = []
-    for name, data in export_files(tok).items():
-        uris.append(write_file(join(directory, name), data).uri)
-    return uris
+def export_tokenizer(tok: Tokenizer, directory: str) -> list[WrittenFile]:
+    """Writes the export directory (local or s3://), each file atomically; returns them."""
+    return [write_file(join(directory, name), data) for name, data in export_files(tok).items()]
 
 
 def load_tokenizer(directory: str, **rows) -> Tokenizer:

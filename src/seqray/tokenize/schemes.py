@@ -11,7 +11,7 @@ token in its read), `input_ids` (`list<int32>`) and, when padding, `attention_ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,9 @@ from .vocab import (
     specials_vocab,
 )
 from .windows import Rows, check_window_options, make_rows
+
+if TYPE_CHECKING:
+    from ..io.writers import WrittenFile
 
 
 @dataclass
@@ -230,7 +233,7 @@ class Tokenizer:
     def __call__(self, batch: pa.Table) -> pa.Table:
         return self.encode_batch(batch)
 
-    def export(self, directory: str) -> list[str]:
+    def export(self, directory: str) -> list[WrittenFile]:
         """Writes a Hugging Face tokenizer directory (see seqray.tokenize.hf_export)."""
         from .hf_export import export_tokenizer
 

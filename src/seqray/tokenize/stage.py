@@ -218,7 +218,8 @@ class TokenizeStage(MapStage):
         if self.config.export:
             directory = join(ctx.output, "tokenizer")
             try:
-                tok.export(directory)
+                for f in tok.export(directory):
+                    ctx.record(f)
                 report["tokenizer"] = directory
             except ConfigError as exc:  # hashed with k > 10: nothing Hugging Face can load
                 report["tokenizer"] = None
