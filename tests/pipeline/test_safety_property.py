@@ -61,10 +61,11 @@ def test_no_foreign_file_is_ever_changed(tmp_path_factory, run_env, steps, data)
     foreign = [reads, notes, cfg]
     for step in steps:
         before = _sums(foreign)
-        if step == "drop" and out.exists():
-            stray = out / f"stray-{len(foreign)}.txt"
-            stray.write_text("dropped here by the user\n")
-            foreign.append(stray)
+        if step == "drop":
+            if out.exists():
+                stray = out / f"stray-{len(foreign)}.txt"
+                stray.write_text("dropped here by the user\n")
+                foreign.append(stray)
             continue
         if step == "kill":
             proc = subprocess.Popen(

@@ -105,13 +105,18 @@ class Previous:
 
     def claims_temporary(self, uri: str) -> bool:
         """`.NAME.tmp-XXXX` beside a name the run owns or declared (its half-written files)."""
-        d, base = _split(absolute(uri))
-        if not (base.startswith(".") and ".tmp-" in base):
+        if not _is_temporary(uri):
             return False
+        d, base = _split(absolute(uri))
         name = base[1:].rsplit(".tmp-", 1)[0]
         beside = d.rstrip("/") + "/" + name if is_s3(uri) else os.path.join(d, name)
         declared = {absolute(t.uri) for t in self.targets() if t.kind == "file"}
         return beside in declared or self.claims(beside)
+
+
+def _is_temporary(uri: str) -> bool:
+    base = _split(uri)[1]
+    return base.startswith(".") and ".tmp-" in base
 
 
 def _list_local(root: str) -> list[str]:
@@ -244,7 +249,7 @@ def clear_previous(prev: Previous) -> int:
 def remove_stale_temporaries(prev: Previous, targets: list[Target]) -> int:
     """Half-written files of a killed run: hidden temporaries beside the names it owns,
     in the output and beside its (and the new run's) file targets outside it."""
-    stale = [e for e in prev.entries if prev.claims_temporary(e)]
+    stale = [e for e in prev.entries if _is_temporary(e) and prev.owns(e)]
     out = absolute(prev.output)
     for t in [*targets, *prev.targets()]:
         if t.kind != "file" or is_s3(t.uri) or within(absolute(t.uri), out):
