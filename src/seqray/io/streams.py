@@ -41,11 +41,7 @@ class _HashingReader:
         return True
 
     def close(self) -> None:
-        try:
-            if self._mode == "whole" and self._reader is not self._hasher:
-                self._reader.close()  # stops a decompression thread
-        finally:
-            self.raw.close()
+        self.raw.close()
 
 
 class _ZstdFrames:
@@ -227,7 +223,11 @@ class ChunkStream:
         return self._hasher.sha.hexdigest() if self._hasher.sha is not None else ""
 
     def close(self) -> None:
-        self.raw.close()
+        try:
+            if self._mode == "whole" and self._reader is not self._hasher:
+                self._reader.close()  # stops a decompression thread
+        finally:
+            self.raw.close()
         if self.map is not None:
             try:
                 self.map.close()  # its own file descriptor goes with it
