@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -70,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if "Abort" in kinds or isinstance(e, KeyboardInterrupt):
             return 130
         if "ClickException" in kinds:
-            e.show()
-            return EXIT_USAGE if "UsageError" in kinds else int(e.exit_code)
+            click_error: Any = e  # click's (or typer's vendored click's): show(), exit_code
+            click_error.show()
+            return EXIT_USAGE if "UsageError" in kinds else int(click_error.exit_code)
         return report_error(e, debug)
     return 0
 

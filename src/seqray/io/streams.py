@@ -155,7 +155,8 @@ class ChunkStream:
                 data = self._read_bgzf()
             else:
                 data = self._reader.read(READ_SIZE)
-        except (OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+        # isal's stub declares isal_zlib.error an Exception instance; it is the class
+        except (OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:  # type: ignore[misc]
             raise FormatError(f"corrupt compressed data: {exc}", path=self.path) from exc
         except Exception as exc:  # zstandard.ZstdError is not an OSError
             if type(exc).__name__ != "ZstdError":
