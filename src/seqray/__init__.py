@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:  # set from the git tags when installed (setuptools-scm; see pyproject.toml)
+    __version__: str = _dist_version("seqray")
+except PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "read_fastq", "read_fasta", "read_bam", "read_reads"]
+__all__ = ["__version__", "versions", "read_fastq", "read_fasta", "read_bam", "read_reads"]
+
+# what a bug report needs besides seqray's own version (`seqray --version`, the manifest)
+_COMPONENTS = ("ray", "pyarrow", "numba")
 
 if TYPE_CHECKING:
     from .io.datasource import read_bam, read_fasta, read_fastq, read_reads
+
+
+def versions() -> dict[str, str]:
+    """seqray's version and those of Python, Ray, pyarrow and numba, as installed. Read from
+    the packages' metadata: nothing is imported (`seqray --version` stays instant)."""
+    import platform
+
+    out = {"seqray": __version__, "python": platform.python_version()}
+    for name in _COMPONENTS:
+        try:
+            out[name] = _dist_version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from .. import __version__
+from .. import versions
 from .._alloc import keep_freed_memory
 from . import common
 from .common import EXIT_USAGE, report_error
@@ -37,15 +37,21 @@ app.add_typer(count_app, name="count")
 
 
 def _version(value: bool) -> None:
+    # seqray's version, then Python's, Ray's, pyarrow's and numba's: what a bug report needs
     if value:
-        print(f"seqray {__version__}")
+        for name, version in versions().items():
+            print(f"{name} {version}")
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the versions of seqray, Python, Ray, pyarrow and numba, and exit.",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:

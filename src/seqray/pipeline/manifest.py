@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from .. import __version__
+from .. import __version__, versions
 from ..errors import ResumeError
 from ..io.fs import filesystem_for, join, read_json
 from ..io.writers import write_json
@@ -126,6 +126,7 @@ def write_manifest(output: str, body: dict[str, Any]) -> str:
     body = {
         "manifest_version": MANIFEST_VERSION,
         "seqray_version": __version__,
+        "versions": versions(),  # seqray, python, ray, pyarrow, numba (as --version)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **body,
         "complete": True,
