@@ -7,5 +7,8 @@ bash scripts/setup.sh test
 # fails its test instead of skipping it (tests/peers.py)
 export SEQRAY_REQUIRE_PEERS="${SEQRAY_REQUIRE_PEERS:-0}"
 echo "test: SEQRAY_REQUIRE_PEERS=$SEQRAY_REQUIRE_PEERS" >&2
+# the same checks as .pre-commit-config.yaml: lint, formatting, types (pyproject.toml [tool.mypy])
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", "read_fastq", "read_fasta", "read_bam", "read_reads"]
+try:  # set from the git tags when installed (setuptools-scm; see pyproject.toml)
+    __version__: str = _dist_version("seqray")
+except PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__", "versions", "read_fastq", "read_fasta", "read_bam", "read_reads"]
+
+# what a bug report needs besides seqray's own version (`seqray --version`, the manifest)
+_COMPONENTS = ("ray", "pyarrow", "numba")
+
+if TYPE_CHECKING:
+    from .io.datasource import read_bam, read_fasta, read_fastq, read_reads
 
 
-def __getattr__(name):
+def versions() -> dict[str, str]:
+    """seqray's version and those of Python, Ray, pyarrow and numba, as installed. Read from
+    the packages' metadata: nothing is imported (`seqray --version` stays instant)."""
+    import platform
+
+    out = {"seqray": __version__, "python": platform.python_version()}
+    for name in _COMPONENTS:
+        try:
+            out[name] = _dist_version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def __getattr__(name: str) -> Any:
     # Ray is imported only when a dataset is asked for: the CLI's quick paths stay fast.
     if name in ("read_fastq", "read_fasta", "read_bam", "read_reads"):
         from .io import datasource

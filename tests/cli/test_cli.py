@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +22,7 @@ from typer.main import get_command
 from seqray.cli.main import app, main
 
 from ..conftest import assert_user_error, flat, seqray_cmd, write_random_fastq
-from ..peers import require_tool
+from ..peers import require_module, require_tool
 
 
 def command_paths() -> list[list[str]]:
@@ -58,11 +61,78 @@ def test_help_on_every_command(path, capsys):
     assert summary and summary in out
 
 
-def test_version(tmp_path):
-    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
-    version = re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1)
+def version_lines() -> dict[str, str]:
+    """`seqray --version`, run as a user would, as {name: version} in printed order."""
     r = subprocess.run([*seqray_cmd(), "--version"], capture_output=True, text=True)
-    assert (r.returncode, r.stdout, r.stderr) == (0, f"seqray {version}\n", "")
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr
+    return dict(line.split(" ", 1) for line in r.stdout.splitlines())
+
+
+def test_version():
+    # what a bug report needs, each as the package itself reports it (its __version__, not
+    # the installed metadata that seqray reads)
+    import numba
+    import pyarrow
+    import ray
+    from packaging.version import Version
+
+    import seqray
+
+    got = version_lines()
+    assert list(got) == ["seqray", "python", "ray", "pyarrow", "numba"]
+    assert got["seqray"] == seqray.__version__
+    Version(got["seqray"])  # a valid version (PEP 440), whatever git says
+    assert got["python"] == platform.python_version()
+    assert got["ray"] == ray.__version__
+    assert got["pyarrow"] == pyarrow.__version__
+    assert got["numba"] == numba.__version__
+
+
+def test_manifest_records_the_versions(tmp_path):
+    write_random_fastq(tmp_path / "r.fq", 20)
+    c = tmp_path / "c.yaml"
+    stages = [{"read": {"paths": [str(tmp_path / "r.fq")]}}, {"write": {"format": "fastq"}}]
+    c.write_text(yaml.safe_dump({"output": str(tmp_path / "out"), "stages": stages}))
+    assert main(["run", str(c), "--runner", "local", "--quiet"]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["versions"] == version_lines()
+    assert manifest["seqray_version"] == manifest["versions"]["seqray"]
+
+
+def test_version_comes_from_git_tags(tmp_path):
+    """The project's setuptools-scm settings (pyproject.toml) on a throwaway repository: a
+    tagged commit is the tag's version, a commit after it a dev version of the next patch,
+    and a tree without git metadata still gets a version (the fallback)."""
+    require_module("setuptools_scm", "setuptools-scm")
+    require_tool("git")
+    shutil.copy(Path(__file__).resolve().parents[2] / "pyproject.toml", tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SETUPTOOLS_SCM")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")  # no user settings
+    for who in ("AUTHOR", "COMMITTER"):
+        env.update({f"GIT_{who}_NAME": "t", f"GIT_{who}_EMAIL": "t@example.org"})
+
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def version() -> str:
+        cmd = [sys.executable, "-m", "setuptools_scm", "--root", ".", "-c", "pyproject.toml"]
+        r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    assert version() == "0.0.0+unknown"
+    git("init", "-q")
+    git("add", "pyproject.toml")
+    git("commit", "-q", "-m", "first")
+    git("tag", "v1.2.3")
+    assert version() == "1.2.3"
+    (tmp_path / "later.txt").write_text("a change\n")
+    git("add", "later.txt")
+    git("commit", "-q", "-m", "second")
+    m = re.fullmatch(r"1\.2\.4\.dev1\+g([0-9a-f]{7,})", version())
+    assert m and git("rev-parse", "HEAD").startswith(m.group(1))
 
 
 def test_usage_errors_exit_2(capsys):

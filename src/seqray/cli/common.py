@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 from rich.console import Console
@@ -18,6 +19,13 @@ from ..io.parse import ReadOptions, count_chunk_records
 from ..io.readers import open_chunk
 from ..io.sources import number_chunks
 from ..pipeline.progress import Progress
+
+if TYPE_CHECKING:
+    import typer
+
+    from ..pipeline.config import PipelineConfig
+
+T = TypeVar("T")
 
 console = Console(stderr=True)
 out = Console()
@@ -35,7 +43,12 @@ OVERWRITE_HELP = (
 ARGV: list[str] = []  # the command line as typed (set by main), to name options as typed
 
 
-def pipeline_config(ctx, data: dict, source: str, aliases: dict[str, str] | None = None):
+def pipeline_config(
+    ctx: typer.Context,
+    data: dict[str, Any],
+    source: str,
+    aliases: dict[str, str] | None = None,
+) -> PipelineConfig:
     """The config of a command built from its options. An invalid value is a usage error
     (exit 2) that names the option as the user typed it; `aliases` maps config keys to
     the command's parameter names where they differ (e.g. num_cpus → threads)."""
@@ -50,7 +63,12 @@ def pipeline_config(ctx, data: dict, source: str, aliases: dict[str, str] | None
         raise option_error(ctx, exc.fields, message, aliases) from None
 
 
-def validated(ctx, model, values: dict, aliases: dict[str, str] | None = None):
+def validated(
+    ctx: typer.Context,
+    model: Callable[..., T],
+    values: dict[str, Any],
+    aliases: dict[str, str] | None = None,
+) -> T:
     """`model(**values)` for a command's options, with `pipeline_config`'s usage errors."""
     from pydantic import ValidationError
 
@@ -66,7 +84,12 @@ def validated(ctx, model, values: dict, aliases: dict[str, str] | None = None):
         raise option_error(ctx, exc.fields, str(exc), aliases) from None
 
 
-def option_error(ctx, fields: list[tuple[str, str]], message: str, aliases: dict | None):
+def option_error(
+    ctx: typer.Context,
+    fields: list[tuple[str, str]],
+    message: str,
+    aliases: dict[str, str] | None,
+) -> typer.BadParameter:
     """A usage error (exit 2) naming the first option behind `fields` as it was typed
     (`ctx`: the command's typer.Context)."""
     import typer
@@ -107,7 +130,7 @@ def _seqray_cause(exc: BaseException) -> SeqrayError | None:
     """The SeqrayError behind an exception: Ray wraps task errors (RayTaskError.cause,
     Ray Data's UserCodeException.__cause__), so follow the chain."""
     seen = set()
-    stack = [exc]
+    stack: list[BaseException | None] = [exc]
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen:
@@ -138,7 +161,7 @@ def report_error(exc: BaseException, debug: bool) -> int:
 def iter_chunk_tables(
     chunks: list[Chunk],
     options: ReadOptions,
-    rejects: list | None = None,
+    rejects: list[Any] | None = None,
     progress: Progress | None = None,
 ) -> Iterator[tuple[Chunk, pa.Table]]:
     """All tables of all chunks in read-identity order, ordinals carried across chunks;
@@ -164,15 +187,19 @@ def iter_chunk_tables(
 
 
 def map_chunks_threaded(
-    chunks: list[Chunk], options: ReadOptions, fn, threads: int, progress: Progress | None = None
-) -> list:
+    chunks: list[Chunk],
+    options: ReadOptions,
+    fn: Callable[[Chunk, ReadOptions], T],
+    threads: int,
+    progress: Progress | None = None,
+) -> list[T]:
     """fn(chunk, options) for each chunk on a thread pool (the kernels release the GIL).
     Chunks are numbered from 0 here; record numbers in errors from later chunks are fixed
     by counting the chunks before. `progress` hears of each chunk done."""
     progress = progress or Progress()
     done = 0
 
-    def work(ch: Chunk):
+    def work(ch: Chunk) -> T:
         return fn(replace(ch, first_record=0), options)
 
     def finished(ch: Chunk) -> None:
@@ -195,7 +222,7 @@ def map_chunks_threaded(
         return out
 
 
-def _located(work, ch: Chunk, chunks: list[Chunk], options: ReadOptions):
+def _located(work: Callable[[Chunk], T], ch: Chunk, chunks: list[Chunk], options: ReadOptions) -> T:
     try:
         return work(ch)
     except FormatError as exc:

@@ -13,7 +13,7 @@ from ..errors import SeqrayError
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import BamWriter, ParquetShardWriter, TextShardWriter
+from ..io.writers import BamWriter, ParquetShardWriter, ShardWriter, TextShardWriter
 from ..pipeline.outputs import check_new_file, normalize
 from .common import console, iter_chunk_tables, phred_option
 from .progress import QUIET, progress_for
@@ -53,7 +53,7 @@ def writers_for(path: str, paired: bool, out2: str | None = None) -> list:
         raise
 
 
-def writer_for(path: str, paired: bool):
+def writer_for(path: str, paired: bool) -> ShardWriter:
     text = _text_kind(path)
     if text is not None:
         if paired:

@@ -56,7 +56,7 @@ def correct(
     write: dict = {"format": fmt}
     if compression:
         write["compression"] = compression
-    run = {"runner": runner}
+    run: dict = {"runner": runner}
     if threads:
         run["num_cpus"] = threads
     cfg = pipeline_config(

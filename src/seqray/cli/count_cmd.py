@@ -67,7 +67,7 @@ def count_run(
 
     if runner not in ("auto", "local", "ray"):
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
-    stage = {"k": k, "canonical": canonical, "min_count": min_count, "text": text}
+    stage: dict = {"k": k, "canonical": canonical, "min_count": min_count, "text": text}
     stage["memory"] = memory
     if max_count is not None:
         stage["max_count"] = max_count

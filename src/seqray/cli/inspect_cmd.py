@@ -86,7 +86,7 @@ def inspect(
     out.print(table)
 
 
-def _fmt(col: str, v) -> str:
+def _fmt(col: str, v: object) -> str:
     if col in ("Q1", "Q2", "Q3", "avg_len"):
         return f"{v:.1f}"
     if col.endswith("(%)"):

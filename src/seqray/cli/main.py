@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
-from .. import __version__
+from .. import versions
 from .._alloc import keep_freed_memory
 from . import common
 from .common import EXIT_USAGE, report_error
@@ -36,15 +37,21 @@ app.add_typer(count_app, name="count")
 
 
 def _version(value: bool) -> None:
+    # seqray's version, then Python's, Ray's, pyarrow's and numba's: what a bug report needs
     if value:
-        print(f"seqray {__version__}")
+        for name, version in versions().items():
+            print(f"{name} {version}")
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the versions of seqray, Python, Ray, pyarrow and numba, and exit.",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
@@ -70,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if "Abort" in kinds or isinstance(e, KeyboardInterrupt):
             return 130
         if "ClickException" in kinds:
-            e.show()
-            return EXIT_USAGE if "UsageError" in kinds else int(e.exit_code)
+            click_error: Any = e  # click's (or typer's vendored click's): show(), exit_code
+            click_error.show()
+            return EXIT_USAGE if "UsageError" in kinds else int(click_error.exit_code)
         return report_error(e, debug)
     return 0
 

@@ -7,7 +7,14 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichBar
 from rich.text import Text
 
@@ -53,7 +60,7 @@ class BarProgress(Progress):
             console=out,
             transient=True,
         )
-        self.task = None
+        self.task: TaskID | None = None
         self.bar.start()
 
     def phase(self, name: str, total: int, unit: str = "bytes") -> None:

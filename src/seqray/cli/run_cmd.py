@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from .common import OVERWRITE_HELP, RESUME_HELP, console, typed_option
 from .progress import QUIET, progress_for
+
+if TYPE_CHECKING:
+    from ..pipeline.runner import RunResult
 
 
 def run(
@@ -34,7 +39,7 @@ def run(
     cfg = load_config(config)
     if runner is not None and runner not in ("auto", "local", "ray"):
         raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
-    updates = {}
+    updates: dict = {}
     if address:
         updates["address"] = address
         runner = runner or "ray"
@@ -76,7 +81,7 @@ def print_qualities(inputs: list[dict], most: int = 4) -> None:
             )
 
 
-def print_summary(r) -> None:
+def print_summary(r: RunResult) -> None:
     """A table per stage: reads and bases in/out, time, throughput (r: RunResult), then
     a line per stage of what it found."""
     from ..pipeline.registry import stage_class

@@ -3,7 +3,8 @@ with the read schema, one read task per planned chunk."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.data.block import BlockMetadata
@@ -14,24 +15,31 @@ from .readers import open_chunk
 from .schema import read_schema
 from .sources import number_chunks, plan_chunks
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from ray.data.context import DataContext
 
-def _count_in_tasks(chunks, options: ReadOptions) -> list[int]:
+    from .chunks import Chunk
+
+
+def _count_in_tasks(chunks: list[Chunk], options: ReadOptions) -> list[int]:
     count = ray.remote(count_chunk_records)
-    return ray.get([count.remote(c, options) for c in chunks])
+    # ray's overloads type a function whose last parameter has a default as taking none
+    return ray.get([count.remote(c, options) for c in chunks])  # type: ignore[call-arg]
 
 
 class SeqDatasource(Datasource):
     def __init__(
         self,
-        paths,
-        mate_paths=None,
+        paths: str | Sequence[str],
+        mate_paths: str | Sequence[str] | None = None,
         *,
-        fmt=None,
-        phred_offset="auto",
+        fmt: str | None = None,
+        phred_offset: int | str = "auto",
         chunk_bytes: int = 64 << 20,
         options: ReadOptions | None = None,
-    ):
-        super().__init__()
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Ray's is unannotated
         self.options = options or ReadOptions()
         chunks, self.inputs = plan_chunks(
             paths, mate_paths, chunk_bytes=chunk_bytes, phred_offset=phred_offset, fmt=fmt
@@ -42,18 +50,23 @@ class SeqDatasource(Datasource):
     def estimate_inmemory_data_size(self) -> int:
         return sum(i.info.size for i in self.inputs)
 
-    def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None):
+    def get_read_tasks(
+        self,
+        parallelism: int,
+        per_task_row_limit: int | None = None,
+        data_context: DataContext | None = None,
+    ) -> list[ReadTask]:
         schema = read_schema(self.paired)
         tasks = []
         for ch in self.chunks:
 
-            def read_fn(ch=ch, options=self.options):
+            def read_fn(ch: Chunk = ch, options: ReadOptions = self.options) -> Iterator[pa.Table]:
                 yield from open_chunk(ch, options)
 
             meta = BlockMetadata(
                 num_rows=None,
                 size_bytes=ch.end - ch.start,
-                input_files=[ch.source],
+                input_files=(ch.source,),
                 exec_stats=None,
             )
             tasks.append(
@@ -84,19 +97,27 @@ def read_reads(
         chunk_bytes=chunk_bytes,
         options=opts,
     )
-    return ray.data.read_datasource(ds, override_num_blocks=max(1, len(ds.chunks)))
+    dataset: ray.data.Dataset = ray.data.read_datasource(
+        ds, override_num_blocks=max(1, len(ds.chunks))
+    )
+    return dataset
 
 
-def read_fastq(paths, mate_paths=None, phred_offset: int | str = "auto", **kw) -> ray.data.Dataset:
+def read_fastq(
+    paths: str | Sequence[str],
+    mate_paths: str | Sequence[str] | None = None,
+    phred_offset: int | str = "auto",
+    **kw: Any,
+) -> ray.data.Dataset:
     """FASTQ (plain, gzip, BGZF; local or s3://) as a Dataset; pairs give one row per pair."""
     return read_reads(paths, mate_paths, format="FASTQ", phred_offset=phred_offset, **kw)
 
 
-def read_fasta(paths, **kw) -> ray.data.Dataset:
+def read_fasta(paths: str | Sequence[str], **kw: Any) -> ray.data.Dataset:
     """FASTA (multi-line) as a Dataset; `qual` is null."""
     return read_reads(paths, format="FASTA", **kw)
 
 
-def read_bam(paths, **kw) -> ray.data.Dataset:
+def read_bam(paths: str | Sequence[str], **kw: Any) -> ray.data.Dataset:
     """SAM/BAM/CRAM (pysam) as a Dataset of reads in sequencing orientation."""
     return read_reads(paths, **kw)

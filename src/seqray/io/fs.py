@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -137,7 +138,7 @@ def _file_info(entry: str, info: pafs.FileInfo) -> FileInfo:
     return FileInfo(uri=_uri(entry, info.path), size=int(info.size or 0), mtime=mtime)
 
 
-def read_json(uri: str):
+def read_json(uri: str) -> Any:
     """The JSON value in a file, or None where the file is missing, unreadable or not JSON
     (state files a resumed run may or may not find; seqray writes them atomically, so a
     broken one was edited by hand and is as good as missing)."""

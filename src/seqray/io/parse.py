@@ -10,6 +10,7 @@ import hashlib
 import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -201,16 +202,17 @@ class ChunkReader:
         rec = self.first_record + local_record
         before = self._lines_before(offset)
         line = before + line_in_record + 1 if before is not None else None
+        where: int | None = offset
         if self.compression.value == "none":
-            offset += self.chunk.start  # a file offset for plain text
+            where = offset + self.chunk.start  # a file offset for plain text
         elif self.chunk.index:
-            offset = None  # inside a BGZF range: no file offset to give
+            where = None  # inside a BGZF range: no file offset to give
         return FormatError(
             msg,
             path=self.path,
             record=rec + 1,
             line=line,
-            offset=None if line is not None else offset,
+            offset=None if line is not None else where,
         )
 
     def _message(self, code: int) -> str:
@@ -486,6 +488,8 @@ class _Window:
         self.stream = stream
         self.mapped = stream.map is not None
         self._ended = False  # (mapped) a read past the file's end was asked for
+        # the file's map when mapped, else the text read so far (bytes): `mapped` tells which
+        self.data: Any
         if self.mapped:
             self.data = stream.map
             self.base = -stream.chunk.start
@@ -637,6 +641,7 @@ class PairedChunkReader:
     def __init__(self, chunk: Chunk, options: ReadOptions | None = None):
         assert chunk.mate is not None
         self.chunk = chunk
+        self.mate: str = chunk.mate
         self.r1 = ChunkReader(chunk, options)
         at = chunk.mate_start
         if chunk.split_pair and at is None:
@@ -692,7 +697,7 @@ class PairedChunkReader:
                 a = pa.concat_tables(pend1).combine_chunks()
                 b = pa.concat_tables(pend2).combine_chunks()
                 self._check_ordinals(a.slice(0, m), b.slice(0, m))
-                check_mate_names(a.slice(0, m), b.slice(0, m), self.chunk.source, self.chunk.mate)
+                check_mate_names(a.slice(0, m), b.slice(0, m), self.chunk.source, self.mate)
                 yield pair_tables(a.slice(0, m), b.slice(0, m))
                 self.emitted += m
                 pend1 = [a.slice(m)] if m < len(a) else []

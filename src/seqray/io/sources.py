@@ -9,6 +9,7 @@ import itertools
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from isal import igzip
@@ -290,7 +291,7 @@ def plan_chunks(
 
 def _plan_pair(f: InputFile, m: InputFile, kind: str, chunk_bytes: int) -> list[Chunk]:
     """A pair of plain or BGZF files is cut by R1's byte ranges; other pairs are one chunk."""
-    mate = {
+    mate: dict[str, Any] = {
         "mate": m.info.uri,
         "mate_compression": m.compression,
         "mate_phred_offset": m.phred_offset,
@@ -309,9 +310,9 @@ def assign_first_records(chunks: list[Chunk], counts: Sequence[int | None]) -> l
     """Fill each chunk's first-record ordinal from the record counts of its file's chunks."""
     out = []
     for _, group in itertools.groupby(zip(chunks, counts), key=lambda cc: cc[0].source):
-        group = list(group)
-        firsts = [0, *itertools.accumulate(c for _, c in group[:-1])] if len(group) > 1 else [0]
-        out += [replace(ch, first_record=f) for (ch, _), f in zip(group, firsts)]
+        members = list(group)
+        firsts = [0, *itertools.accumulate(c for _, c in members[:-1])] if len(members) > 1 else [0]
+        out += [replace(ch, first_record=f) for (ch, _), f in zip(members, firsts)]
     return out
 
 
@@ -367,16 +368,20 @@ def place_mates(
             n2 = [counts[m.key] for m in ch.mate_chunks()]
             firsts2[ch.source] = [0, *itertools.accumulate(n2)]
         f2 = firsts2[ch.source]
-        take: int | None = counts[ch.key]
+        first = ch.first_record
+        if first is None:
+            raise ValueError(f"{ch.key}: a split pair's chunk needs numbering first")
+        n = counts[ch.key]
+        take: int | None = n
         if ch.index == last[ch.source]:
-            if ch.first_record + take != f2[-1] and options and not options.lenient:
+            if first + n != f2[-1] and options and not options.lenient:
                 pair = [c for c in chunks if c.source == ch.source]
                 _raise_format_error(pair, counts, options)
                 _raise_format_error(ch.mate_chunks(), counts, options)
-            _check_pair_counts(ch, ch.first_record + take, f2[-1])
+            _check_pair_counts(ch, first + n, f2[-1])
             take = None  # to R2's end, which must come with R1's
-        j = min(max(bisect.bisect_right(f2, ch.first_record) - 1, 0), len(f2) - 2)
-        start = MateStart(j, ch.mate_ranges[j][0], ch.first_record - f2[j], take)
+        j = min(max(bisect.bisect_right(f2, first) - 1, 0), len(f2) - 2)
+        start = MateStart(j, ch.mate_ranges[j][0], first - f2[j], take)
         out.append(replace(ch, mate_start=start))
     return out
 

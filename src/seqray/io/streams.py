@@ -41,11 +41,7 @@ class _HashingReader:
         return True
 
     def close(self) -> None:
-        try:
-            if self._mode == "whole" and self._reader is not self._hasher:
-                self._reader.close()  # stops a decompression thread
-        finally:
-            self.raw.close()
+        self.raw.close()
 
 
 class _ZstdFrames:
@@ -159,7 +155,8 @@ class ChunkStream:
                 data = self._read_bgzf()
             else:
                 data = self._reader.read(READ_SIZE)
-        except (OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:
+        # isal's stub declares isal_zlib.error an Exception instance; it is the class
+        except (OSError, EOFError, ValueError, zlib.error, isal_zlib.error) as exc:  # type: ignore[misc]
             raise FormatError(f"corrupt compressed data: {exc}", path=self.path) from exc
         except Exception as exc:  # zstandard.ZstdError is not an OSError
             if type(exc).__name__ != "ZstdError":
@@ -227,7 +224,11 @@ class ChunkStream:
         return self._hasher.sha.hexdigest() if self._hasher.sha is not None else ""
 
     def close(self) -> None:
-        self.raw.close()
+        try:
+            if self._mode == "whole" and self._reader is not self._hasher:
+                self._reader.close()  # stops a decompression thread
+        finally:
+            self.raw.close()
         if self.map is not None:
             try:
                 self.map.close()  # its own file descriptor goes with it

@@ -12,6 +12,7 @@ import os
 import struct
 import uuid
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +29,17 @@ FAKE_QUAL = ord("I")
 
 
 @njit(cache=True, nogil=True)
-def _format_records(nv, no, sv, so, qv, qo, has_qual, fastq, fake_qual):
+def _format_records(
+    nv: np.ndarray,
+    no: np.ndarray,
+    sv: np.ndarray,
+    so: np.ndarray,
+    qv: np.ndarray,
+    qo: np.ndarray,
+    has_qual: bool,
+    fastq: bool,
+    fake_qual: int,
+) -> np.ndarray:
     n = len(so) - 1
     size = 0
     for i in range(n):
@@ -77,7 +88,8 @@ def format_records(table: pa.Table, fastq: bool, mate: bool = False) -> bytes:
     if fastq and 0 < quals.null_count < len(quals):
         raise SeqrayError("cannot write FASTQ: some reads have a quality string and some do not")
     qv, qo = values_offsets(quals) if has_qual else (np.empty(0, np.uint8), so)
-    return _format_records(nv, no, sv, so, qv, qo, has_qual, fastq, FAKE_QUAL).tobytes()
+    out: bytes = _format_records(nv, no, sv, so, qv, qo, has_qual, fastq, FAKE_QUAL).tobytes()
+    return out
 
 
 @dataclass
@@ -86,6 +98,17 @@ class WrittenFile:
     rows: int
     bytes: int
     sha256: str
+
+
+class ShardWriter(Protocol):
+    """What a sink's `open` gives for a chunk: batches go in with `write`, `close` commits
+    the file and says what it holds, `abort` removes what was written."""
+
+    def write(self, table: pa.Table) -> None: ...
+
+    def close(self) -> WrittenFile: ...
+
+    def abort(self) -> None: ...
 
 
 class AtomicFile:
@@ -162,7 +185,7 @@ class _HashingSink:
         self.f = f
         self.closed = False
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self.f.write(bytes(data))
         return len(data)
 
@@ -233,7 +256,7 @@ _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8).copy()
 
 
 @njit(cache=True, nogil=True)
-def _name_layout(nv, s, e, qname_ok):
+def _name_layout(nv: np.ndarray, s: int, e: int, qname_ok: np.ndarray) -> tuple[int, int, int]:
     """(end of QNAME in nv, length of QNAME, mode) for the header nv[s:e]; mode 0: QNAME
     is the header, 1: QNAME + ' ' + CO, 2: neither carries it exactly (hx tag)."""
     p = s
@@ -259,14 +282,18 @@ def _name_layout(nv, s, e, qname_ok):
 
 
 @njit(cache=True, nogil=True)
-def _put32(out, o, v):
+def _put32(out: np.ndarray, o: int, v: int) -> None:
     for k in range(4):
         out[o + k] = (v >> (8 * k)) & 0xFF
 
 
 @njit(cache=True, nogil=True)
-def _encode_bam(nv, no, sv, so, qv, qo, has_qual, nv2, no2, sv2, so2, qv2, qo2, has_qual2,
-                paired, flag1, flag2, nt16, qname_ok, hexd):  # fmt: skip
+def _encode_bam(nv: np.ndarray, no: np.ndarray, sv: np.ndarray, so: np.ndarray,
+                qv: np.ndarray, qo: np.ndarray, has_qual: bool,
+                nv2: np.ndarray, no2: np.ndarray, sv2: np.ndarray, so2: np.ndarray,
+                qv2: np.ndarray, qo2: np.ndarray, has_qual2: bool,
+                paired: bool, flag1: int, flag2: int, nt16: np.ndarray, qname_ok: np.ndarray,
+                hexd: np.ndarray) -> tuple[np.ndarray, int]:  # fmt: skip
     """BAM records of a batch (read 2 after read 1 for pairs) as bytes; returns
     (bytes, -1) or (empty, index of a read with a base BAM cannot store)."""
     n = len(so) - 1
@@ -356,7 +383,11 @@ def _encode_bam(nv, no, sv, so, qv, qo, has_qual, nv2, no2, sv2, so2, qv2, qo2, 
     return out, -1
 
 
-def _bam_columns(table: pa.Table, name_c: str, seq_c: str, qual_c: str):
+# one mate's columns as _encode_bam takes them: name, seq and qual values and offsets, has_qual
+_BamColumns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]
+
+
+def _bam_columns(table: pa.Table, name_c: str, seq_c: str, qual_c: str) -> _BamColumns:
     nv, no = values_offsets(table.column(name_c))
     sv, so = values_offsets(table.column(seq_c))
     quals = table.column(qual_c)
@@ -403,7 +434,7 @@ class BgzfFile:
             self._block(view[o : o + BGZF_BLOCK])
         self.pending = bytes(view[full:])
 
-    def _block(self, data) -> None:
+    def _block(self, data: bytes | memoryview) -> None:
         cdata = isal_zlib.compress(data, self.level, -15)
         size = 18 + len(cdata) + 8
         head = struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, size - 1)
@@ -463,7 +494,7 @@ def write_file(uri: str, data: bytes, rows: int = 0) -> WrittenFile:
     return WrittenFile(uri, rows, f.size, f.sha.hexdigest())
 
 
-def write_json(uri: str, obj, *, indent: int = 2, sort_keys: bool = False) -> WrittenFile:
+def write_json(uri: str, obj: Any, *, indent: int = 2, sort_keys: bool = False) -> WrittenFile:
     """Writes `obj` as a JSON file atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n"
     return write_file(uri, text.encode())

@@ -284,6 +284,8 @@ def correct_arrays(
     has_qual = quals is not None
     if quals is None:
         quals, qoffsets = np.empty(0, np.uint8), np.zeros(n + 1, np.int64)
+    elif qoffsets is None:
+        raise ValueError("correct_arrays: quals given without their offsets")
     _correct_kernel(
         values,
         offsets.astype(np.int64, copy=False),

@@ -158,7 +158,8 @@ def _share(trusted: TrustedSet, tag: str) -> tuple[str, Any]:
             return self.refs
 
     name = f"seqray-trusted-{tag[:12]}-{uuid.uuid4().hex[:8]}"
-    holder = TrustedHolder.options(name=name).remote([ray.put(trusted)])
+    # ray.remote makes the class an ActorClass; mypy keeps a decorated class's own type
+    holder = TrustedHolder.options(name=name).remote([ray.put(trusted)])  # type: ignore[attr-defined]
     return name, holder
 
 
@@ -187,6 +188,7 @@ class CorrectStage(MapStage):
 
     name = "correct"
     Config = CorrectConfig
+    config: CorrectConfig
     Accumulator = CorrectionTally
 
     @staticmethod

@@ -16,6 +16,8 @@ a partition is a contiguous range of k-mers and the partitions, read in order, a
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from numba import njit
 from numba.typed import List
@@ -237,13 +239,17 @@ class SpillWriter(PartitionedSpillWriter):
     def __init__(self, uri: str, k: int, n_parts: int):
         super().__init__(uri, SPILL_MAGIC, n_parts, SPILL_COLUMNS, meta=k)
 
-    def add_segment(self, keys: np.ndarray, counts: np.ndarray, bounds: np.ndarray) -> None:
+    # the two columns by name: a k-mer spill is never filled through the generic writer
+    def add_segment(  # type: ignore[override]
+        self, keys: np.ndarray, counts: np.ndarray, bounds: np.ndarray
+    ) -> None:
         super().add_segment((keys, counts), bounds)
 
 
 def read_spill_rows(uri: str, part_lo: int, part_hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each segment's (keys, counts) of partitions part_lo..part_hi-1 (ranged reads)."""
-    return read_spill(uri, SPILL_MAGIC, SPILL_COLUMNS, part_lo, part_hi)
+    rows = read_spill(uri, SPILL_MAGIC, SPILL_COLUMNS, part_lo, part_hi)
+    return cast("list[tuple[np.ndarray, np.ndarray]]", rows)  # SPILL_COLUMNS: two columns
 
 
 @njit(cache=True, nogil=True)

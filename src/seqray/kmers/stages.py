@@ -204,6 +204,7 @@ class CountStage(SinkStage):
 
     name = "count"
     Config = CountConfig
+    config: CountConfig
 
     @staticmethod
     def summarize(report: dict) -> str:

@@ -114,6 +114,7 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
     if not isinstance(raw_stages, list) or not raw_stages:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
     stages = []
+    kinds = []
     for i, entry in enumerate(raw_stages):
         if isinstance(entry, str):
             entry = {entry: {}}
@@ -130,17 +131,16 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
                 f"allowed: {', '.join(stage_names())}"
             )
         try:
-            cfg = cls.Config.model_validate(body or {})
+            stages.append(cls.Config.model_validate(body or {}))
         except ValidationError as exc:
             raise explain(f"{source}: stages[{i}].{name}.", exc) from None
-        stages.append(cfg)
+        kinds.append(cls.kind)
     try:
         cfg = PipelineConfig.model_validate(
             {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages}
         )
     except ValidationError as exc:
         raise explain(f"{source}: ", exc) from None
-    kinds = [stage_class(n).kind for n in cfg.stage_names()]
     if kinds[0] != "source" or "source" in kinds[1:]:
         raise ConfigError(f"{source}: the first stage, and only the first, must be 'read'")
     if "sink" not in kinds:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import pyarrow.fs as pafs
 
-from .. import __version__
+from .. import __version__, versions
 from ..errors import ResumeError
 from ..io.fs import filesystem_for, join, read_json
 from ..io.writers import write_json
@@ -21,7 +22,7 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
-def _write_json(uri: str, obj) -> None:
+def _write_json(uri: str, obj: Any) -> None:
     write_json(uri, obj, indent=1, sort_keys=True)
 
 
@@ -45,10 +46,10 @@ class Journal:
         self.dir = join(output, "_seqray", "journal")
         self.run_uri = join(output, "_seqray", "run.json")
 
-    def start(self, header: dict) -> None:
+    def start(self, header: dict[str, Any]) -> None:
         _write_json(self.run_uri, header)
 
-    def check_header(self, header: dict) -> None:
+    def check_header(self, header: dict[str, Any]) -> None:
         old = read_json(self.run_uri)
         if old is None:
             raise ResumeError(f"{self.output}: nothing to resume (no run journal)")
@@ -74,23 +75,23 @@ class Journal:
         name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
         return join(self.dir, *sub, name)
 
-    def record(self, outcome: dict) -> None:
+    def record(self, outcome: dict[str, Any]) -> None:
         _write_json(self._entry_uri(outcome["chunk"]), outcome)
 
-    def record_file(self, entry: dict) -> None:
+    def record_file(self, entry: dict[str, Any]) -> None:
         """A file a finishing step wrote ({uri, bytes, sha256, stage}), as soon as it is
         committed: an interrupted run owns exactly what its journal lists."""
         _write_json(self._entry_uri(entry["uri"], "files"), entry)
 
-    def file_entries(self) -> list[dict]:
+    def file_entries(self) -> list[dict[str, Any]]:
         return self._read_all(join(self.dir, "files"))
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list[dict[str, Any]]:
         """Every journaled chunk outcome (unverified)."""
         return self._read_all(self.dir)
 
     @staticmethod
-    def _read_all(directory: str) -> list[dict]:
+    def _read_all(directory: str) -> list[dict[str, Any]]:
         fs, path = filesystem_for(directory)
         try:
             infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
@@ -107,24 +108,25 @@ class Journal:
         return out
 
     @staticmethod
-    def verified(entries: list[dict]) -> dict[str, dict]:
+    def verified(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """chunk key → outcome, for the entries whose shards are all present and intact."""
         return {e["chunk"]: e for e in entries if all(file_ok(s) for s in e["shards"])}
 
 
-def file_ok(entry: dict) -> bool:
+def file_ok(entry: dict[str, Any]) -> bool:
     """Whether the file an entry ({uri, bytes, sha256}) lists is there, unchanged."""
     try:
         size, sha = file_sha256(entry["uri"])
     except OSError:
         return False
-    return size == entry["bytes"] and sha == entry["sha256"]
+    return bool(size == entry["bytes"] and sha == entry["sha256"])
 
 
-def write_manifest(output: str, body: dict) -> str:
+def write_manifest(output: str, body: dict[str, Any]) -> str:
     body = {
         "manifest_version": MANIFEST_VERSION,
         "seqray_version": __version__,
+        "versions": versions(),  # seqray, python, ray, pyarrow, numba (as --version)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **body,
         "complete": True,
@@ -134,5 +136,6 @@ def write_manifest(output: str, body: dict) -> str:
     return uri
 
 
-def read_manifest(output: str) -> dict | None:
-    return read_json(join(output, MANIFEST))
+def read_manifest(output: str) -> dict[str, Any] | None:
+    manifest: dict[str, Any] | None = read_json(join(output, MANIFEST))
+    return manifest

@@ -361,6 +361,7 @@ def claim_output(
 
 def verify_finished(prev: Previous) -> int:
     """Every file a finished run's manifest lists is there, unchanged; returns how many."""
+    assert prev.manifest is not None  # a finished run is one with a manifest
     listed = [s for key in ("shards", "files", "rejects") for s in prev.manifest.get(key, [])]
     for entry in listed:
         if not file_ok(entry):

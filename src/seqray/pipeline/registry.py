@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from ..io.fs import join
 from .outputs import Target
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ..io.writers import ShardWriter, WrittenFile
 
 _REGISTRY: dict[str, type[Stage]] = {}
 
@@ -24,6 +29,8 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # keys holding output file paths (a path or a list of them): `run -o` moves them
     path_fields: ClassVar[tuple[str, ...]] = ()
+    # the stage's name in configs, set by `register` on the stage's Config
+    stage_name: ClassVar[str]
 
 
 class TaskMapper(Protocol):
@@ -40,7 +47,7 @@ class FinishContext:
 
     output: str
     runner: TaskMapper
-    reports: dict[str, dict] = field(default_factory=dict)  # of the stages before it
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # of the stages before it
     input_order: list[str] = field(default_factory=list)  # input URIs in plan order
     input_formats: dict[str, str] = field(default_factory=dict)  # input URI -> format
     # every file a finishing step writes goes through `record` as soon as it is committed
@@ -67,14 +74,14 @@ class PrepareContext:
     input_bytes: int  # size of all inputs
     # runs the map stages before this one, then `sink`, over every chunk; returns the chunk
     # outcomes in plan order (keys: chunk, chunk_id, source, first_record, records, shards)
-    scan: Callable[[Any], list[dict]]
+    scan: Callable[[Any], list[dict[str, Any]]]
     reused: bool = False  # set by `load_prepared`: the work of an interrupted run was kept
 
     def state_dir(self, stage: str) -> str:
         """Where this stage keeps what its prepare pass made (inside the run's state)."""
         return join(self.output, "_seqray", stage, str(self.stage_index))
 
-    def save_prepared(self, stage: str, files: list[Any], info: dict) -> None:
+    def save_prepared(self, stage: str, files: list[Any], info: dict[str, Any]) -> None:
         """Records what the prepare pass made (`files`: WrittenFiles, verified on resume,
         and `info`, any JSON), so a resumed run can take it instead of redoing the pass."""
         from ..io.writers import write_json
@@ -83,7 +90,7 @@ class PrepareContext:
         body = {"config_hash": self.config_hash, "files": listed, "info": info}
         write_json(join(self.state_dir(stage), "prepared.json"), body)
 
-    def load_prepared(self, stage: str) -> dict | None:
+    def load_prepared(self, stage: str) -> dict[str, Any] | None:
         """On `--resume`, the `info` an interrupted run of the same config saved, when all
         its files are still intact (else None: the pass runs again)."""
         from ..io.fs import read_json
@@ -97,7 +104,8 @@ class PrepareContext:
         if not all(file_ok(f) for f in saved["files"]):
             return None
         self.reused = True
-        return saved["info"]
+        info: dict[str, Any] = saved["info"]
+        return info
 
 
 class Stage:
@@ -113,7 +121,7 @@ class Stage:
         return f"{type(self).__name__}({self.config!r})"
 
     @staticmethod
-    def summarize(report: dict) -> str | None:
+    def summarize(report: dict[str, Any]) -> str | None:
         """One line of what the stage found, for the run summary (from its report)."""
         return None
 
@@ -136,15 +144,27 @@ class Stage:
         return True
 
 
-class DictAccumulator(dict):
+class Mergeable(Protocol):
+    """A map stage's accumulator: `+=` merges another, `to_json` / `from_json` carry it
+    between processes and across resumes."""
+
+    def __iadd__(self, other: Any) -> Any: ...
+
+    def to_json(self) -> Any: ...
+
+    @classmethod
+    def from_json(cls, data: Any) -> Any: ...
+
+
+class DictAccumulator(dict[str, Any]):
     """An accumulator that is a dict of JSON values: it is its own JSON form. Subclasses
     define `+=`."""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dict(self)
 
     @classmethod
-    def from_json(cls, data: dict):
+    def from_json(cls, data: dict[str, Any]) -> Self:
         return cls(data)
 
 
@@ -152,7 +172,7 @@ class MapStage(Stage):
     kind = "map"
     # the per-chunk accumulator's class: `+=` merges, to_json() and the classmethod
     # from_json() carry it between processes and across resumes
-    Accumulator: ClassVar[type | None] = None
+    Accumulator: ClassVar[type[Mergeable] | None] = None
 
     def new_accumulator(self) -> Any:
         """A fresh accumulator for a chunk or batch, or None."""
@@ -178,7 +198,7 @@ class MapStage(Stage):
         """Driver side, before any chunk: may set attributes the workers read (the stage
         object travels to them with the pipeline)."""
 
-    def finish(self, acc: Any, ctx: FinishContext) -> dict:
+    def finish(self, acc: Any, ctx: FinishContext) -> dict[str, Any]:
         """Called once in the driver with the merged accumulator; returns report entries."""
         return {}
 
@@ -195,14 +215,17 @@ class SinkStage(Stage):
             schema = st.output_schema(schema)
         return schema
 
-    def open(self, chunk: Any, chunk_id: str, output: str) -> list:
+    def open(self, chunk: Any, chunk_id: str, output: str) -> list[ShardWriter]:
         raise NotImplementedError
 
-    def finish(self, shards: list[dict], ctx: FinishContext) -> list:
+    def finish(self, shards: list[dict[str, Any]], ctx: FinishContext) -> list[WrittenFile]:
         raise NotImplementedError
 
 
-def register(cls: type[Stage]) -> type[Stage]:
+_S = TypeVar("_S", bound=type[Stage])
+
+
+def register(cls: _S) -> _S:
     if cls.name in _REGISTRY:
         raise ValueError(f"stage {cls.name!r} registered twice")
     _REGISTRY[cls.name] = cls
@@ -212,6 +235,11 @@ def register(cls: type[Stage]) -> type[Stage]:
 
 def stage_class(name: str) -> type[Stage] | None:
     return _REGISTRY.get(name)
+
+
+def make_stage(config: StageConfig) -> Stage:
+    """The stage a validated stage config describes."""
+    return _REGISTRY[type(config).stage_name](config)
 
 
 def stage_names() -> list[str]:

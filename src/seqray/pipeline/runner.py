@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -39,7 +40,7 @@ from .manifest import MANIFEST, Journal, write_manifest
 from .outputs import STATE_DIR, Target, check_clashes, normalize, within
 from .ownership import claim_output, verify_finished
 from .progress import Progress, ReportingMapper
-from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, stage_class
+from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, make_stage
 from .stages import ReadStage
 
 # below this much input, `runner: auto` stays in-process: starting Ray costs seconds
@@ -81,13 +82,13 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> Pipeline:
-        objs = [stage_class(type(c).stage_name)(c) for c in config.stages]
+        objs = [make_stage(c) for c in config.stages]
         for i, st in enumerate(objs):
             st.index = i  # its place in the config (`stages[i]`): names its private files
             if isinstance(st, SinkStage):
                 st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
         _check_reads_flow(objs)
-        return cls(config, objs[0], objs[1:])
+        return cls(config, cast(ReadStage, objs[0]), objs[1:])
 
     @property
     def names(self) -> list[str]:
@@ -217,7 +218,7 @@ def process_chunk(
 
     try:
         for i, st in enumerate(pipeline.stages):
-            if st.kind == "sink":
+            if isinstance(st, SinkStage):
                 writers[i] = st.open(chunk, chunk_id, output)
         schemas = pipeline.schemas(chunk.paired)
         it = iter(reader)
@@ -567,7 +568,7 @@ def _prepare_stages(
     for i, st in enumerate(pipeline.stages):
         if not (isinstance(st, MapStage) and st.needs_prepare()):
             continue
-        scanned = []
+        scanned: list[int] = []
 
         def scan(sink, i=i, st=st, scanned=scanned) -> list[dict]:
             before = [s for s in pipeline.stages[:i] if isinstance(s, MapStage)]
@@ -642,7 +643,7 @@ def run_pipeline(
         pipeline.source.roots(),
     )
     out_dir = normalize(output)
-    header = {
+    header: dict[str, Any] = {
         "seqray_version": __version__,
         "config_hash": config.output_hash(),
         "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime} for i in inputs],

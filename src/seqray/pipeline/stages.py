@@ -40,6 +40,7 @@ class ReadStage(Stage):
     name = "read"
     kind = "source"
     Config = ReadConfig
+    config: ReadConfig
 
     def plan(self, chunk_bytes: int):
         c = self.config
@@ -104,6 +105,7 @@ class InspectStage(MapStage):
 
     name = "inspect"
     Config = InspectConfig
+    config: InspectConfig
     Accumulator = FileStats
 
     def transform(self, table: pa.Table, acc: FileStats, chunk: Chunk) -> pa.Table:
@@ -185,6 +187,7 @@ class WriteStage(SinkStage):
 
     name = "write"
     Config = WriteConfig
+    config: WriteConfig
 
     def needs_reads(self) -> bool:
         return self.config.format != "parquet"

@@ -33,7 +33,7 @@ def qc_pipeline(
     if out1 is not None:
         if in2 is not None and out2 is None:
             raise ValueError("paired input needs out2 as well as out1")
-        files = [out1] + ([out2] if in2 is not None else [])
+        files = [out1] + ([out2] if in2 is not None and out2 is not None else [])
         gz = [f.endswith(".gz") for f in files]
         if len(set(gz)) != 1:
             raise ValueError("out1 and out2 must both be gzipped (.gz) or both plain")

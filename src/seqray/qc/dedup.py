@@ -14,6 +14,7 @@ reads the chance that any pair collides is at most n²/2¹²⁹ (≈ 1.5·10⁻�
 from __future__ import annotations
 
 import struct
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -281,6 +282,7 @@ class DuplicateMarking:
     The stage says whether it marks duplicates; the runner then calls `prepare` before the
     main pass, and `duplicate_mask` / `copies` answer per batch in the workers."""
 
+    name: ClassVar[str]  # the stage's, from the Stage class it is mixed into
     dup_marks: dict[str, str] | None = None
 
     def marks_duplicates(self) -> bool:
@@ -345,6 +347,7 @@ class DedupStage(DuplicateMarking, MapStage):
 
     name = "dedup"
     Config = DedupConfig
+    config: DedupConfig
     Accumulator = DuplicateTally
 
     @staticmethod

@@ -14,6 +14,7 @@ MultiQC finds fastp files by the text `"before_filtering": {` in the first 50 li
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _totals(profiles: list[QcProfile]) -> dict:
 
 def profile_section(p: QcProfile) -> dict:
     """One `readN_before/after_filtering` object."""
-    section = {
+    section: dict[str, Any] = {
         "total_reads": p.total_reads,
         "total_bases": p.total_bases,
         "q20_bases": p.q20_bases,

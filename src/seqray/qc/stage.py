@@ -216,6 +216,7 @@ class QcStage(DuplicateMarking, MapStage):
 
     name = "qc"
     Config = QcConfig
+    config: QcConfig
     Accumulator = QcTally
 
     @staticmethod
@@ -240,7 +241,7 @@ class QcStage(DuplicateMarking, MapStage):
     def __init__(self, config: QcConfig):
         super().__init__(config)
         self.poly_g = config.trim_poly_g
-        self._params = None
+        self._params: np.ndarray | None = None
 
     def marks_duplicates(self) -> bool:
         return self.config.dedup
@@ -255,7 +256,7 @@ class QcStage(DuplicateMarking, MapStage):
     def prepare(self, ctx: PrepareContext) -> None:
         if self.config.trim_poly_g is None:
             name = first_read_name(ctx.source_order[0]) if ctx.source_order else None
-            self.poly_g = bool(name) and name.startswith(TWO_COLOR_PREFIXES)
+            self.poly_g = bool(name and name.startswith(TWO_COLOR_PREFIXES))
         if self.config.dedup:
             super().prepare(ctx)
 
@@ -346,6 +347,7 @@ class QcStage(DuplicateMarking, MapStage):
         from .report_html import write_html_report
         from .report_json import fastp_report, write_json_report
 
+        assert acc.profiles is not None  # finish writes reports only with profiles
         before, after = acc.profiles[0::2], acc.profiles[1::2]
         skip = {REASONS[DUPLICATED]}
         if not self.config.low_complexity_filter:  # fastp lists it only with -y

@@ -11,7 +11,7 @@ What the exported tokenizer takes, per scheme (as the models' users feed them):
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -21,7 +21,8 @@ from ..io.writers import WrittenFile, write_file
 from .vocab import DNABERT_ORDER, kmers
 
 if TYPE_CHECKING:
-    from .schemes import Tokenizer
+    from .bpe import BPETokenizer
+    from .schemes import ProteinTokenizer, Tokenizer
 
 MAX_HASHED_KMERS = 2**20
 
@@ -48,7 +49,7 @@ def build_hf_json(tok: Tokenizer) -> str:
 
     v = tok.vocab
     if tok.scheme == "bpe":
-        hf = HFTokenizer.from_str(tok.hf.to_str())
+        hf = HFTokenizer.from_str(cast("BPETokenizer", tok).hf.to_str())
     else:
         hf = HFTokenizer(WordLevel({t: i for i, t in enumerate(v.tokens)}, unk_token=v.unk))
         if tok.scheme in ("kmer", "hashed", "protein"):
@@ -57,9 +58,10 @@ def build_hf_json(tok: Tokenizer) -> str:
             hf.pre_tokenizer = pre_tokenizers.Split(Regex("[ACGT]{6}|."), behavior="isolated")
         else:
             hf.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-        if tok.scheme == "protein" and tok.alphabet != "full":
+        if tok.scheme == "protein" and cast("ProteinTokenizer", tok).alphabet != "full":
+            groups = cast("ProteinTokenizer", tok).groups
             hf.normalizer = normalizers.Sequence(
-                [normalizers.Replace(a, b) for a, b in sorted(tok.groups.items()) if a != b]
+                [normalizers.Replace(a, b) for a, b in sorted(groups.items()) if a != b]
             )
     hf.add_special_tokens(list(v.specials))
     cls, sep = tok.cls_id, tok.sep_id

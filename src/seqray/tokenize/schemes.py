@@ -88,7 +88,7 @@ class Tokenizer:
     padding: pad rows to max_length with [PAD] and add an attention mask."""
 
     scheme: ClassVar[str]
-    vocab: Vocab | None = None
+    vocab: Vocab  # each scheme sets it before Tokenizer.__init__, which reads special ids
     step: int = 1
 
     def __init__(

@@ -141,6 +141,7 @@ class TokenizeStage(MapStage):
 
     name = "tokenize"
     Config = TokenizeConfig
+    config: TokenizeConfig
     Accumulator = TokenStats
 
     @staticmethod
