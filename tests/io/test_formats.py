@@ -136,3 +136,16 @@ def test_glob_star_stays_in_one_directory(tmp_path):
     assert names == ["a_R1.fq", "b_R1.fq"]
     deep = [i.uri for i in expand_paths(str(tmp_path / "**" / "*_R1.fq"))]
     assert any(u.endswith("sub/old_R1.fq") for u in deep)
+
+
+def test_a_read_named_like_a_sam_header_line_is_still_fastq():
+    """`@CO<TAB>...` opens a SAM header, but with a '+' line two lines below and a quality
+    line as long as the sequence it is a FASTQ record (found by hypothesis)."""
+    from seqray.io.compression import Format, detect_format
+
+    fastq = b"@CO\tx\nACGT\n+\nIIII\n"
+    assert detect_format(fastq, fastq) == Format.FASTQ
+    empty_read = b"@CO\t\n\n+\n\n"
+    assert detect_format(empty_read, empty_read) == Format.FASTQ
+    sam = b"@HD\tVN:1.6\n@CO\tnote\nr1\t4\t*\t0\t0\t*\t*\t0\t0\tACGT\tIIII\n"
+    assert detect_format(sam, sam) == Format.SAM

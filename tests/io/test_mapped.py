@@ -70,3 +70,31 @@ def test_no_map_for_empty_or_missing_files(tmp_path):
     assert streams.map_local(str(tmp_path / "empty.fq")) is None
     assert streams.map_local(str(tmp_path / "missing.fq")) is None
     assert streams.map_local("s3://bucket/key.fq") is None
+
+
+def test_closing_a_gzip_stream_stops_its_inflating_thread(tmp_path):
+    """A whole gzip file inflates on a thread of its own; closing the stream part-way (an
+    error, a reader that stops early) must stop that thread too."""
+    import gzip
+    import random
+    import threading
+
+    from seqray.io.sources import plan_chunks
+    from seqray.io.streams import ChunkStream
+
+    rng = random.Random(1)
+    seq = "".join(rng.choice("ACGT") for _ in range(1 << 16)).encode()
+    record = b"@r\n" + seq + b"\n+\n" + b"I" * len(seq) + b"\n"
+    path = tmp_path / "r.fq.gz"
+    path.write_bytes(gzip.compress(record * 600, compresslevel=1))  # ~80 MB of text
+    (chunk,), _ = plan_chunks(str(path))
+    before = threading.active_count()
+    for _ in range(3):
+        stream = ChunkStream(chunk)
+        assert stream.read()
+        stream.close()
+    for _ in range(50):
+        if threading.active_count() <= before:
+            break
+        threading.Event().wait(0.1)
+    assert threading.active_count() <= before

@@ -65,6 +65,14 @@ class Format(str, Enum):
     PARQUET = "Parquet"
 
 
+def _fastq_record(lines: list[bytes]) -> bool:
+    """The first lines hold a FASTQ record: a '+' line two below the header and a quality
+    line as long as the sequence (a SAM header line is never followed by that)."""
+    if len(lines) < 4 or lines[2][:1] != b"+":
+        return False
+    return len(lines[1].rstrip(b"\r")) == len(lines[3].rstrip(b"\r"))
+
+
 def detect_format(decompressed_head: bytes, raw_head: bytes) -> Format | None:
     """The format of a file from its first decompressed bytes; None if empty."""
     if raw_head.startswith(b"PAR1"):
@@ -79,8 +87,10 @@ def detect_format(decompressed_head: bytes, raw_head: bytes) -> Format | None:
     if text[:1] == b">" or text[:1] == b";":
         return Format.FASTA
     if text[:1] == b"@":
-        first = text.split(b"\n", 1)[0]
-        if first[:4] in (b"@HD\t", b"@SQ\t", b"@RG\t", b"@PG\t", b"@CO\t"):
+        lines = text.split(b"\n", 4)
+        if lines[0][:4] in (b"@HD\t", b"@SQ\t", b"@RG\t", b"@PG\t", b"@CO\t") and not (
+            _fastq_record(lines)  # a read named like a SAM header line
+        ):
             return Format.SAM
         return Format.FASTQ
     if b"\t" in text.split(b"\n", 1)[0] and text.count(b"\t", 0, 2000) >= 10:
