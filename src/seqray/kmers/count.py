@@ -50,9 +50,9 @@ def scatter(codes, shift, n_parts):
     pos = bounds[:-1].copy()
     out = np.empty_like(codes)
     for i in range(len(codes)):
-        p = np.int64(codes[i] >> sh)
-        out[pos[p]] = codes[i]
-        pos[p] += 1
+        q = np.int64(codes[i] >> sh)
+        out[pos[q]] = codes[i]
+        pos[q] += 1
     return out, bounds
 
 
