@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _dist_version
 from typing import TYPE_CHECKING, Any
 
-try:  # set from the git tags when installed (setuptools-scm; see pyproject.toml)
-    __version__: str = _dist_version("seqray")
-except PackageNotFoundError:  # a source tree on sys.path, never installed
+try:  # written from the git tags at install time (setuptools-scm; see pyproject.toml)
+    from ._version import version as __version__
+except ImportError:  # a source tree on sys.path, never installed
     __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__", "versions", "read_fastq", "read_fasta", "read_bam", "read_reads"]
@@ -24,6 +22,8 @@ def versions() -> dict[str, str]:
     """seqray's version and those of Python, Ray, pyarrow and numba, as installed. Read from
     the packages' metadata: nothing is imported (`seqray --version` stays instant)."""
     import platform
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _dist_version
 
     out = {"seqray": __version__, "python": platform.python_version()}
     for name in _COMPONENTS:
