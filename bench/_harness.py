@@ -490,14 +490,19 @@ def strings_digest(arrays: Iterable, what: str) -> Multiset:
     import pyarrow as pa
 
     digest = Multiset(what)
-    for arr in arrays:
-        arr = arr.cast(pa.large_string())
-        if arr.null_count:
-            raise ValueError("null strings")
-        offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr) + 1]
-        data = np.frombuffer(arr.buffers()[2], np.uint8)
-        digest.add(item_hashes(data, offsets[:-1], offsets[1:]))
+    for given in arrays:
+        chunks = given.chunks if isinstance(given, pa.ChunkedArray) else [given]
+        for arr in chunks:
+            _digest_strings(digest, arr.cast(pa.large_string()))
     return digest
+
+
+def _digest_strings(digest: Multiset, arr) -> None:
+    if arr.null_count:
+        raise ValueError("null strings")
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], np.uint8)
+    digest.add(item_hashes(data, offsets[:-1], offsets[1:]))
 
 
 # ---- inputs for smoke checks and self-checks --------------------------------------------
