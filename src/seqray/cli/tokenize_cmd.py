@@ -47,7 +47,7 @@ def _scheme_options(
     }
 
 
-OPTION_NAMES = {"add_special_tokens": "special", "num_cpus": "num_cpus"}
+OPTION_NAMES = {"add_special_tokens": "special"}  # config key → option, where they differ
 
 
 def tokenize(

@@ -150,6 +150,16 @@ def read_json(uri: str) -> Any:
         return None
 
 
+def exists(uri: str) -> bool:
+    """Whether a file or directory (or S3 object or prefix) is at `uri`; False where it
+    cannot be looked at (the write that follows reports why)."""
+    fs, path = filesystem_for(uri)
+    try:
+        return fs.get_file_info(path).type != pafs.FileType.NotFound
+    except (OSError, ValueError):  # ValueError: pyarrow's ArrowInvalid, a malformed path
+        return False
+
+
 def is_directory(uri: str) -> bool:
     """A local directory, or an S3 prefix with objects below it."""
     fs, path = filesystem_for(uri)

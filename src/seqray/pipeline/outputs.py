@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 
 from ..errors import ConfigError, OutputError
-from ..io.fs import filesystem_for, is_s3
+from ..io.fs import exists, filesystem_for, is_s3
 
 STATE_DIR = "_seqray"
 
@@ -175,12 +175,7 @@ def check_new_file(uri: str, inputs: Iterable[str], label: str) -> None:
     for src in inputs:
         if normalize(src) == normalize(uri) or _same_file(src, uri):
             raise ConfigError(f"{label} would write {uri}, which is the input {src}")
-    fs, path = filesystem_for(uri)
-    try:
-        exists = fs.get_file_info(path).type != pafs.FileType.NotFound
-    except OSError:
-        exists = False
-    if exists:
+    if exists(uri):
         raise OutputError(
             f"{uri}: already exists; seqray does not replace files it cannot tell it wrote: "
             "remove it or choose another name"

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from ..errors import OutputError
-from ..io.fs import filesystem_for, is_s3, read_json
+from ..io.fs import exists, filesystem_for, is_s3, join, read_json
 from .manifest import Journal, file_ok
 from .outputs import STATE_DIR, Target, absolute, check_writable, within
 
@@ -38,10 +38,9 @@ MANIFEST = "manifest.json"
 SHOW_FOREIGN = 5  # foreign entries named in a refusal
 
 
-def _join(output: str, rel: str) -> str:
-    if is_s3(output):
-        return output.rstrip("/") + "/" + rel
-    return os.path.join(os.path.abspath(output), *rel.split("/"))
+def _at(output: str, rel: str) -> str:
+    """The absolute URI of `rel` (e.g. `_seqray/run.json`) in the output."""
+    return join(absolute(output), rel)
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -61,7 +60,9 @@ class Previous:
     journal: list[dict] = field(default_factory=list)  # chunk outcomes (interrupted run)
     journal_files: list[dict] = field(default_factory=list)  # files its finish wrote
 
+    @cached_property
     def targets(self) -> list[Target]:
+        """What the run's marker declared it would write."""
         return [Target.from_json(t) for t in (self.marker or {}).get("targets", [])]
 
     @cached_property
@@ -91,7 +92,7 @@ class Previous:
             and t.pattern is not None
             and absolute(t.uri) == d
             and fnmatch.fnmatchcase(name, t.pattern)
-            for t in self.targets()
+            for t in self.targets
         )
 
     def owns(self, uri: str) -> bool:
@@ -99,7 +100,7 @@ class Previous:
         if self.state not in ("partial", "complete"):
             return False
         a, out = absolute(uri), absolute(self.output)
-        if a == _join(out, MANIFEST) or within(a, _join(out, STATE_DIR)):
+        if a == _at(out, MANIFEST) or within(a, _at(out, STATE_DIR)):
             return True
         return self.claims(a) or self.claims_temporary(a)
 
@@ -109,8 +110,8 @@ class Previous:
             return False
         d, base = _split(absolute(uri))
         name = base[1:].rsplit(".tmp-", 1)[0]
-        beside = d.rstrip("/") + "/" + name if is_s3(uri) else os.path.join(d, name)
-        declared = {absolute(t.uri) for t in self.targets() if t.kind == "file"}
+        beside = join(d, name)
+        declared = {absolute(t.uri) for t in self.targets if t.kind == "file"}
         return beside in declared or self.claims(beside)
 
 
@@ -154,12 +155,12 @@ def list_files(directory: str, recursive: bool = True) -> list[str]:
 def inspect_output(output: str) -> Previous:
     """The state of the output; a directory without a marker is looked at no deeper than
     its first level (it is refused whatever it holds)."""
-    marker = read_json(_join(output, MARKER))
+    marker = read_json(_at(output, MARKER))
     if marker is None:
         top = list_files(output, recursive=False)
         return Previous(output, "foreign" if top else "empty", top)
     entries = list_files(output)
-    manifest = read_json(_join(output, MANIFEST))
+    manifest = read_json(_at(output, MANIFEST))
     if manifest and manifest.get("complete"):
         return Previous(output, "complete", entries, marker, manifest)
     journal = Journal(output)
@@ -192,7 +193,7 @@ def owned_entries(prev: Previous) -> list[str]:
     nested = [  # another run's output inside this one (made before the checks existed)
         e[: -len(MARKER) - 1]
         for e in prev.entries
-        if e.endswith("/" + MARKER) and absolute(e) != _join(out, MARKER)
+        if e.endswith("/" + MARKER) and absolute(e) != _at(out, MARKER)
     ]
     owned = []
     for e in prev.entries:
@@ -236,8 +237,8 @@ def clear_previous(prev: Previous) -> int:
     finished, and the marker last, so it is still a run until then. Returns how many
     files were removed."""
     owned = check_replaceable(prev)
-    manifest = _join(absolute(prev.output), MANIFEST)
-    marker = _join(absolute(prev.output), MARKER)
+    manifest = _at(prev.output, MANIFEST)
+    marker = _at(prev.output, MARKER)
     first = [e for e in owned if absolute(e) == manifest]
     last = [e for e in owned if absolute(e) == marker]
     middle = [e for e in owned if e not in first and e not in last]
@@ -251,7 +252,7 @@ def remove_stale_temporaries(prev: Previous, targets: list[Target]) -> int:
     in the output and beside its (and the new run's) file targets outside it."""
     stale = [e for e in prev.entries if _is_temporary(e) and prev.owns(e)]
     out = absolute(prev.output)
-    for t in [*targets, *prev.targets()]:
+    for t in [*targets, *prev.targets]:
         if t.kind != "file" or is_s3(t.uri) or within(absolute(t.uri), out):
             continue
         d, b = os.path.split(absolute(t.uri))
@@ -289,14 +290,7 @@ def check_targets_free(targets: list[Target], prev: Previous) -> None:
     outside the output, it is unchanged since): a report or `files` output of the run
     being resumed or replaced, never a file a user put where the run writes."""
     for t in targets:
-        if t.kind != "file":
-            continue
-        fs, path = filesystem_for(t.uri)
-        try:
-            exists = fs.get_file_info(path).type != pafs.FileType.NotFound
-        except (OSError, pa.ArrowInvalid):
-            exists = False
-        if exists and not prev.owns(t.uri):
+        if t.kind == "file" and exists(t.uri) and not prev.owns(t.uri):
             raise OutputError(
                 f"{t.uri}: {t.stage} would replace this file, which no seqray run at "
                 f"{prev.output} wrote (or it changed since): remove it or choose another name"
@@ -312,7 +306,7 @@ class Claim:
 
     previous: Previous
     done: dict[str, dict] = field(default_factory=dict)  # verified journaled chunks
-    finished: bool = False  # `--resume` of a finished run: verified, nothing to do
+    verified: int | None = None  # `--resume` of a finished run: its files, all intact
 
 
 def claim_output(
@@ -333,8 +327,7 @@ def claim_output(
     if prev.state == "complete":
         if resume:
             journal.check_header(header)
-            verify_finished(prev)
-            return Claim(prev, finished=True)
+            return Claim(prev, verified=verify_finished(prev))
         if not overwrite:
             raise OutputError(
                 f"{output}: a finished run is already there; use --overwrite to replace it "

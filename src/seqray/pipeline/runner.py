@@ -38,7 +38,7 @@ from ..io.writers import AtomicFile
 from .config import PipelineConfig, absolute_paths
 from .manifest import MANIFEST, Journal, write_manifest
 from .outputs import STATE_DIR, Target, check_clashes, normalize, within
-from .ownership import claim_output, verify_finished
+from .ownership import claim_output
 from .progress import Progress, ReportingMapper
 from .registry import FinishContext, MapStage, PrepareContext, SinkStage, Stage, make_stage
 from .stages import ReadStage
@@ -500,7 +500,7 @@ class RunResult:
     inputs: list[dict] = field(default_factory=list)  # the manifest's input entries
 
 
-def _finished(prev, t_start: float) -> RunResult:
+def _finished(prev, verified: int, t_start: float) -> RunResult:
     """The result of `--resume` on a finished run: verified, nothing run again."""
     m = prev.manifest
     return RunResult(
@@ -513,7 +513,7 @@ def _finished(prev, t_start: float) -> RunResult:
         m.get("reports", {}),
         m.get("reads", {}).get("rejected", 0),
         time.perf_counter() - t_start,
-        verified=verify_finished(prev),
+        verified=verified,
         inputs=m.get("inputs", []),
     )
 
@@ -652,8 +652,8 @@ def run_pipeline(
         ],
     }
     claim = claim_output(output, targets, header, resume=resume, overwrite=overwrite)
-    if claim.finished:
-        return _finished(claim.previous, t_start)
+    if claim.verified is not None:  # a finished run, found intact: nothing to do
+        return _finished(claim.previous, claim.verified, t_start)
     journal = Journal(output)
     done = {k: v for k, v in claim.done.items() if k in {c.key for c in chunks}}
 
