@@ -19,7 +19,7 @@ from seqray.io.parse import ReadOptions
 from seqray.io.sources import plan_chunks
 from seqray.io.writers import format_records
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from .conftest import seqray_cmd, write_random_fastq
 

@@ -84,5 +84,9 @@ class OutputError(SeqrayError):
     seqray did not write (names the path)."""
 
 
+class ManifestError(SeqrayError):
+    """A manifest that is missing, unfinished, damaged or of another version."""
+
+
 class ResumeError(SeqrayError):
     """A run that cannot be resumed safely (changed config or inputs)."""

@@ -234,7 +234,7 @@ def test_run_summary_says_what_each_stage_found(tmp_path, capsys):
 # typer (0.29 here) turns KeyboardInterrupt into Exit(130) and, with standalone_mode=False,
 # *returns* that code from app(); seqray.cli.main.main discards app()'s return value.
 def test_keyboard_interrupt_exits_130(tmp_path, monkeypatch, capsys):
-    import seqray.pipeline.runner as runner
+    import seqray.pipeline.driver as runner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

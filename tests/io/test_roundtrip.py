@@ -253,7 +253,7 @@ def test_cli_empty_pairs_to_gzip_are_valid(tmp_path):
 
 def _qc_write(tmp_path: Path, name: str, paths: list[Path], chunk_bytes: int, qc: dict):
     from seqray.pipeline.config import parse_config
-    from seqray.pipeline.runner import run_pipeline
+    from seqray.pipeline.driver import run_pipeline
 
     out = tmp_path / name
     read: dict = {"paths": [str(paths[0])]}

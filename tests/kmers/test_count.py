@@ -24,7 +24,7 @@ from seqray.kmers.encode import canonical_codes, decode_kmers, encode_kmers
 from seqray.kmers.query import KmerCounts
 from seqray.kmers.spectrum import histo_text
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..conftest import assert_user_error, flat, write_random_fastq
 from .countdata import read_counts, tricky_reads

@@ -6,7 +6,7 @@ import pytest
 
 from seqray.errors import ConfigError
 from seqray.pipeline.config import load_config, parse_config, parse_size
-from seqray.pipeline.runner import Pipeline
+from seqray.pipeline.definition import Pipeline
 
 GOOD = {"output": "o", "stages": [{"read": {"paths": ["x.fq"]}}, {"write": {}}]}
 
@@ -107,7 +107,10 @@ def test_stages_that_need_reads_cannot_follow_tokenize(after, ok):
         assert Pipeline.from_config(cfg).names == ["read", "tokenize", "write"]
     else:
         name = next(iter(after))
+        # both stages and both kinds are named
         with pytest.raises(
-            ConfigError, match=rf"stages\[2\] \({name}\) needs reads.*stages\[1\] \(tokenize\)"
+            ConfigError,
+            match=rf"stages\[2\] \({name}\) takes reads, but stages\[1\] \(tokenize\) "
+            "before it gives tokens",
         ):
             Pipeline.from_config(cfg)

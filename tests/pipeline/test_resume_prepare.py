@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..conftest import seqray_cmd, write_random_pairs
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..conftest import seqray_cmd, write_random_fastq, write_random_pairs
 
@@ -74,7 +74,7 @@ def test_paired_run_on_ray(tmp_path, ray_cluster, examples):
             assert gzip.decompress((out / f"reads_{mate}.fastq.gz").read_bytes()) == f.read()
     m = json.loads((out / "manifest.json").read_text())
     assert m["complete"] and m["reads"]["in"] == 2000
-    assert r.counters["0:read"].reads_out == 2000
+    assert r.counters["0:read"].rows_out == 2000
     assert {s["uri"].rsplit("/", 1)[1] for s in m["shards"]} >= {
         "reads_R1.fastq.gz",
         "reads_R2.fastq.gz",

@@ -8,7 +8,7 @@ import pytest
 
 from seqray.errors import OutputError
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 
 def _keys(client, bucket: str, prefix: str = "") -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..debdata import debian_file
 from ..peers import require_tool

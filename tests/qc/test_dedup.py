@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 from seqray.qc.dedup import hash128, read_hashes, reduce_partition
 
 from ..peers import require_tool
@@ -163,8 +163,8 @@ def test_dedup_keeps_first_copies_across_files_and_chunks(tmp_path):
         assert rep["duplicate_reads"] == 701 - sum(len(t) for t in truth)
         # accounting: reads in = reads out + duplicates
         st = m["stages"]["1:dedup"]
-        assert st["reads_in"] == st["reads_out"] + rep["duplicate_reads"]
-        assert r.counters["1:dedup"].reads_out == sum(len(t) for t in truth)
+        assert st["rows_in"] == st["rows_out"] + rep["duplicate_reads"]
+        assert r.counters["1:dedup"].rows_out == sum(len(t) for t in truth)
     assert results["tiny"].keys() != results["big"].keys()  # different chunk plans
     # the reads kept, in identity order, equal the truth for any chunking
     for label in results:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from seqray.cli.main import main
 from seqray.errors import ConfigError
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 from seqray.qc.api import run_qc
 from seqray.qc.filters import (
     LOW_COMPLEXITY,

@@ -12,7 +12,7 @@ import pytest
 
 from seqray.cli.main import main
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..conftest import assert_user_error, flat, write_random_fastq
 from ..peers import require_module

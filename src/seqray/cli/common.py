@@ -17,7 +17,7 @@ from ..errors import FormatError, SeqrayError
 from ..io.chunks import Chunk
 from ..io.parse import ReadOptions, count_chunk_records
 from ..io.readers import open_chunk
-from ..io.sources import number_chunks
+from ..io.sources import Numbering, number_chunks
 from ..pipeline.progress import Progress
 
 if TYPE_CHECKING:
@@ -170,10 +170,10 @@ def iter_chunk_tables(
     if any(c.split_pair for c in chunks):
         chunks = number_chunks(chunks, options)
     progress.phase("reading", sum(c.end - c.start for c in chunks))
-    prev: dict[str, int] = {}
+    numbering = Numbering()
     done = reads = 0
     for ch in chunks:
-        first = prev.get(ch.source, 0) if ch.index else 0
+        first = numbering.first(ch)
         reader = open_chunk(replace(ch, first_record=first), options)
         for t in reader:
             reads += len(t)
@@ -181,7 +181,7 @@ def iter_chunk_tables(
             yield ch, t
         done += ch.end - ch.start
         progress.update(done, reads)
-        prev[ch.source] = first + reader.result.records
+        numbering.advance(ch, first, reader.result.records)
         if rejects is not None:
             rejects += reader.result.rejects
 

@@ -43,7 +43,7 @@ def correct(
 ) -> None:
     """Fix substitution errors with the input's trusted k-mers; reads keep their names and
     order. Writes OUTPUT/reads.fastq.gz (reads_R1/_R2 for pairs) and correction.json."""
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary
 
     if runner not in ("auto", "local", "ray"):

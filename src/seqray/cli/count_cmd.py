@@ -62,7 +62,7 @@ def count_run(
     quiet: bool = QUIET,
 ) -> None:
     """Count k-mers: OUT_DIR gets counts/part-*.parquet, histo.txt, summary.json, manifest."""
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary as print_run_summary
 
     if runner not in ("auto", "local", "ray"):

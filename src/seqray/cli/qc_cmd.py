@@ -156,7 +156,7 @@ def qc(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar.", rich_help_panel=_R),
 ) -> None:
     """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
     from ..qc.api import qc_pipeline
     from .run_cmd import print_qualities, print_summary
 

@@ -11,7 +11,7 @@ from .common import OVERWRITE_HELP, RESUME_HELP, console, typed_option
 from .progress import QUIET, progress_for
 
 if TYPE_CHECKING:
-    from ..pipeline.runner import RunResult
+    from ..pipeline.driver import RunResult
 
 
 def run(
@@ -34,7 +34,7 @@ def run(
     # imported here: pydantic and the stage registry are not needed by the quick commands
     from ..errors import ConfigError
     from ..pipeline.config import load_config, relocate
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
 
     cfg = load_config(config)
     if runner is not None and runner not in ("auto", "local", "ray"):
@@ -81,9 +81,20 @@ def print_qualities(inputs: list[dict], most: int = 4) -> None:
             )
 
 
+def _amounts(rows: int, kind: str, measures: dict[str, int], side: str) -> str:
+    """`2,000 reads, 300,000 bases`: rows named by their kind, then the kind's measures."""
+    from ..pipeline.kinds import KINDS
+
+    named = KINDS[kind].rows if kind in KINDS else "rows"
+    parts = [f"{rows:,} {named}"]
+    parts += [f"{n:,} {m.removesuffix(side)}" for m, n in measures.items() if m.endswith(side)]
+    return ", ".join(parts)
+
+
 def print_summary(r: RunResult) -> None:
-    """A table per stage: reads and bases in/out, time, throughput (r: RunResult), then
-    a line per stage of what it found."""
+    """A table per stage: rows in/out named by their kind with the kind's measures (bases
+    of reads, tokens of token rows), time, throughput (r: RunResult), then a line per stage
+    of what it found."""
     from ..pipeline.registry import stage_class
 
     if r.verified:
@@ -95,12 +106,10 @@ def print_summary(r: RunResult) -> None:
         return
     t = Table(
         "stage",
-        "reads in",
-        "reads out",
-        "bases in",
-        "bases out",
+        "in",
+        "out",
         "seconds",
-        "reads/s",
+        "rows/s",
         title=f"seqray run ({r.runner} runner, {r.chunks} chunks"
         + (f", {r.resumed_chunks} resumed" if r.resumed_chunks else "")
         + ")",
@@ -108,13 +117,12 @@ def print_summary(r: RunResult) -> None:
         header_style="bold",
     )
     for name, c in r.counters.items():
-        rate = f"{c.reads_in / c.seconds:,.0f}" if c.seconds > 0 else "-"
+        takes, gives = r.kinds.get(name, ("", ""))
+        rate = f"{c.rows_in / c.seconds:,.0f}" if c.seconds > 0 else "-"
         t.add_row(
             name,
-            f"{c.reads_in:,}",
-            f"{c.reads_out:,}",
-            f"{c.bases_in:,}",
-            f"{c.bases_out:,}",
+            _amounts(c.rows_in, takes, c.measures, "_in"),
+            _amounts(c.rows_out, gives, c.measures, "_out"),
             f"{c.seconds:.2f}",
             rate,
         )

@@ -77,7 +77,7 @@ def tokenize(
 ) -> None:
     """Tokenize reads into Parquet shards (OUT/tokens/part-*.parquet: source, record, window,
     offset, input_ids, attention_mask) with OUT/manifest.json and OUT/tokenizer/."""
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary
 
     if runner not in ("auto", "local", "ray"):

@@ -306,13 +306,30 @@ def _plan_pair(f: InputFile, m: InputFile, kind: str, chunk_bytes: int) -> list[
     return [_whole_file(f, kind, f.phred_offset, **mate)]
 
 
+class Numbering:
+    """First-record ordinals of chunks taken in plan order: a chunk's first record follows
+    the records of its file's chunks before it. The one place ordinals are numbered."""
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}  # source -> ordinal after its last chunk seen
+
+    def first(self, chunk: Chunk) -> int:
+        return self.next.get(chunk.source, 0) if chunk.index else 0
+
+    def advance(self, chunk: Chunk, first: int, records: int) -> None:
+        self.next[chunk.source] = first + records
+
+
 def assign_first_records(chunks: list[Chunk], counts: Sequence[int | None]) -> list[Chunk]:
-    """Fill each chunk's first-record ordinal from the record counts of its file's chunks."""
+    """Fill each chunk's first-record ordinal from the record counts of its file's chunks
+    (a chunk's own count may be unknown when no chunk of its file follows it)."""
+    numbering = Numbering()
     out = []
-    for _, group in itertools.groupby(zip(chunks, counts), key=lambda cc: cc[0].source):
-        members = list(group)
-        firsts = [0, *itertools.accumulate(c for _, c in members[:-1])] if len(members) > 1 else [0]
-        out += [replace(ch, first_record=f) for (ch, _), f in zip(members, firsts)]
+    for ch, n in zip(chunks, counts):
+        first = numbering.first(ch)
+        out.append(replace(ch, first_record=first))
+        if n is not None:
+            numbering.advance(ch, first, n)
     return out
 
 

@@ -5,10 +5,10 @@ the stage asks the runner for a *prepare* pass (as duplicate marking does): ever
 canonical k-mers are counted into spill files by the counter's partitioned tables, the
 partitions are merged as reduce tasks (first for the spectrum, which sets the solid
 threshold, then for the k-mers at or above it), and the sorted result becomes a
-`TrustedSet`. On the Ray runner it goes to the object store once and every worker maps the
-same arrays (a reference travels with the stage, not the arrays); in-process it is kept in
-memory. The main pass then corrects each batch independently, so the output does not
-depend on chunking, threads or runner.
+`TrustedSet`, which the runner shares with the workers (`runner.share`: once into Ray's
+object store, which every worker maps without a copy; in-process, the object itself).
+The main pass then corrects each batch independently, so the output does not depend on
+chunking, threads or runner.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..pipeline.registry import (
     FinishContext,
     MapStage,
     PrepareContext,
+    Shared,
     SinkStage,
     StageConfig,
     register,
@@ -41,7 +42,6 @@ from .trusted import TrustedSet
 SEQ_COLUMNS = (("seq", "qual", "corrected_bases"), ("seq2", "qual2", "corrected_bases2"))
 REDUCE_TASKS = 16  # partition ranges merged in parallel
 HISTO_MAX = 10_000  # counts above this are tallied in the last histogram bin
-_CACHE: dict[str, tuple] = {}  # per worker process: actor name → (ref, mapped set)
 
 
 class CorrectConfig(StageConfig):
@@ -100,7 +100,7 @@ def build_trusted(ctx: PrepareContext, config: CorrectConfig) -> tuple[TrustedSe
         return TrustedSet.from_bytes(_read(saved["trusted"])), saved["spectrum"]
     budget = config.table_memory_mb << 20
     outcomes = ctx.scan(KmerScan(directory, config.k, budget))
-    uris = [s["uri"] for o in outcomes for s in o["shards"] if s["stage"] == KmerScan.name]
+    uris = [s.uri for o in outcomes for s in o.shards_of(KmerScan.name)]
     n_parts = PartitionedTable(config.k, initial_slots=1).n_parts
     edges = np.linspace(0, n_parts, min(REDUCE_TASKS, n_parts) + 1).astype(int)
     ranges = [(uris, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
@@ -141,28 +141,6 @@ def _read(uri: str) -> bytes:
         return f.read()
 
 
-def _share(trusted: TrustedSet, tag: str) -> tuple[str, Any]:
-    """Puts the set in the object store once; returns the name of a zero-CPU actor that hands
-    its reference to workers. (The runner ships stages with plain pickle, which loses a bare
-    reference's owner, so workers fetch the reference from the actor instead.)"""
-    import uuid
-
-    import ray
-
-    @ray.remote(num_cpus=0)
-    class TrustedHolder:
-        def __init__(self, refs: list):
-            self.refs = refs  # inside a list: kept as a reference, not resolved
-
-        def get(self) -> list:
-            return self.refs
-
-    name = f"seqray-trusted-{tag[:12]}-{uuid.uuid4().hex[:8]}"
-    # ray.remote makes the class an ActorClass; mypy keeps a decorated class's own type
-    holder = TrustedHolder.options(name=name).remote([ray.put(trusted)])  # type: ignore[attr-defined]
-    return name, holder
-
-
 # -- the stage ----------------------------------------------------------------------------
 
 
@@ -200,8 +178,7 @@ class CorrectStage(MapStage):
             f"trusted {t.get('k')}-mers (count >= {t.get('min_count')})"
         )
 
-    trusted: TrustedSet | None = None
-    trusted_actor: str | None = None  # on the Ray runner: the actor holding the set's ref
+    trusted: Shared | None = None  # the set, handed to the workers by the runner
     spectrum: dict | None = None
 
     def needs_prepare(self) -> bool:
@@ -212,32 +189,13 @@ class CorrectStage(MapStage):
 
     def prepare(self, ctx: PrepareContext) -> None:
         trusted, self.spectrum = build_trusted(ctx, self.config)
-        if getattr(ctx.runner, "name", "") == "ray":
-            self.trusted_actor, self._holder = _share(trusted, ctx.config_hash)
-        else:
-            self.trusted = trusted
+        self.trusted = ctx.runner.share(trusted)
 
     def _trusted(self) -> TrustedSet:
-        if self.trusted is not None:
-            return self.trusted
-        if self.trusted_actor is None:
+        if self.trusted is None:
             raise SeqrayError("stage correct: the trusted k-mers were not prepared")
-        got = _CACHE.get(self.trusted_actor)
-        if got is None:
-            import ray
-
-            [ref] = ray.get(ray.get_actor(self.trusted_actor).get.remote())
-            got = (ref, ray.get(ref))  # NumPy views of the object store: no copy
-            _CACHE.clear()
-            _CACHE[self.trusted_actor] = got
-        return got[1]
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_holder", None)
-        if state.get("trusted_actor") is not None:
-            state.pop("trusted", None)  # workers map the object-store copy
-        return state
+        trusted: TrustedSet = self.trusted.get()
+        return trusted
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         for seq, _, out in SEQ_COLUMNS:
@@ -266,11 +224,6 @@ class CorrectStage(MapStage):
         return table
 
     def finish(self, acc: CorrectionTally, ctx: FinishContext) -> dict:
-        holder = self.__dict__.pop("_holder", None)
-        if holder is not None:
-            import ray
-
-            ray.kill(holder)
         report = {"reads": dict(acc), "trusted": self.spectrum or {}}
         ctx.record(write_json(join(ctx.output, "correction.json"), report))
         return report

@@ -25,6 +25,7 @@ from ..io.fs import filesystem_for, join
 from ..io.schema import SEQ, SEQ2
 from ..io.writers import WrittenFile, write_file
 from ..pipeline.outputs import Target
+from ..pipeline.records import ShardRecord
 from ..pipeline.registry import FinishContext, SinkStage, StageConfig, register
 from .count import (
     COUNT_LIMIT,
@@ -231,10 +232,10 @@ class CountStage(SinkStage):
         uri = join(output, "_seqray", f"{SPILL_DIR}-{self.config.path}", f"spill-{chunk_id}.bin")
         return [CountWriter(uri, self.config)]
 
-    def finish(self, shards: list[dict], ctx: FinishContext) -> list[WrittenFile]:
+    def finish(self, shards: list[ShardRecord], ctx: FinishContext) -> list[WrittenFile]:
         c = self.config
-        spills = [s["uri"] for s in shards]
-        parts = choose_partitions(c, sum(s["bytes"] for s in shards))
+        spills = [s.uri for s in shards]
+        parts = choose_partitions(c, sum(f.bytes for s in shards for f in s.files))
         tasks = [
             ReduceTask(q, parts, spills, join(ctx.output, c.path, f"part-{q:05d}.parquet"), c)
             for q in range(parts)

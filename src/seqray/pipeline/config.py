@@ -78,7 +78,7 @@ class PipelineConfig(BaseModel):
         return {
             "output": self.output,
             "run": self.run.model_dump(),
-            "stages": [{type(s).stage_name: s.model_dump()} for s in self.stages],
+            "stages": [{type(s).stage_name: _stage_dump(s)} for s in self.stages],
         }
 
     def output_hash(self) -> str:
@@ -86,7 +86,17 @@ class PipelineConfig(BaseModel):
         d = self.canonical()
         d["run"] = {k: d["run"][k] for k in ("chunk_bytes", "block_bases", "on_error")}
         d.pop("output")
+        for entry in d["stages"]:  # where stages run does not shape what they write
+            for body in entry.values():
+                body.pop("resources", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def _stage_dump(config: StageConfig) -> dict:
+    d = config.model_dump()
+    if d.get("resources") is None:
+        d.pop("resources", None)  # the stage's own hints: not part of the config
+    return d
 
 
 def explain(prefix: str, exc: ValidationError) -> ConfigError:

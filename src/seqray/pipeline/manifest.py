@@ -8,18 +8,21 @@ written last, atomically: its presence with `"complete": true` is what marks a r
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
 import pyarrow.fs as pafs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import __version__, versions
-from ..errors import ResumeError
+from ..errors import ManifestError, ResumeError
 from ..io.fs import filesystem_for, join, read_json
 from ..io.writers import write_json
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+# 2: stage counters count rows of any kind (`rows_in`, `takes`, …); chunk shards list files
+MANIFEST_VERSION = 2
 
 
 def _write_json(uri: str, obj: Any) -> None:
@@ -110,7 +113,11 @@ class Journal:
     @staticmethod
     def verified(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """chunk key → outcome, for the entries whose shards are all present and intact."""
-        return {e["chunk"]: e for e in entries if all(file_ok(s) for s in e["shards"])}
+        return {
+            e["chunk"]: e
+            for e in entries
+            if all(file_ok(f) for s in e["shards"] for f in s.get("files", [s]))
+        }
 
 
 def file_ok(entry: dict[str, Any]) -> bool:
@@ -136,6 +143,100 @@ def write_manifest(output: str, body: dict[str, Any]) -> str:
     return uri
 
 
-def read_manifest(output: str) -> dict[str, Any] | None:
-    manifest: dict[str, Any] | None = read_json(join(output, MANIFEST))
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a newer seqray may add keys: readers ignore them
+
+
+class FileEntry(_Entry):
+    uri: str
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class OutputEntry(FileEntry):
+    rows: int = Field(ge=0)
+    stage: str
+    format: str | None = None
+
+
+class InputEntry(_Entry):
+    uri: str
+    size: int = Field(ge=0)
+    format: str | None
+    checksum: str | None
+
+
+class ChunkEntry(_Entry):
+    id: str
+    source: str
+    records: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+
+
+class StageEntry(_Entry):
+    takes: str
+    gives: str
+    rows_in: int = Field(ge=0)
+    rows_out: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+
+
+class Manifest(_Entry):
+    """A finished run's manifest, validated: what downstream (HPC) jobs may rely on."""
+
+    manifest_version: int
+    seqray_version: str
+    created: str
+    complete: bool
+    config: dict[str, Any]
+    config_hash: str
+    inputs: list[InputEntry]
+    chunks: list[ChunkEntry]
+    shards: list[OutputEntry]  # the stages' outputs
+    files: list[FileEntry]  # reports and other files the stages wrote
+    rejects: list[FileEntry]
+    stages: dict[str, StageEntry]
+    reports: dict[str, Any]
+    reads: dict[str, int]
+
+
+def load(where: str) -> Manifest:
+    """The manifest of the run at `where` (its output directory, or the manifest file),
+    checked: a missing, unfinished, damaged or newer-versioned manifest is an error naming
+    the file and what is wrong."""
+    uri = where if where.endswith(".json") else join(where, MANIFEST)
+    fs, path = filesystem_for(uri)
+    try:
+        with fs.open_input_stream(path, compression=None) as f:
+            raw = f.read()
+    except OSError:
+        raise ManifestError(
+            f"{uri}: no manifest there (the run has not finished, or never ran)"
+        ) from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ManifestError(f"{uri}: not a seqray manifest: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{uri}: not a seqray manifest: not a JSON object")
+    version = data.get("manifest_version")
+    if not isinstance(version, int) or not 1 <= version <= MANIFEST_VERSION:
+        raise ManifestError(
+            f"{uri}: manifest_version {version!r} is not one this seqray reads "
+            f"(1 to {MANIFEST_VERSION}); a newer seqray wrote it"
+        )
+    if version < MANIFEST_VERSION:
+        raise ManifestError(
+            f"{uri}: manifest_version {version} was written by an older seqray "
+            f"(this one reads {MANIFEST_VERSION}); rerun the pipeline to refresh it"
+        )
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        where_what = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ManifestError(f"{uri}: not a valid seqray manifest: {where_what}") from None
+    if not manifest.complete:
+        raise ManifestError(f"{uri}: the run did not finish (complete is false)")
     return manifest

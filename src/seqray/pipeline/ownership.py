@@ -73,7 +73,8 @@ class Previous:
             for key in ("shards", "files", "rejects"):
                 listed += (self.manifest or {}).get(key, [])
         else:
-            listed += [s for e in self.journal for s in e.get("shards", [])]
+            shards = [s for e in self.journal for s in e.get("shards", [])]
+            listed += [f for s in shards for f in s.get("files", [s])]
             listed += self.journal_files
         return {absolute(s["uri"]): s for s in listed}
 

@@ -1,8 +1,10 @@
 """The stage registry: a stage is a named, typed step with its own pydantic config.
 
-Three kinds: a *source* plans chunks and reads them; a *map* stage turns each read batch
-into another (and may accumulate mergeable statistics); a *sink* writes batches into shards
-and joins them at the end. Later stages register here without touching the runners.
+Three roles: a *source* plans chunks and reads them; a *map* stage turns each batch into
+another (and may accumulate mergeable statistics); a *sink* writes batches into shards and
+joins them at the end. Each stage also says which batch kinds it takes and gives
+(`kinds.py`), what it needs to run (`Resources`) and whether it keeps state across batches.
+Later stages register here without touching the runners.
 """
 
 from __future__ import annotations
@@ -12,33 +14,58 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..io.fs import join
+from .kinds import READS, BatchKind
 from .outputs import Target
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ..io.writers import ShardWriter, WrittenFile
+    from .records import ChunkOutcome, ShardRecord
 
 _REGISTRY: dict[str, type[Stage]] = {}
 
 
+class Resources(BaseModel):
+    """What one worker running a stage needs (Ray's terms); `concurrency` caps how many
+    run at once. They shape where work runs, never the outputs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    num_cpus: float = Field(default=1, ge=0)
+    num_gpus: float = Field(default=0, ge=0)
+    memory: int | None = Field(default=None, ge=1)  # bytes
+    concurrency: int | None = Field(default=None, ge=1)
+
+
 class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # overrides the stage's own resource hints (e.g. GPUs for a model on a cluster)
+    resources: Resources | None = None
     # keys holding output file paths (a path or a list of them): `run -o` moves them
     path_fields: ClassVar[tuple[str, ...]] = ()
     # the stage's name in configs, set by `register` on the stage's Config
     stage_name: ClassVar[str]
 
 
+class Shared(Protocol):
+    """A large read-only object handed to workers by `runner.share`: `get()` gives it
+    (from Ray's object store on the Ray runner, the object itself in-process)."""
+
+    def get(self) -> Any: ...
+
+
 class TaskMapper(Protocol):
     """Runs `fn` over `items` where the pipeline runs: Ray tasks on the Ray runner, a plain
     loop in-process. Results come back in item order; a SeqrayError raised by `fn` is
-    re-raised intact in the driver."""
+    re-raised intact in the driver. `share(obj)` hands a large read-only object to the
+    workers that will run the stages."""
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+    def share(self, obj: Any) -> Shared: ...
 
 
 @dataclass
@@ -73,8 +100,8 @@ class PrepareContext:
     source_order: list[str]  # input URIs in plan order (R1 files for pairs)
     input_bytes: int  # size of all inputs
     # runs the map stages before this one, then `sink`, over every chunk; returns the chunk
-    # outcomes in plan order (keys: chunk, chunk_id, source, first_record, records, shards)
-    scan: Callable[[Any], list[dict[str, Any]]]
+    # outcomes in plan order
+    scan: Callable[[Any], list[ChunkOutcome]]
     reused: bool = False  # set by `load_prepared`: the work of an interrupted run was kept
 
     def state_dir(self, stage: str) -> str:
@@ -125,9 +152,28 @@ class Stage:
         """One line of what the stage found, for the run summary (from its report)."""
         return None
 
-    def needs_reads(self) -> bool:
-        """Whether the batches it takes must still be reads (`seq`, `qual`, …)."""
-        return True
+    # keeps state across batches (a model, a lookup table) that `setup` builds: runs once
+    # per worker process locally, in a pool of Ray actors on the Ray runner
+    stateful: ClassVar[bool] = False
+
+    def takes(self) -> tuple[BatchKind, ...]:
+        """The batch kinds it accepts."""
+        return (READS,)
+
+    def gives(self, taken: BatchKind) -> BatchKind:
+        """The kind of the batches it passes on, given the kind it takes."""
+        return taken
+
+    def resources(self) -> Resources:
+        """What a worker running it needs; the config's `resources` key overrides it."""
+        return self.config.resources or self.default_resources()
+
+    def default_resources(self) -> Resources:
+        return Resources()
+
+    def setup(self) -> None:
+        """Builds the state a stateful stage keeps across batches, once per worker (after
+        it arrives there, before its first batch)."""
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         """Every file and shard directory this stage writes, outside the run's `_seqray/`
@@ -138,10 +184,6 @@ class Stage:
     def input_paths(self) -> list[str]:
         """Files the stage reads besides the reads (a tokenizer, say): never written."""
         return []
-
-    def keeps_reads(self) -> bool:
-        """Whether the batches it passes on are still reads (tokens, for one, are not)."""
-        return True
 
 
 class Mergeable(Protocol):
@@ -218,7 +260,7 @@ class SinkStage(Stage):
     def open(self, chunk: Any, chunk_id: str, output: str) -> list[ShardWriter]:
         raise NotImplementedError
 
-    def finish(self, shards: list[dict[str, Any]], ctx: FinishContext) -> list[WrittenFile]:
+    def finish(self, shards: list[ShardRecord], ctx: FinishContext) -> list[WrittenFile]:
         raise NotImplementedError
 
 

@@ -15,7 +15,9 @@ from ..io.schema import read_schema
 from ..io.sources import plan_chunks
 from ..io.writers import ParquetShardWriter, TextShardWriter, WrittenFile, concatenate, write_json
 from ..qc.stats import ReadStats, stats_rows
+from .kinds import ANY, READS, BatchKind
 from .outputs import Target
+from .records import ShardRecord
 from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
 
 
@@ -189,8 +191,8 @@ class WriteStage(SinkStage):
     Config = WriteConfig
     config: WriteConfig
 
-    def needs_reads(self) -> bool:
-        return self.config.format != "parquet"
+    def takes(self) -> tuple[BatchKind, ...]:
+        return ANY if self.config.format == "parquet" else (READS,)
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         c = self.config
@@ -244,23 +246,22 @@ class WriteStage(SinkStage):
             )
         return writers
 
-    def finish(self, shards: list[dict], ctx: FinishContext) -> list[WrittenFile]:
+    def finish(self, shards: list[ShardRecord], ctx: FinishContext) -> list[WrittenFile]:
         """Joins the parts of single-file outputs in read-identity order."""
         output = ctx.output
         _, single = self.config.resolved()
         if not single:
-            return [WrittenFile(s["uri"], s["rows"], s["bytes"], s["sha256"]) for s in shards]
+            return [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for s in shards for f in s.files]
         out = []
         for mate in ("_R1", "_R2", ""):
             parts = [
                 s
                 for s in shards
-                if s["uri"].endswith(f"{mate}.{self._ext()}")
+                if s.uri.endswith(f"{mate}.{self._ext()}")
                 and (
                     mate
                     or not (
-                        s["uri"].endswith("_R1." + self._ext())
-                        or s["uri"].endswith("_R2." + self._ext())
+                        s.uri.endswith("_R1." + self._ext()) or s.uri.endswith("_R2." + self._ext())
                     )
                 )
             ]
@@ -269,7 +270,7 @@ class WriteStage(SinkStage):
             target = join(output, f"{self.config.path}{mate}.{self._ext()}")
             if self.config.files:
                 target = self.config.files[mate == "_R2"]
-            f = concatenate([s["uri"] for s in parts], target)
-            f.rows = sum(s["rows"] for s in parts)
+            f = concatenate([s.uri for s in parts], target)
+            f.rows = sum(s.rows for s in parts)
             out.append(f)
         return out

@@ -64,7 +64,7 @@ def run_qc(
     """Runs QC and returns the `qc` report: reads and bases in, passed, per filter reason
     and duplicated, per input file and in total (see `qc_pipeline` for the arguments)."""
     from ..pipeline.config import parse_config
-    from ..pipeline.runner import run_pipeline
+    from ..pipeline.driver import run_pipeline
 
     cfg = parse_config(qc_pipeline(in1, in2, **kwargs))
     result = run_pipeline(cfg, overwrite=overwrite)

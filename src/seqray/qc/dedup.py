@@ -240,7 +240,7 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
         return saved["marks"]
     partitions = scan_partitions(ctx.input_bytes)
     outcomes = ctx.scan(DuplicateScan(directory, ctx.source_order, partitions))
-    uris = [s["uri"] for o in outcomes for s in o["shards"] if s["stage"] == "dedup-scan"]
+    uris = [s.uri for o in outcomes for s in o.shards_of("dedup-scan")]
     results = ctx.runner.map(reduce_partition, [(p, uris) for p in range(partitions)])
     dups = np.sort(np.concatenate([r[0] for r in results]))
     firsts = np.concatenate([r[1] for r in results])
@@ -251,15 +251,15 @@ def build_duplicate_marks(ctx: PrepareContext) -> dict[str, str]:
     marks: dict[str, str] = {}
     files = []
     for o in outcomes:
-        base = source_index[o["source"]] << SOURCE_SHIFT
-        lo, hi = base + o["first_record"], base + o["first_record"] + o["records"]
+        base = source_index[o.source] << SOURCE_SHIFT
+        lo, hi = base + o.first_record, base + o.first_record + o.records
         d = dups[np.searchsorted(dups, lo) : np.searchsorted(dups, hi)]
         a, b = np.searchsorted(firsts, lo), np.searchsorted(firsts, hi)
         if not len(d) and a == b:
             continue
-        uri = join(directory, f"marks-{o['chunk_id']}.i64")
+        uri = join(directory, f"marks-{o.chunk_id}.i64")
         files.append(_save_marks(uri, dups=d - base, firsts=firsts[a:b] - base, counts=counts[a:b]))
-        marks[o["chunk"]] = uri
+        marks[o.chunk] = uri
     for u in uris:
         fs, path = filesystem_for(u)
         fs.delete_file(path)

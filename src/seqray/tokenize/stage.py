@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, SOURCE
 from ..io.writers import ParquetShardWriter
+from ..pipeline.kinds import TOKENS, BatchKind
 from ..pipeline.outputs import Target
 from ..pipeline.registry import (
     FinishContext,
@@ -121,6 +122,7 @@ class BpeSample(SinkStage):
     name = "bpe-sample"
 
     def __init__(self, directory: str, limit: int):
+        super().__init__(StageConfig())
         self.directory, self.limit = directory, limit
 
     def open(self, chunk, chunk_id: str, output: str) -> list:
@@ -187,9 +189,9 @@ class TokenizeStage(MapStage):
             return
         directory = ctx.state_dir("bpe")
         outcomes = ctx.scan(BpeSample(directory, c.sample_reads))
-        shards = [s for o in outcomes for s in o["shards"] if s["stage"] == "bpe-sample"]
-        take = sample_share([s["rows"] for s in shards], c.sample_reads)
-        seqs = [q for s, n in zip(shards, take) if n for q in _read_sample(s["uri"], n)]
+        shards = [s for o in outcomes for s in o.shards_of("bpe-sample")]
+        take = sample_share([s.rows for s in shards], c.sample_reads)
+        seqs = [q for s, n in zip(shards, take) if n for q in _read_sample(s.uri, n)]
         if not seqs:
             raise ConfigError("tokenize: no reads to train the bpe model on")
         self.trained = train_bpe(seqs, c.vocab_size).to_str()
@@ -207,8 +209,8 @@ class TokenizeStage(MapStage):
             identity = [pa.field("read", pa.int64(), nullable=False)]
         return pa.schema(self.tokenizer.output_fields(identity, SEQ2 in schema.names))
 
-    def keeps_reads(self) -> bool:
-        return False
+    def gives(self, taken: BatchKind) -> BatchKind:
+        return TOKENS
 
     def transform(self, table: pa.Table, acc: TokenStats, chunk) -> pa.Table:
         return self.tokenizer.encode_batch(table, acc)

@@ -1,0 +1,86 @@
+"""The in-process runner: chunks one after another in this process, no start-up cost."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from ...io.chunks import Chunk
+from ...io.sources import Numbering, number_chunks
+from ..chunk import process_chunk
+from ..definition import Pipeline
+from ..records import ChunkOutcome
+from . import BatchSink, OutcomeSink, journaled
+
+
+@dataclass
+class LocalShared:
+    """An object shared in-process: the object itself."""
+
+    obj: Any
+
+    def get(self) -> Any:
+        return self.obj
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or os.cpu_count() or 1
+
+    def start(self) -> None:
+        pass
+
+    def nodes(self) -> int:
+        return 1
+
+    def share(self, obj: Any) -> LocalShared:
+        return LocalShared(obj)
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[Any]:
+        out = []
+        for x in items:
+            out.append(fn(x))
+            if on_done is not None:
+                on_done(len(out))
+        return out
+
+    def run(
+        self,
+        pipeline: Pipeline,
+        chunks: list[Chunk],
+        ids: dict[str, str],
+        output: str,
+        done: dict[str, ChunkOutcome],
+        on_outcome: OutcomeSink,
+        on_batch: BatchSink | None = None,
+    ) -> None:
+        if any(c.split_pair for c in chunks):
+            # R2 starts of split pairs need every chunk's count first
+            chunks = number_chunks(chunks, pipeline.read_options(), known=journaled(done))
+        pipeline.setup()  # this process is the one worker: stateful stages build once
+        numbering = Numbering()  # ordinals as the chunks are read, no counting pass
+        for ch in chunks:
+            first = numbering.first(ch)
+            if ch.key in done:
+                numbering.advance(ch, first, done[ch.key].records)
+                continue
+            outcome = process_chunk(
+                pipeline,
+                replace(ch, first_record=first),
+                ids[ch.key],
+                output,
+                self.threads,
+                on_batch and partial(on_batch, ch.key),
+            )
+            numbering.advance(ch, first, outcome.records)
+            on_outcome(outcome)

@@ -1,0 +1,216 @@
+"""The Ray runner: chunks as Ray tasks (or, for stateful stages, on a pool of actors), on
+a local Ray instance or the cluster at `address`.
+
+The pipeline goes to the object store once and every task or actor takes it from there;
+objects stages share (`share`) go there once too, so a task carries references only.
+Outcomes stream back as tasks finish; a user's data error (`SeqrayError`) travels back as
+data and is raised intact in the driver (Ray would wrap it beyond recognition).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from ..._alloc import keep_freed_memory
+from ...errors import SeqrayError
+from ...io.chunks import Chunk
+from ...io.parse import ReadOptions, count_chunk_records
+from ...io.sources import number_chunks
+from ..chunk import process_chunk
+from ..definition import Pipeline
+from ..records import ChunkOutcome
+from ..registry import Resources
+from . import BatchSink, OutcomeSink, journaled
+
+
+class RayShared:
+    """An object in Ray's object store: workers map it (NumPy arrays without a copy),
+    once per deserialized handle."""
+
+    def __init__(self, ref: Any):
+        self.ref = ref
+        self._value: Any = None
+        self._got = False
+
+    def get(self) -> Any:
+        if not self._got:
+            import ray
+
+            self._value, self._got = ray.get(self.ref), True
+        return self._value
+
+    def __getstate__(self) -> dict:
+        return {"ref": self.ref, "_value": None, "_got": False}
+
+
+def _shipping_errors(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    keep_freed_memory()
+    try:
+        return True, fn(*args)
+    except SeqrayError as exc:
+        return False, pickle.dumps(exc)
+
+
+def _unshipped(result: tuple[bool, Any]) -> Any:
+    ok, value = result
+    if not ok:
+        raise pickle.loads(value)
+    return value
+
+
+def _count_one(chunk: Chunk, options: ReadOptions) -> int:
+    return count_chunk_records(chunk, options)
+
+
+class ChunkWorker:
+    """An actor holding the pipeline with its stateful stages set up, once."""
+
+    def __init__(self, pipeline: Pipeline):
+        keep_freed_memory()
+        self.pipeline = pipeline
+        pipeline.setup()
+
+    def process(self, chunk: Chunk, chunk_id: str, output: str) -> tuple[bool, Any]:
+        return _shipping_errors(process_chunk, self.pipeline, chunk, chunk_id, output)
+
+
+def _options(res: Resources) -> dict[str, Any]:
+    out: dict[str, Any] = {"num_cpus": res.num_cpus}
+    if res.num_gpus:
+        out["num_gpus"] = res.num_gpus
+    if res.memory:
+        out["memory"] = res.memory
+    return out
+
+
+class RayRunner:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        self.address = address
+        self.num_cpus = num_cpus
+
+    def start(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=self.num_cpus, **kwargs)
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+    def nodes(self) -> int:
+        import ray
+
+        self.start()
+        return sum(1 for n in ray.nodes() if n.get("Alive"))
+
+    def share(self, obj: Any) -> RayShared:
+        import ray
+
+        self.start()
+        return RayShared(ray.put(obj))
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[Any]:
+        """One Ray task per item, results in item order (for reduce steps in `finish`)."""
+        import ray
+
+        self.start()
+        remote = ray.remote(num_cpus=1)(_shipping_errors)
+        fn_ref = ray.put(fn)
+        refs = [remote.remote(fn_ref, x) for x in items]
+        pending = list(refs)
+        while pending and on_done is not None:
+            _, pending = ray.wait(pending, num_returns=1)
+            on_done(len(refs) - len(pending))
+        return [_unshipped(r) for r in ray.get(refs)]
+
+    def count(self, chunks: list[Chunk], options: ReadOptions) -> list[int]:
+        """Records of each chunk (in order), counted in parallel tasks."""
+        return self.map(partial(_count_one, options=options), chunks)
+
+    def _slots(self, res: Resources) -> int:
+        """How many chunks may run at once: what the cluster holds of what one needs."""
+        import ray
+
+        total = ray.cluster_resources()
+        fits = [int(total.get("CPU", 1) // max(res.num_cpus, 1e-9))]
+        if res.num_gpus:
+            fits.append(int(total.get("GPU", 0) // res.num_gpus))
+        n = max(1, min(fits))
+        return min(n, res.concurrency) if res.concurrency else n
+
+    def run(
+        self,
+        pipeline: Pipeline,
+        chunks: list[Chunk],
+        ids: dict[str, str],
+        output: str,
+        done: dict[str, ChunkOutcome],
+        on_outcome: OutcomeSink,
+        on_batch: BatchSink | None = None,
+    ) -> None:
+        import ray
+
+        self.start()
+        # ordinals of split files: counts from the journal where known, else counted now
+        chunks = number_chunks(chunks, pipeline.read_options(), self.count, journaled(done))
+        todo = deque(ch for ch in chunks if ch.key not in done)
+        if not todo:
+            return
+        res = pipeline.resources()
+        slots = self._slots(res)
+        ref = ray.put(pipeline)  # once: every task and actor takes it from the object store
+        if pipeline.stateful:
+            actor: Any = ray.remote(ChunkWorker).options(**_options(res))
+            free = deque(actor.remote(ref) for _ in range(min(slots, len(todo))))
+
+            def submit(ch: Chunk) -> Any:
+                worker = free.popleft()
+                future = worker.process.remote(ch, ids[ch.key], output)
+                busy[future] = worker
+                return future
+        else:
+            task = ray.remote(_shipping_errors).options(**_options(res))
+            free = deque()
+
+            def submit(ch: Chunk) -> Any:
+                return task.remote(process_chunk, ref, ch, ids[ch.key], output)
+
+        busy: dict[Any, Any] = {}
+        # twice the slots in flight: a finished task's slot refills without a round trip
+        window = len(free) if pipeline.stateful else 2 * slots
+        in_flight: list[Any] = []
+        try:
+            while todo or in_flight:
+                while todo and len(in_flight) < window:
+                    in_flight.append(submit(todo.popleft()))
+                finished, in_flight = ray.wait(in_flight, num_returns=1)
+                for f in finished:
+                    if f in busy:
+                        free.append(busy.pop(f))
+                    on_outcome(_unshipped(ray.get(f)))
+        finally:
+            for f in in_flight:
+                ray.cancel(f)
+            for worker in [*free, *busy.values()]:
+                ray.kill(worker)
