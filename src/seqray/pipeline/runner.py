@@ -35,6 +35,7 @@ from ..io.readers import open_chunk
 from ..io.schema import SEQ, SEQ2, read_schema
 from ..io.sources import InputFile, number_chunks
 from ..io.writers import AtomicFile
+from .cluster import check_cluster
 from .config import PipelineConfig, absolute_paths
 from .manifest import MANIFEST, Journal, write_manifest
 from .outputs import STATE_DIR, Target, check_clashes, normalize, within
@@ -651,7 +652,14 @@ def run_pipeline(
             {**t.to_json(), "external": not within(normalize(t.uri), out_dir)} for t in targets
         ],
     }
-    claim = claim_output(output, targets, header, resume=resume, overwrite=overwrite)
+    the_runner = choose_runner(config, inputs, runner)
+    # on a cluster, every node must see the output and the inputs: checked before a write
+    cluster = partial(
+        check_cluster, the_runner, output, config.run.shared_output, inputs, pipeline.input_paths()
+    )
+    claim = claim_output(
+        output, targets, header, resume=resume, overwrite=overwrite, before_write=cluster
+    )
     if claim.verified is not None:  # a finished run, found intact: nothing to do
         return _finished(claim.previous, claim.verified, t_start)
     journal = Journal(output)
@@ -660,7 +668,6 @@ def run_pipeline(
     progress = progress or Progress()
     ids = _chunk_ids(chunks)
     outcomes: dict[str, dict] = dict(done)
-    the_runner = choose_runner(config, inputs, runner)
     prepared = _prepare_stages(
         pipeline, chunks, ids, output, the_runner, header["config_hash"], resume, progress
     )
