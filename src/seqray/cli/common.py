@@ -40,6 +40,11 @@ OVERWRITE_HELP = (
     "Replace the seqray run at the output (never files it did not write: with any there, "
     "the run is refused)."
 )
+SHARED_OUTPUT_HELP = (
+    "The local output is on a filesystem every node of the Ray cluster mounts at the same "
+    "path (NFS, Lustre): without it, a cluster with other nodes refuses a local output "
+    "(run.shared_output)."
+)
 ARGV: list[str] = []  # the command line as typed (set by main), to name options as typed
 
 

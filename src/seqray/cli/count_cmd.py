@@ -12,7 +12,14 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from .common import OVERWRITE_HELP, RESUME_HELP, console, out, pipeline_config
+from .common import (
+    OVERWRITE_HELP,
+    RESUME_HELP,
+    SHARED_OUTPUT_HELP,
+    console,
+    out,
+    pipeline_config,
+)
 from .progress import QUIET, progress_for
 
 
@@ -57,6 +64,7 @@ def count_run(
     threads: int = typer.Option(None, "--threads", "-t", help="CPUs (default: all)."),
     runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
+    shared_output: bool = typer.Option(False, "--shared-output", help=SHARED_OUTPUT_HELP),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     quiet: bool = QUIET,
@@ -76,6 +84,8 @@ def count_run(
     run = {"runner": "ray" if address and runner == "auto" else runner, "num_cpus": threads}
     if address:
         run["address"] = address
+    if shared_output:
+        run["shared_output"] = True
     cfg = pipeline_config(
         ctx,
         {"output": output, "run": run, "stages": [{"read": {"paths": inputs}}, {"count": stage}]},

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from .common import OVERWRITE_HELP, RESUME_HELP, console, typed_option
+from .common import OVERWRITE_HELP, RESUME_HELP, SHARED_OUTPUT_HELP, console, typed_option
 from .progress import QUIET, progress_for
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ def run(
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
+    shared_output: bool = typer.Option(False, "--shared-output", help=SHARED_OUTPUT_HELP),
     num_cpus: int = typer.Option(None, "--num-cpus", min=1, help="CPUs for a local Ray cluster."),
     runner: str = typer.Option(None, "--runner", help="auto, local or ray (overrides the config)."),
     output: str = typer.Option(
@@ -45,6 +46,8 @@ def run(
         runner = runner or "ray"
     if num_cpus:
         updates["num_cpus"] = num_cpus
+    if shared_output:
+        updates["shared_output"] = True
     if updates:
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
     if output:

@@ -49,11 +49,14 @@ def parse_size(v) -> int:
 
 
 class RunSettings(BaseModel):
-    """How to run; only chunk_bytes and block_bases shape the outputs."""
+    """How to run; only chunk_bytes, block_bases and on_error shape the outputs.
+    `shared_output`: the (local) output is on a filesystem every node of the Ray cluster
+    mounts at the same path (NFS, Lustre), so tasks on any node may write into it."""
 
     model_config = ConfigDict(extra="forbid")
     runner: Literal["auto", "local", "ray"] = "auto"
     address: str | None = None
+    shared_output: bool = False
     num_cpus: int | None = Field(default=None, ge=1)
     chunk_bytes: int = Field(default=DEFAULT_CHUNK_BYTES, ge=1)
     block_bases: int = Field(default=DEFAULT_BLOCK_BASES, ge=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from .. import __version__
@@ -18,6 +19,7 @@ from ..errors import ConfigError
 from ..io.chunks import Chunk
 from ..io.fs import join
 from .chunk import chunk_ids
+from .cluster import check_cluster
 from .config import PipelineConfig, absolute_paths
 from .definition import Pipeline
 from .finishing import finish_run
@@ -174,7 +176,14 @@ def run_pipeline(
             {**t.to_json(), "external": not within(normalize(t.uri), out_dir)} for t in targets
         ],
     }
-    claim = claim_output(output, targets, header, resume=resume, overwrite=overwrite)
+    the_runner = choose_runner(config, inputs, runner)
+    # on a cluster, every node must see the output and the inputs: checked before a write
+    cluster = partial(
+        check_cluster, the_runner, output, config.run.shared_output, inputs, pipeline.input_paths()
+    )
+    claim = claim_output(
+        output, targets, header, resume=resume, overwrite=overwrite, before_write=cluster
+    )
     if claim.verified is not None:  # a finished run, found intact: nothing to do
         return _finished(claim.previous, claim.verified, t_start)
     journal = Journal(output)
@@ -184,7 +193,6 @@ def run_pipeline(
     progress = progress or Progress()
     ids = chunk_ids(chunks)
     outcomes: dict[str, ChunkOutcome] = dict(done)
-    the_runner = choose_runner(config, inputs, runner)
     prepared = _prepare_stages(
         pipeline, chunks, ids, output, the_runner, header["config_hash"], resume, progress
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -311,10 +311,18 @@ class Claim:
 
 
 def claim_output(
-    output: str, targets: list[Target], header: dict, *, resume: bool, overwrite: bool
+    output: str,
+    targets: list[Target],
+    header: dict,
+    *,
+    resume: bool,
+    overwrite: bool,
+    before_write: Callable[[], None] | None = None,
 ) -> Claim:
     """Checks the output before anything is read, then clears a replaced run (`overwrite`)
-    or picks up an interrupted one (`resume`), and writes the run marker."""
+    or picks up an interrupted one (`resume`), and writes the run marker. `before_write`
+    runs the caller's own checks once the output is known to be claimable, before it is
+    changed (not for a finished run, which `resume` only verifies)."""
     outer = enclosing_run(output)
     if outer is not None:
         raise OutputError(
@@ -341,8 +349,10 @@ def claim_output(
         )
     if overwrite and prev.state != "empty":
         check_replaceable(prev)  # before anything else: name what is in the way
-    check_writable(targets)
+    check_writable(targets)  # writes nothing locally (an S3 probe is removed at once)
     check_targets_free(targets, prev)
+    if before_write is not None:
+        before_write()
     if resume and prev.state == "partial":
         journal.check_header(header)
         remove_stale_temporaries(prev, targets)

@@ -51,9 +51,6 @@ class Runner(Protocol):
     def share(self, obj: Any) -> Shared:
         """Hands a large read-only object to the workers, once."""
 
-    def nodes(self) -> int:
-        """How many machines the work may run on."""
-
 
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None) -> Runner:
     kind = runner or config.run.runner

@@ -35,9 +35,6 @@ class LocalRunner:
     def start(self) -> None:
         pass
 
-    def nodes(self) -> int:
-        return 1
-
     def share(self, obj: Any) -> LocalShared:
         return LocalShared(obj)
 

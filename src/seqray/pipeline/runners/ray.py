@@ -113,12 +113,6 @@ class RayRunner:
             ray.init(num_cpus=self.num_cpus, **kwargs)
         logging.getLogger("ray.data").setLevel(logging.WARNING)
 
-    def nodes(self) -> int:
-        import ray
-
-        self.start()
-        return sum(1 for n in ray.nodes() if n.get("Alive"))
-
     def share(self, obj: Any) -> RayShared:
         import ray
 
