@@ -3,17 +3,24 @@ export` (a Hugging Face tokenizer directory)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import typer
 from rich.table import Table
 
+from ..tokenize.registry import scheme_class, scheme_names
 from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config, validated
 from .progress import QUIET, progress_for
 
-SCHEMES = "kmer, nt6, char, bpe, hashed or protein"
-
+if TYPE_CHECKING:
+    SchemeName = str
+else:  # a choice of the registered schemes
+    SchemeName = Literal[scheme_names()]
 
 # options the `tokenize` and `tokenizer export` commands share
-SCHEME = typer.Option("kmer", "--scheme", help=f"Tokenization: {SCHEMES}.")
+SCHEME = typer.Option(
+    "kmer", "--scheme", metavar="<scheme>", help=f"Tokenization: {', '.join(scheme_names())}."
+)
 STRIDE = typer.Option(1, "--stride", help="Bases between k-mer starts.")
 CANONICAL = typer.Option(True, help="hashed: reverse complements share an id.")
 BUCKETS = typer.Option(None, "--buckets", help="hashed: ids = hash mod buckets.")
@@ -54,7 +61,7 @@ def tokenize(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
     output: str = typer.Option(..., "--output", "-o", help="Output directory."),
-    scheme: str = SCHEME,
+    scheme: SchemeName = SCHEME,
     k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6, at most 8; hashed: 21)."),
     stride: int = STRIDE,
     canonical: bool = CANONICAL,
@@ -92,7 +99,7 @@ def tokenize(
         truncate=truncate,
         padding=padding,
     )
-    read: dict = {"paths": inputs, "alphabet": "protein" if scheme == "protein" else "dna"}
+    read: dict = {"paths": inputs, "alphabet": scheme_class(scheme).read_alphabet}
     if mate:
         read["mate_paths"] = mate
     cfg = {
@@ -144,7 +151,7 @@ tokenizer_app = typer.Typer(
 def export(
     ctx: typer.Context,
     out_dir: str = typer.Argument(..., help="Directory to write (local or s3://)."),
-    scheme: str = SCHEME,
+    scheme: SchemeName = SCHEME,
     k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6; hashed: 21)."),
     stride: int = STRIDE,
     canonical: bool = CANONICAL,
@@ -166,20 +173,19 @@ def export(
     config = validated(ctx, TokenizeConfig, opts, OPTION_NAMES)
     check_new_directory(out_dir, "tokenizer export")  # before any training
     trained = None
-    if scheme == "bpe":
+    if config.scheme_type.trains:
         if not train:
-            raise typer.BadParameter("bpe: give reads to train on", param_hint="--train")
-        trained = _train_from_files(train, vocab_size, sample_reads)
+            raise typer.BadParameter(f"{scheme}: give reads to train on", param_hint="--train")
+        trained = config.train(_first_reads(train, sample_reads))
     tok = config.build(trained)
     for f in tok.export(out_dir):
         console.print(f"wrote {f.uri}", highlight=False)
 
 
-def _train_from_files(paths: list[str], vocab_size: int, sample_reads: int) -> str:
-    """The first `sample_reads` reads of the files, in order, train the BPE model."""
+def _first_reads(paths: list[str], sample_reads: int) -> list[str]:
+    """The first `sample_reads` reads of the files, in order (what a model trains on)."""
     from ..io.parse import ReadOptions
     from ..io.sources import plan_chunks
-    from ..tokenize.bpe import train_bpe
     from .common import iter_chunk_tables
 
     chunks, _ = plan_chunks(paths)
@@ -188,4 +194,4 @@ def _train_from_files(paths: list[str], vocab_size: int, sample_reads: int) -> s
         seqs += t.column("seq").slice(0, sample_reads - len(seqs)).cast("large_string").to_pylist()
         if len(seqs) >= sample_reads:
             break
-    return train_bpe(seqs, vocab_size).to_str()
+    return seqs

@@ -3,18 +3,23 @@ k-mers and proteins; windowing to max_length; Hugging Face export (see docs/toke
 
 from __future__ import annotations
 
+# the scheme modules: importing one registers its schemes (seqray.tokenize.registry), and
+# the package imports them all before any of its modules is used; a new one is added here
+from . import bpe, schemes  # noqa: F401  (imported for their registrations)
+from .base import Tokenizer
+from .bpe import BPETokenizer
 from .hf_export import load_tokenizer
+from .registry import make_tokenizer, scheme_class, scheme_names
 from .schemes import (
     CharTokenizer,
     HashedTokenizer,
     KmerTokenizer,
     NT6Tokenizer,
     ProteinTokenizer,
-    Tokenizer,
-    make_tokenizer,
 )
 
 __all__ = [
+    "BPETokenizer",
     "CharTokenizer",
     "HashedTokenizer",
     "KmerTokenizer",
@@ -23,4 +28,6 @@ __all__ = [
     "Tokenizer",
     "load_tokenizer",
     "make_tokenizer",
+    "scheme_class",
+    "scheme_names",
 ]

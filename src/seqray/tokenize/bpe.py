@@ -3,22 +3,27 @@
 Training and encoding run in the `tokenizers` Rust library (multi-threaded); seqray hands it
 whole batches and turns the ids into flat arrays. Each read is one word (no pre-tokenizer),
 so merges may span any bases, as in DNABERT-2. Specials follow DNABERT-2's layout:
-`[UNK] [CLS] [SEP] [PAD] [MASK]` = ids 0..4.
+`[UNK] [CLS] [SEP] [PAD] [MASK]` = ids 0..4. The model is its own Hugging Face export
+(raw sequences in).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import ConfigError
 from ..io.fs import filesystem_for, join
-from .schemes import Encoded, Tokenizer
+from .base import Encoded, Tokenizer
+from .registry import register
 from .vocab import Vocab
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer as HFTokenizer
 
 BPE_SPECIALS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
 DEFAULT_ALPHABET = "ACGTN"
@@ -45,14 +50,22 @@ def train_bpe(seqs: Iterable[str], vocab_size: int = 4096, alphabet: str = DEFAU
     return tok
 
 
+@register
 class BPETokenizer(Tokenizer):
-    """Applies a trained BPE model; `tokenizer` is a tokenizers.Tokenizer or its JSON."""
+    """Applies a trained BPE model: `tokenizer` is a tokenizers.Tokenizer or its JSON, or
+    else `path` a directory (or tokenizer.json) that seqray or Hugging Face saved."""
 
     scheme = "bpe"
+    trains = True
+    train_options = ("vocab_size",)
 
-    def __init__(self, tokenizer: Any, **rows: Any):
+    def __init__(self, tokenizer: Any = None, path: str | None = None, **rows: Any):
         from tokenizers import Tokenizer as HFTokenizer
 
+        if tokenizer is None:
+            if path is None:
+                raise ConfigError("tokenize: bpe needs a trained tokenizer (train one first)")
+            tokenizer = read_tokenizer_json(path)
         if isinstance(tokenizer, str):
             tokenizer = HFTokenizer.from_str(tokenizer)
         self.hf = tokenizer
@@ -106,19 +119,22 @@ class BPETokenizer(Tokenizer):
         return Encoded(ids, toff, starts)
 
     @classmethod
-    def load(
-        cls,
-        tokenizer: Any = None,
-        path: str | None = None,
-        **rows: Any,
-    ) -> BPETokenizer:
-        """From a tokenizers.Tokenizer / JSON string, or a directory (or tokenizer.json) that
-        seqray or Hugging Face saved."""
-        if tokenizer is None:
-            if path is None:
-                raise ConfigError("tokenize: bpe needs a trained tokenizer (train one first)")
-            tokenizer = read_tokenizer_json(path)
-        return cls(tokenizer, **rows)
+    def train(cls, seqs: list[str], vocab_size: int = 4096, **options: Any) -> str:
+        return str(train_bpe(seqs, vocab_size).to_str())
+
+    def hf_tokenizer(self) -> HFTokenizer:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        return HFTokenizer.from_str(self.hf.to_str())
+
+    def export_settings(self) -> dict:
+        settings = super().export_settings()
+        settings.pop("vocab_size")  # the model's own
+        return settings
+
+    @classmethod
+    def from_export(cls, directory: str, **options: Any) -> Tokenizer:
+        return cls(path=directory, **options)
 
 
 def read_tokenizer_json(path: str) -> str:
@@ -137,24 +153,3 @@ def read_tokenizer_json(path: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"{path}: not a tokenizer JSON file ({exc})") from exc
     return text
-
-
-def sample_share(counts: list[int], total: int) -> list[int]:
-    """How many reads to take from each chunk's sample so `total` are taken overall, spread
-    evenly over the chunks (a chunk with fewer gives what it has)."""
-    take = [0] * len(counts)
-    left = total
-    open_ = [i for i, c in enumerate(counts) if c > 0]
-    while left > 0 and open_:
-        share = max(1, left // len(open_))
-        nxt = []
-        for i in open_:
-            t = min(share, counts[i] - take[i], left)
-            take[i] += t
-            left -= t
-            if take[i] < counts[i]:
-                nxt.append(i)
-            if left == 0:
-                break
-        open_ = nxt
-    return take

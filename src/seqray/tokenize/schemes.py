@@ -1,250 +1,49 @@
-"""Tokenizer objects: one per scheme, each turning a column of reads into rows of token ids.
-
-Every tokenizer works on whole Arrow columns (zero-copy NumPy views, Numba kernels), so it
-can be used as-is inside `ray.data.Dataset.map_batches(tok, batch_format="pyarrow")`:
-`tok(batch)` returns a table with the read identity (`source`, `record` where the batch has
-them, else `read`, the row index), `window`, `offset` (base offset of the row's first
-token in its read), `input_ids` (`list<int32>`) and, when padding, `attention_mask`
-(`list<int8>`). Paired batches (`seq2`) add `mate` (1 or 2).
+"""The built-in schemes: DNABERT k-mers, hashed k-mers, Nucleotide-Transformer 6-mers,
+HyenaDNA characters and ProtBERT residues (BPE: seqray.tokenize.bpe). Each declares its
+config keys and checks them, and builds its own Hugging Face export (`hf_tokenizer`) for
+the input its model's users give (`hf_text`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from ..errors import ConfigError
-from ..io.buffers import values_offsets
-from ..io.schema import RECORD, SEQ, SEQ2, SOURCE, numeric_array
 from . import kernels
+from .base import Encoded, Tokenizer
+from .hf_export import word_level
+from .registry import make_tokenizer, register
 from .vocab import (
     DNABERT_ORDER,
-    Vocab,
+    PROTEIN_ALPHABETS,
     byte_table,
     digit_table,
     dnabert_vocab,
     hyena_vocab,
+    kmers,
     nt_vocab,
     protein_groups,
     protein_vocab,
     specials_vocab,
 )
-from .windows import Rows, check_window_options, make_rows
 
 if TYPE_CHECKING:
-    from ..io.writers import WrittenFile
+    from tokenizers import Tokenizer as HFTokenizer
 
+# `make_tokenizer` and `Encoded` are found here too (their home before the registry)
+__all__ = [
+    "CharTokenizer",
+    "Encoded",
+    "HashedTokenizer",
+    "KmerTokenizer",
+    "NT6Tokenizer",
+    "ProteinTokenizer",
+    "make_tokenizer",
+]
 
-@dataclass
-class Encoded:
-    """The tokens of a batch of reads, before windows: flat ids with per-read offsets.
-    `starts` holds each token's base offset in its read; None means token j of a read starts
-    at j * step bases."""
-
-    ids: np.ndarray  # int32
-    offsets: np.ndarray  # int64[n_reads + 1]
-    starts: np.ndarray | None = None
-    step: int = 1
-
-    def first_bases(self, rows: Rows) -> np.ndarray:
-        """Base offset of each row's first token (0 for a row with no tokens)."""
-        if self.starts is None:
-            return rows.first_token * self.step
-        idx = self.offsets[rows.read] + rows.first_token
-        has = idx < self.offsets[rows.read + 1]
-        out = np.zeros(len(idx), dtype=np.int64)
-        out[has] = self.starts[idx[has]]
-        return out
-
-
-def list_array(offsets: np.ndarray, values: np.ndarray, value_type: pa.DataType) -> pa.Array:
-    """list<value_type> over NumPy offsets (int64, checked to fit list's int32) and values."""
-    if len(offsets) and offsets[-1] > np.iinfo(np.int32).max:
-        raise ConfigError("a batch holds more than 2^31 token ids; lower run.block_bases")
-    child = numeric_array(values)
-    buf = pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int32))
-    return pa.Array.from_buffers(
-        pa.list_(value_type), len(offsets) - 1, [None, buf], children=[child]
-    )
-
-
-def _column(data: Any, name: str = SEQ) -> pa.Array | pa.ChunkedArray:
-    if isinstance(data, pa.Table | pa.RecordBatch):
-        return data.column(name)
-    if isinstance(data, pa.Array | pa.ChunkedArray):
-        return data
-    return pa.array([s.encode() if isinstance(s, str) else s for s in data], pa.large_binary())
-
-
-class Tokenizer:
-    """Base of the schemes: the shared rows/windows/table logic.
-
-    add_special_tokens: wrap each row in the scheme's [CLS]/[SEP] (those the model uses);
-    max_length: at most this many ids a row, specials included; longer reads become windows
-    overlapping by `overlap` tokens, or with `truncate` keep their first window only;
-    padding: pad rows to max_length with [PAD] and add an attention mask."""
-
-    scheme: ClassVar[str]
-    vocab: Vocab  # each scheme sets it before Tokenizer.__init__, which reads special ids
-    step: int = 1
-
-    def __init__(
-        self,
-        *,
-        add_special_tokens: bool = True,
-        max_length: int | None = None,
-        overlap: int = 0,
-        truncate: bool = False,
-        padding: bool = False,
-    ):
-        self.add_special_tokens = add_special_tokens
-        self.max_length, self.overlap = max_length, overlap
-        self.truncate, self.padding = truncate, padding
-        nspec = (self.cls_id >= 0) + (self.sep_id >= 0)
-        msg = check_window_options(max_length, overlap, truncate, padding, nspec)
-        if msg:
-            raise ConfigError(f"tokenize: {msg}")
-
-    # -- ids of the roles; -1 where the scheme has none or specials are off ----------------
-    @property
-    def pad_id(self) -> int:
-        return self.vocab.id(self.vocab.pad)
-
-    @property
-    def unk_id(self) -> int:
-        return self.vocab.id(self.vocab.unk)
-
-    @property
-    def cls_id(self) -> int:
-        return self.vocab.id(self.vocab.cls) if self.add_special_tokens else -1
-
-    @property
-    def sep_id(self) -> int:
-        return self.vocab.id(self.vocab.sep) if self.add_special_tokens else -1
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def special_ids(self) -> list[int]:
-        return [self.vocab.id(t) for t in self.vocab.specials]
-
-    def settings(self) -> dict:
-        """The scheme's own options (what `make_tokenizer` takes besides the row options)."""
-        return {}
-
-    def tokenize(self, values: np.ndarray, offsets: np.ndarray) -> Encoded:
-        raise NotImplementedError
-
-    def hf_text(self, seq: str) -> str:
-        """The text a Hugging Face tokenizer exported from this one takes for `seq`."""
-        return seq
-
-    # -- the public API ---------------------------------------------------------------------
-    def encode(self, seq: str | bytes) -> list[int]:
-        """Ids of one whole sequence (specials as set, no windows): for checks and REPL use."""
-        enc = self.tokenize(*values_offsets(_column([seq])))
-        rows = make_rows(
-            enc.ids,
-            enc.offsets,
-            max_length=None,
-            overlap=0,
-            truncate=False,
-            padding=False,
-            cls=self.cls_id,
-            sep=self.sep_id,
-            pad=self.pad_id,
-        )
-        return rows.ids.tolist()
-
-    def rows(self, enc: Encoded) -> Rows:
-        return make_rows(
-            enc.ids,
-            enc.offsets,
-            max_length=self.max_length,
-            overlap=self.overlap,
-            truncate=self.truncate,
-            padding=self.padding,
-            cls=self.cls_id,
-            sep=self.sep_id,
-            pad=self.pad_id,
-        )
-
-    def output_fields(self, identity: list[pa.Field], paired: bool) -> list[pa.Field]:
-        fields = list(identity)
-        if paired:
-            fields.append(pa.field("mate", pa.int8(), nullable=False))
-        fields += [
-            pa.field("window", pa.int32(), nullable=False),
-            pa.field("offset", pa.int64(), nullable=False),
-            pa.field("input_ids", pa.list_(pa.int32()), nullable=False),
-        ]
-        if self.padding and self.max_length is not None:
-            fields.append(pa.field("attention_mask", pa.list_(pa.int8()), nullable=False))
-        return fields
-
-    def encode_batch(self, data: Any, stats: Any = None) -> pa.Table:
-        """Rows of token ids for a table (its `seq`, and `seq2` for pairs), a binary/string
-        column, or a list of str; `stats` (a TokenStats) is updated when given."""
-        table = data if isinstance(data, pa.Table | pa.RecordBatch) else None
-        mates = [SEQ, SEQ2] if table is not None and SEQ2 in table.column_names else [SEQ]
-        parts = []
-        for m, name in enumerate(mates):
-            enc = self.tokenize(*values_offsets(_column(data, name)))
-            rows = self.rows(enc)
-            if stats is not None:
-                stats.add(enc, rows, self)
-            parts.append((m + 1, enc, rows))
-        if table is not None and SOURCE in table.column_names and RECORD in table.column_names:
-            identity = [table.schema.field(SOURCE), table.schema.field(RECORD)]
-        else:
-            identity = [pa.field("read", pa.int64(), nullable=False)]
-        schema = pa.schema(self.output_fields(identity, len(mates) > 1))
-        if len(parts) == 1:
-            return self._table(schema, table, *parts[0], paired=False)
-        # pairs: rows ordered by (read, mate, window)
-        t = pa.concat_tables([self._table(schema, table, *p, paired=True) for p in parts])
-        reads = np.concatenate([p[2].read for p in parts])
-        key = reads * 2 + np.repeat([0, 1], [len(parts[0][2].read), len(parts[1][2].read)])
-        return t.take(numeric_array(np.argsort(key, kind="stable")))
-
-    def _table(self, schema, table, mate: int, enc: Encoded, rows: Rows, paired: bool):
-        idx = numeric_array(rows.read)
-        cols: list[pa.Array] = []
-        if schema.names[0] == SOURCE:
-            cols += [table.column(SOURCE).take(idx), table.column(RECORD).take(idx)]
-        else:
-            cols.append(idx)
-        if paired:
-            cols.append(numeric_array(np.full(len(rows.read), mate, dtype=np.int8)))
-        cols += [
-            numeric_array(rows.window),
-            numeric_array(enc.first_bases(rows)),
-            list_array(rows.offsets, rows.ids, pa.int32()),
-        ]
-        if rows.mask is not None:
-            cols.append(list_array(rows.offsets, rows.mask, pa.int8()))
-        return pa.Table.from_arrays(cols, schema=schema)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return self.encode_batch(batch)
-
-    def export(self, directory: str) -> list[WrittenFile]:
-        """Writes a Hugging Face tokenizer directory (see seqray.tokenize.hf_export)."""
-        from .hf_export import export_tokenizer
-
-        return export_tokenizer(self, directory)
-
-    def __repr__(self) -> str:
-        opts = {**self.settings(), "add_special_tokens": self.add_special_tokens}
-        if self.max_length is not None:
-            opts.update(max_length=self.max_length, overlap=self.overlap)
-            opts.update(truncate=self.truncate, padding=self.padding)
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in opts.items())})"
+MAX_HASHED_KMERS = 2**20  # the most k-mers a hashed export lists (k <= 10)
 
 
 def _window_codes(values, offsets, k: int, canonical: bool, table: np.ndarray | None):
@@ -255,20 +54,26 @@ def _window_codes(values, offsets, k: int, canonical: bool, table: np.ndarray | 
     )
 
 
+@register
 class KmerTokenizer(Tokenizer):
-    """DNABERT: overlapping k-mers every `stride` bases; a k-mer holding N is [UNK]."""
+    """DNABERT: overlapping k-mers every `stride` bases; a k-mer holding N is [UNK].
+    Exported for space-separated k-mers, as DNABERT's users feed it ("ATGCAT TGCATG ...")."""
 
     scheme = "kmer"
+    options = ("k", "stride")
 
     def __init__(self, k: int = 6, stride: int = 1, **rows: Any):
-        if not 1 <= k <= 8:
-            raise ConfigError("tokenize: kmer needs 1 <= k <= 8 (use scheme hashed beyond)")
-        if stride < 1:
-            raise ConfigError("tokenize: stride must be at least 1")
+        self.check_options(k=k, stride=stride)
         self.k, self.stride, self.step = k, stride, stride
         self.vocab = dnabert_vocab(k)
         self._digits = digit_table(DNABERT_ORDER)
         super().__init__(**rows)
+
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> str | None:
+        if key == "k" and not 1 <= value <= 8:
+            return "kmer needs 1 <= k <= 8 (use scheme hashed beyond)"
+        return _check_stride(key, value)
 
     def settings(self) -> dict:
         return {"k": self.k, "stride": self.stride}
@@ -282,12 +87,25 @@ class KmerTokenizer(Tokenizer):
         k, s = self.k, self.stride
         return " ".join(seq[i : i + k] for i in range(0, len(seq) - k + 1, s))
 
+    def hf_tokenizer(self) -> HFTokenizer:
+        from tokenizers import pre_tokenizers
 
+        return word_level(self.vocab, pre_tokenizers.WhitespaceSplit())
+
+
+def _check_stride(key: str, value: Any) -> str | None:
+    return "stride must be at least 1" if key == "stride" and value < 1 else None
+
+
+@register
 class HashedTokenizer(Tokenizer):
     """k-mers (k ≤ 32) whose id is 5 + the (canonical) 2-bit code, or, with `buckets`,
-    5 + a 64-bit mix of the code mod `buckets`: vocabularies too large to enumerate."""
+    5 + a 64-bit mix of the code mod `buckets`: vocabularies too large to enumerate.
+    Exported like kmer, only where its k-mers can be listed (4^k ≤ 2^20): Hugging Face
+    tokenizers cannot compute the hash."""
 
     scheme = "hashed"
+    options = ("k", "stride", "canonical", "buckets")
 
     def __init__(
         self,
@@ -297,20 +115,24 @@ class HashedTokenizer(Tokenizer):
         buckets: int | None = None,
         **rows: Any,
     ):
-        if not 1 <= k <= 32:
-            raise ConfigError("tokenize: hashed needs 1 <= k <= 32")
-        if stride < 1:
-            raise ConfigError("tokenize: stride must be at least 1")
+        self.check_options(k=k, stride=stride)
         if buckets is None and k > 15:
             raise ConfigError(
                 f"tokenize: k = {k} codes do not fit int32 ids; set buckets (e.g. 2^24)"
             )
-        if buckets is not None and not 1 <= buckets <= 2**31 - 6:
-            raise ConfigError("tokenize: buckets must be between 1 and 2^31 - 6")
+        self.check_options(buckets=buckets)
         self.k, self.stride, self.step = k, stride, stride
         self.canonical, self.buckets = canonical, buckets
         self.vocab = specials_vocab()  # k-mer ids are computed, not listed
         super().__init__(**rows)
+
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> str | None:
+        if key == "k" and not 1 <= value <= 32:
+            return "hashed needs 1 <= k <= 32"
+        if key == "buckets" and value is not None and not 1 <= value <= 2**31 - 6:
+            return "buckets must be between 1 and 2^31 - 6"
+        return _check_stride(key, value)
 
     @property
     def vocab_size(self) -> int:
@@ -332,11 +154,33 @@ class HashedTokenizer(Tokenizer):
         return Encoded(ids, toff, None, self.stride)
 
     hf_text = KmerTokenizer.hf_text
+    hf_tokenizer = KmerTokenizer.hf_tokenizer
+
+    def hf_json(self) -> dict:
+        # several k-mers share an id (reverse complements, buckets): the tokenizers
+        # serialiser keeps one k-mer per id, so the word → id map is written here
+        if 4**self.k > MAX_HASHED_KMERS:
+            raise ConfigError(
+                f"hashed k = {self.k}: 4^k k-mers are too many to list in a Hugging Face "
+                f"vocabulary (at most k = 10); Hugging Face tokenizers cannot compute the hash"
+            )
+        data = super().hf_json()
+        words = kmers(self.k, DNABERT_ORDER)
+        enc = self.tokenize(
+            np.frombuffer("".join(words).encode(), np.uint8),
+            np.arange(len(words) + 1, dtype=np.int64) * self.k,
+        )
+        v = self.vocab
+        listed = dict(zip(words, enc.ids.tolist()))
+        data["model"]["vocab"] = {**{t: v.id(t) for t in v.tokens}, **listed}
+        return data
 
 
+@register
 class NT6Tokenizer(Tokenizer):
     """Nucleotide Transformer: non-overlapping 6-mers left to right, the sequence split at
-    N; leftovers shorter than 6 and each N are one-base tokens. Only <cls> is added."""
+    N; leftovers shorter than 6 and each N are one-base tokens. Only <cls> is added.
+    Exported for the raw sequence (a regex pre-tokenizer reproduces the splitting)."""
 
     scheme = "nt6"
 
@@ -352,6 +196,12 @@ class NT6Tokenizer(Tokenizer):
         )
         return Encoded(ids, toff, starts)
 
+    def hf_tokenizer(self) -> HFTokenizer:
+        from tokenizers import Regex, pre_tokenizers
+
+        split = pre_tokenizers.Split(Regex("[ACGT]{6}|."), behavior="isolated")
+        return word_level(self.vocab, split)
+
 
 class _ByteTokenizer(Tokenizer):
     """One token per byte through a 256-entry table."""
@@ -362,8 +212,10 @@ class _ByteTokenizer(Tokenizer):
         return Encoded(self._lut[values], offsets)
 
 
+@register
 class CharTokenizer(_ByteTokenizer):
-    """HyenaDNA: one token per base (A C G T N); HyenaDNA appends [SEP], adds no [CLS]."""
+    """HyenaDNA: one token per base (A C G T N); HyenaDNA appends [SEP], adds no [CLS].
+    Exported for the raw sequence."""
 
     scheme = "char"
 
@@ -376,21 +228,36 @@ class CharTokenizer(_ByteTokenizer):
     def cls_id(self) -> int:
         return -1
 
+    def hf_tokenizer(self) -> HFTokenizer:
+        from tokenizers import Regex, pre_tokenizers
 
+        return word_level(self.vocab, pre_tokenizers.Split(Regex("."), behavior="isolated"))
+
+
+@register
 class ProteinTokenizer(_ByteTokenizer):
     """ProtBERT: one token per residue (20 amino acids and X/U/B/Z/O); a reduced alphabet
-    (murphy10, murphy15) maps each residue to its group's letter. Others are [UNK]."""
+    (murphy10, murphy15) maps each residue to its group's letter. Others are [UNK].
+    Exported for residues separated by spaces, as ProtBERT's users feed it ("M K T ..."); a
+    reduced alphabet maps residues with a normaliser."""
 
     scheme = "protein"
+    options = ("alphabet",)
+    read_alphabet = "protein"
 
     def __init__(self, alphabet: str = "full", **rows: Any):
-        if alphabet not in ("full", "murphy10", "murphy15"):
-            raise ConfigError("tokenize: protein alphabet must be full, murphy10 or murphy15")
+        self.check_options(alphabet=alphabet)
         self.alphabet = alphabet
         self.vocab = protein_vocab(alphabet)
         self.groups = protein_groups(alphabet)
         self._lut = byte_table(self.vocab, self.groups, self.vocab.id("[UNK]"))
         super().__init__(**rows)
+
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> str | None:
+        if key == "alphabet" and value not in PROTEIN_ALPHABETS:
+            return "protein alphabet must be full, murphy10 or murphy15"
+        return None
 
     def settings(self) -> dict:
         return {"alphabet": self.alphabet}
@@ -398,25 +265,12 @@ class ProteinTokenizer(_ByteTokenizer):
     def hf_text(self, seq: str) -> str:
         return " ".join(seq)
 
+    def hf_tokenizer(self) -> HFTokenizer:
+        from tokenizers import normalizers, pre_tokenizers
 
-SCHEMES: dict[str, type[Tokenizer]] = {
-    "kmer": KmerTokenizer,
-    "hashed": HashedTokenizer,
-    "nt6": NT6Tokenizer,
-    "char": CharTokenizer,
-    "protein": ProteinTokenizer,
-}
-
-
-def make_tokenizer(scheme: str, **options: Any) -> Tokenizer:
-    """A tokenizer by scheme name; `bpe` needs `tokenizer` (a trained tokenizers.Tokenizer,
-    its JSON, or a directory saved by seqray) — see seqray.tokenize.bpe."""
-    if scheme == "bpe":
-        from .bpe import BPETokenizer
-
-        return BPETokenizer.load(**options)
-    if scheme not in SCHEMES:
-        raise ConfigError(
-            f"tokenize: unknown scheme {scheme!r}; one of {sorted([*SCHEMES, 'bpe'])}"
-        )
-    return SCHEMES[scheme](**options)
+        hf = word_level(self.vocab, pre_tokenizers.WhitespaceSplit())
+        if self.alphabet != "full":
+            hf.normalizer = normalizers.Sequence(
+                [normalizers.Replace(a, b) for a, b in sorted(self.groups.items()) if a != b]
+            )
+        return hf

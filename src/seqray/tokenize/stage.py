@@ -4,13 +4,14 @@ beside the outputs (`tokenizer/`, loadable by `transformers.AutoTokenizer`).
 
 A map stage, not a sink: its output schema is declared (`output_schema`), so the ordinary
 `write: {format: parquet}` stage writes the token shards, with its naming, atomicity,
-checksums and resume. For `bpe` without a given tokenizer, a prepare pass samples reads
-from every chunk and trains the model in the driver before the main pass.
+checksums and resume. For a scheme that trains (bpe) without a given tokenizer, a
+prepare pass samples reads from every chunk and trains the model in the driver before the
+main pass. The schemes, their config keys and their checks come from the registry.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -31,20 +32,21 @@ from ..pipeline.registry import (
     StageConfig,
     register,
 )
-from .schemes import Tokenizer, make_tokenizer
+from .base import Tokenizer
+from .registry import make_tokenizer, scheme_class, scheme_names
 from .stats import TokenStats
 
 
 class TokenizeConfig(StageConfig):
-    scheme: Literal["kmer", "nt6", "char", "bpe", "hashed", "protein"] = "kmer"
+    scheme: str = "kmer"  # a registered scheme (seqray.tokenize.registry)
     k: int | None = Field(default=None, ge=1, le=32)  # kmer: 6; hashed: 21
     stride: int = Field(default=1, ge=1)
     canonical: bool = True  # hashed
     buckets: int | None = Field(default=None, ge=1)  # hashed
     alphabet: Literal["full", "murphy10", "murphy15"] = "full"  # protein
     vocab_size: int = Field(default=4096, ge=10)  # bpe
-    sample_reads: int = Field(default=100_000, ge=1)  # bpe training sample
-    tokenizer: str | None = None  # bpe: a trained tokenizer (directory or tokenizer.json)
+    sample_reads: int = Field(default=100_000, ge=1)  # training sample (bpe)
+    tokenizer: str | None = None  # a trained tokenizer (directory or tokenizer.json; bpe)
     add_special_tokens: bool = True
     max_length: int | None = Field(default=None, ge=1)
     overlap: int = Field(default=0, ge=0)
@@ -52,47 +54,66 @@ class TokenizeConfig(StageConfig):
     padding: bool = False
     export: bool = True  # write tokenizer/ (Hugging Face) beside the outputs
 
-    @field_validator("k")
+    @field_validator("scheme", mode="before")
     @classmethod
-    def _k(cls, v, info: ValidationInfo):
-        # here rather than in the check across keys below, so the error names `k`
-        if v is not None and info.data.get("scheme") == "kmer" and v > 8:
-            raise ValueError("kmer needs 1 <= k <= 8 (use scheme hashed beyond)")
+    def _scheme(cls, v: Any) -> Any:
+        if v not in scheme_names():
+            raise ValueError(f"unknown scheme {v!r}; one of {', '.join(scheme_names())}")
+        return v
+
+    @field_validator("*")
+    @classmethod
+    def _option(cls, v: Any, info: ValidationInfo) -> Any:
+        # each of the scheme's keys alone, so that the error names the key (unset: default)
+        scheme, key = info.data.get("scheme"), info.field_name
+        if v is not None and scheme in scheme_names() and key in scheme_class(scheme).options:
+            msg = scheme_class(scheme).check_option(str(key), v)
+            if msg:
+                raise ValueError(msg)
         return v
 
     @model_validator(mode="after")
     def _check(self):
-        if self.scheme != "bpe":
-            self.build(tokenizer="")  # raises ConfigError on a bad combination
+        if not self.scheme_type.trains:  # the combination (a trained model is built later)
+            try:
+                self.build()
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("tokenize: ")) from None
         return self
 
+    @property
+    def scheme_type(self) -> type[Tokenizer]:
+        return scheme_class(self.scheme)
+
     def options(self) -> dict:
+        """The constructor's options: the scheme's keys that are set, and the row options."""
         o: dict = {
-            "add_special_tokens": self.add_special_tokens,
-            "max_length": self.max_length,
-            "overlap": self.overlap,
-            "truncate": self.truncate,
-            "padding": self.padding,
+            key: getattr(self, key)
+            for key in self.scheme_type.options
+            if getattr(self, key) is not None
         }
-        if self.scheme == "kmer":
-            o.update(k=self.k or 6, stride=self.stride)
-        elif self.scheme == "hashed":
-            o.update(k=self.k or 21, stride=self.stride, canonical=self.canonical)
-            o.update(buckets=self.buckets)
-        elif self.scheme == "protein":
-            o.update(alphabet=self.alphabet)
+        o.update(
+            add_special_tokens=self.add_special_tokens,
+            max_length=self.max_length,
+            overlap=self.overlap,
+            truncate=self.truncate,
+            padding=self.padding,
+        )
         return o
 
-    def build(self, tokenizer: str | None = None) -> Tokenizer:
-        """The tokenizer; for bpe, `tokenizer` is the trained model's JSON."""
-        if self.scheme == "bpe":
-            if tokenizer is None and self.tokenizer is None:
-                raise ConfigError("tokenize: the bpe model has not been trained")
-            return make_tokenizer("bpe", tokenizer=tokenizer, path=self.tokenizer, **self.options())
-        try:
+    def train(self, seqs: list[str]) -> str:
+        """The scheme's model trained on `seqs` with the config's training keys."""
+        cls = self.scheme_type
+        return cls.train(seqs, **{key: getattr(self, key) for key in cls.train_options})
+
+    def build(self, model: str | None = None) -> Tokenizer:
+        """The tokenizer; for a scheme that trains, `model` is what `train` returned (else
+        the config's `tokenizer` is loaded)."""
+        if not self.scheme_type.trains:
             return make_tokenizer(self.scheme, **self.options())
-        except ConfigError as exc:
-            raise ValueError(str(exc).removeprefix("tokenize: ")) from None
+        if model is None and self.tokenizer is None:
+            raise ConfigError(f"tokenize: the {self.scheme} model has not been trained")
+        return make_tokenizer(self.scheme, tokenizer=model, path=self.tokenizer, **self.options())
 
 
 class _SampleWriter:
@@ -116,10 +137,10 @@ class _SampleWriter:
         self.w.abort()
 
 
-class BpeSample(SinkStage):
-    """Internal sink of the BPE prepare pass: the first reads of every chunk."""
+class TrainingSample(SinkStage):
+    """Internal sink of the training prepare pass: the first reads of every chunk."""
 
-    name = "bpe-sample"
+    name = "training-sample"
 
     def __init__(self, directory: str, limit: int):
         super().__init__(StageConfig())
@@ -127,6 +148,27 @@ class BpeSample(SinkStage):
 
     def open(self, chunk, chunk_id: str, output: str) -> list:
         return [_SampleWriter(join(self.directory, f"sample-{chunk_id}.parquet"), self.limit)]
+
+
+def sample_share(counts: list[int], total: int) -> list[int]:
+    """How many reads to take from each chunk's sample so `total` are taken overall, spread
+    evenly over the chunks (a chunk with fewer gives what it has)."""
+    take = [0] * len(counts)
+    left = total
+    open_ = [i for i, c in enumerate(counts) if c > 0]
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        nxt = []
+        for i in open_:
+            t = min(share, counts[i] - take[i], left)
+            take[i] += t
+            left -= t
+            if take[i] < counts[i]:
+                nxt.append(i)
+            if left == 0:
+                break
+        open_ = nxt
+    return take
 
 
 def _read_sample(uri: str, n: int) -> list[str]:
@@ -138,8 +180,9 @@ def _read_sample(uri: str, n: int) -> list[str]:
 
 @register
 class TokenizeStage(MapStage):
-    """Tokenizes reads (DNABERT k-mers, Nucleotide-Transformer 6-mers, characters, BPE,
-    hashed k-mers, proteins) into `input_ids` rows, windowed to `max_length`."""
+    """Tokenizes reads (with a registered scheme: DNABERT k-mers, Nucleotide-Transformer
+    6-mers, characters, BPE, hashed k-mers, proteins) into `input_ids` rows, windowed to
+    `max_length`."""
 
     name = "tokenize"
     Config = TokenizeConfig
@@ -158,7 +201,7 @@ class TokenizeStage(MapStage):
 
     def __init__(self, config: TokenizeConfig):
         super().__init__(config)
-        self.trained: str | None = None  # bpe: the model trained by `prepare`
+        self.trained: str | None = None  # the model `prepare` trained (schemes that train)
         self._tok: Tokenizer | None = None
 
     @property
@@ -171,7 +214,7 @@ class TokenizeStage(MapStage):
         return {**self.__dict__, "_tok": None}
 
     def needs_prepare(self) -> bool:
-        return self.config.scheme == "bpe" and self.config.tokenizer is None
+        return self.config.scheme_type.trains and self.config.tokenizer is None
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         return [Target(join(output, "tokenizer"), "dir", label)] if self.config.export else []
@@ -180,23 +223,21 @@ class TokenizeStage(MapStage):
         return [self.config.tokenizer] if self.config.tokenizer else []
 
     def prepare(self, ctx: PrepareContext) -> None:
-        from .bpe import sample_share, train_bpe
-
         c = self.config
-        saved = ctx.load_prepared("bpe")  # the model an interrupted run trained
+        saved = ctx.load_prepared(c.scheme)  # the model an interrupted run trained
         if saved is not None:
             self.trained, self._tok = saved["model"], None
             return
-        directory = ctx.state_dir("bpe")
-        outcomes = ctx.scan(BpeSample(directory, c.sample_reads))
-        shards = [s for o in outcomes for s in o.shards_of("bpe-sample")]
+        directory = ctx.state_dir(c.scheme)
+        outcomes = ctx.scan(TrainingSample(directory, c.sample_reads))
+        shards = [s for o in outcomes for s in o.shards_of(TrainingSample.name)]
         take = sample_share([s.rows for s in shards], c.sample_reads)
         seqs = [q for s, n in zip(shards, take) if n for q in _read_sample(s.uri, n)]
         if not seqs:
-            raise ConfigError("tokenize: no reads to train the bpe model on")
-        self.trained = train_bpe(seqs, c.vocab_size).to_str()
+            raise ConfigError(f"tokenize: no reads to train the {c.scheme} model on")
+        self.trained = c.train(seqs)
         self._tok = None
-        ctx.save_prepared("bpe", [], {"model": self.trained})
+        ctx.save_prepared(c.scheme, [], {"model": self.trained})
 
     def new_accumulator(self) -> TokenStats:
         t = self.tokenizer
@@ -224,7 +265,7 @@ class TokenizeStage(MapStage):
                 for f in tok.export(directory):
                     ctx.record(f)
                 report["tokenizer"] = directory
-            except ConfigError as exc:  # hashed with k > 10: nothing Hugging Face can load
+            except ConfigError as exc:  # e.g. hashed, k > 10: nothing Hugging Face can load
                 report["tokenizer"] = None
                 report["tokenizer_note"] = str(exc)
         return report
