@@ -90,14 +90,15 @@ def lookup_stage():
     registry._REGISTRY.pop(LookupStage.name)
 
 
-def _config(out, fq, **run):
+def _config(out, fq, *more):
     return parse_config(
         {
             "output": str(out),
-            "run": {"chunk_bytes": 20_000, **run},
+            "run": {"chunk_bytes": 20_000},
             "stages": [
                 {"read": {"paths": [str(fq)]}},
                 {"test-lookup": {}},
+                *more,
                 {"write": {"format": "fastq", "compression": "none"}},
             ],
         }
@@ -122,6 +123,14 @@ def test_local_runner_sets_a_stateful_stage_up_once(tmp_path, lookup_stage):
     assert list(r.reports["test-lookup"]["instances"].values()) == [1]
     out = (tmp_path / "o" / "reads.fastq").read_bytes()
     assert out == _complement(fq.read_bytes())
+
+
+def test_a_prepare_pass_does_not_set_a_stateful_stage_up_again(tmp_path, lookup_stage):
+    # dedup's first pass runs the map stages before it, the stateful one included
+    fq = write_random_fastq(tmp_path / "r.fq", 500, max_len=120)
+    r = run_pipeline(_config(tmp_path / "o", fq, {"dedup": {}}), runner="local")
+    assert r.prepare[0]["chunks_scanned"] == r.chunks > 1
+    assert list(r.reports["test-lookup"]["instances"].values()) == [1]
 
 
 @pytest.mark.integration

@@ -107,7 +107,9 @@ class Pipeline:
         return any(st.stateful for st in self.stages)
 
     def setup(self) -> None:
-        """Builds the state of its stateful stages: once per worker that holds it."""
+        """Builds the state of its stateful stages: once per worker that holds them (the
+        prepare passes and the main pass of a local run share the stage objects)."""
         for st in self.stages:
-            if st.stateful:
+            if st.stateful and not st.set_up:
                 st.setup()
+                st.set_up = True

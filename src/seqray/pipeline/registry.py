@@ -155,6 +155,7 @@ class Stage:
     # keeps state across batches (a model, a lookup table) that `setup` builds: runs once
     # per worker process locally, in a pool of Ray actors on the Ray runner
     stateful: ClassVar[bool] = False
+    set_up: bool = False  # `setup` ran in this process
 
     def takes(self) -> tuple[BatchKind, ...]:
         """The batch kinds it accepts."""
