@@ -203,3 +203,22 @@ def test_the_manifest_names_the_kinds_each_stage_takes_and_gives(tmp_path):
     assert st["tokenize"]["rows_out"] == len(ids) == st["write"]["rows_in"]
     assert st["tokenize"]["tokens_out"] == sum(len(x) for x in ids) == st["write"]["tokens_in"]
     assert st["write"]["takes"] == st["write"]["gives"] == "tokens"
+
+
+@pytest.mark.integration
+def test_resources_no_node_has_are_refused_before_anything_is_written(tmp_path, ray_cluster):
+    fq = write_random_fastq(tmp_path / "r.fq", 50, max_len=40)
+    for resources, asked in (({"num_gpus": 1}, "GPU 1"), ({"num_cpus": 64}, "CPU 64")):
+        cfg = parse_config(
+            {
+                "output": str(tmp_path / "o"),
+                "stages": [
+                    {"read": {"paths": [str(fq)]}},
+                    {"inspect": {"resources": resources}},
+                    {"write": {}},
+                ],
+            }
+        )
+        with pytest.raises(ConfigError, match=f"ask for .*{asked} per chunk task, but no node"):
+            run_pipeline(cfg, runner="ray")
+        assert not (tmp_path / "o").exists()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 from .. import __version__
@@ -177,12 +176,15 @@ def run_pipeline(
         ],
     }
     the_runner = choose_runner(config, inputs, runner)
-    # on a cluster, every node must see the output and the inputs: checked before a write
-    cluster = partial(
-        check_cluster, the_runner, output, config.run.shared_output, inputs, pipeline.input_paths()
-    )
+
+    def before_write() -> None:
+        # what the runner cannot run, and on a cluster, what not every node sees
+        the_runner.check(pipeline)
+        extra = pipeline.input_paths()
+        check_cluster(the_runner, output, config.run.shared_output, inputs, extra)
+
     claim = claim_output(
-        output, targets, header, resume=resume, overwrite=overwrite, before_write=cluster
+        output, targets, header, resume=resume, overwrite=overwrite, before_write=before_write
     )
     if claim.verified is not None:  # a finished run, found intact: nothing to do
         return _finished(claim.previous, claim.verified, t_start)

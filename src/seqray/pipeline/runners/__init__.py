@@ -27,6 +27,10 @@ class Runner(Protocol):
     def start(self) -> None:
         """Connects to (or starts) what it runs on; before anything is read."""
 
+    def check(self, pipeline: Pipeline) -> None:
+        """Refuses, before anything is written, a pipeline it cannot run (resources no node
+        of the cluster has)."""
+
     def run(
         self,
         pipeline: Pipeline,

@@ -35,6 +35,9 @@ class LocalRunner:
     def start(self) -> None:
         pass
 
+    def check(self, pipeline: Pipeline) -> None:
+        pass
+
     def share(self, obj: Any) -> LocalShared:
         return LocalShared(obj)
 

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from ..._alloc import keep_freed_memory
-from ...errors import SeqrayError
+from ...errors import ConfigError, SeqrayError
 from ...io.chunks import Chunk
 from ...io.parse import ReadOptions, count_chunk_records
 from ...io.sources import number_chunks
@@ -141,6 +141,26 @@ class RayRunner:
     def count(self, chunks: list[Chunk], options: ReadOptions) -> list[int]:
         """Records of each chunk (in order), counted in parallel tasks."""
         return self.map(partial(_count_one, options=options), chunks)
+
+    def check(self, pipeline: Pipeline) -> None:
+        """A chunk task that no node can hold would wait forever: refuse it instead."""
+        import ray
+
+        self.start()
+        res = pipeline.resources()
+        need = {"CPU": res.num_cpus, "GPU": res.num_gpus, "memory": res.memory or 0}
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if any(all(have.get(k, 0) >= v for k, v in need.items() if v) for have in nodes):
+            return
+        asked = ", ".join(f"{k} {v:g}" for k, v in need.items() if v)
+        biggest = ", ".join(
+            f"{k} {max((h.get(k, 0) for h in nodes), default=0):g}" for k, v in need.items() if v
+        )
+        raise ConfigError(
+            f"the stages' resources ask for {asked} per chunk task, but no node of the Ray "
+            f"cluster has that much (the most a node has: {biggest}); lower the stages' "
+            "`resources`, or run on a cluster that has them"
+        )
 
     def _slots(self, res: Resources) -> int:
         """How many chunks may run at once: what the cluster holds of what one needs."""
