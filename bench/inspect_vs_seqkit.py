@@ -4,7 +4,7 @@
 
 Default input: bench/data/ecoli_150.fastq and .fastq.gz (bench/make_data.sh); `--small`: a
 tiny generated FASTQ and its gzip. Commands: `seqkit stats -a -T -j T FILE` and
-`seqray inspect --json -j T FILE` (T = number of --cpus). Check: every shared statistic
+`seqray inspect --json -t T FILE` (T = number of --cpus). Check: every shared statistic
 (num_seqs, sum_len, min_len, max_len, N50, Q20(%), Q30(%), GC(%)) equal, as both print it;
 otherwise exit 3 with no time. Then `--runs` alternating rounds (bench/_harness.py).
 """
@@ -32,7 +32,7 @@ def tools(path: Path, args) -> list[H.Tool]:
     sr = H.inputs_for("seqray", [path], args)[0]
     return [
         H.Tool("seqkit", ["seqkit", "stats", "-a", "-T", "-j", t, str(sk)], [sk]),
-        H.Tool("seqray", [*H.seqray_command(args), "inspect", "--json", "-j", t, str(sr)], [sr]),
+        H.Tool("seqray", [*H.seqray_command(args), "inspect", "--json", "-t", t, str(sr)], [sr]),
     ]
 
 

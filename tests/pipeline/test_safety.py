@@ -305,7 +305,7 @@ def test_every_command_that_advises_resume_has_it(capsys):
         (["inspect", "{reads}", "--chunk-bytes", "0"], "'--chunk-bytes'"),
         (["inspect", "{reads}", "--phred-offset", "42"], "'--phred-offset'"),
         (["convert", "{reads}", "{out}.fq", "--phred-offset", "x"], "'--phred-offset'"),
-        (["run", "{cfg}", "--num-cpus", "0"], "'--num-cpus'"),
+        (["run", "{cfg}", "-t", "0"], "'-t'"),
     ],
 )
 def test_bad_option_values_are_usage_errors_naming_the_option(

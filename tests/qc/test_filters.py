@@ -185,7 +185,7 @@ def test_cli_fastp_flags_gzip_output_and_accounting(tmp_path, capsys):
     # usage errors exit 2
     capsys.readouterr()
     assert main(["qc", "-i", str(r1), "-g", "-G"]) == 2
-    assert_user_error(capsys.readouterr().err, "-g/-G", "-g and -G exclude each other")
+    assert_user_error(capsys.readouterr().err, "'-g' / '-G'", "-g and -G exclude each other")
 
 
 def test_api_and_bad_input(tmp_path, capsys):

@@ -31,20 +31,6 @@ console = Console(stderr=True)
 out = Console()
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
-# the options every pipeline command shares
-RESUME_HELP = (
-    "Finish an interrupted run (finished chunks are verified and skipped); on a finished "
-    "run, verify its files and exit."
-)
-OVERWRITE_HELP = (
-    "Replace the seqray run at the output (never files it did not write: with any there, "
-    "the run is refused)."
-)
-SHARED_OUTPUT_HELP = (
-    "The local output is on a filesystem every node of the Ray cluster mounts at the same "
-    "path (NFS, Lustre): without it, a cluster with other nodes refuses a local output "
-    "(run.shared_output)."
-)
 ARGV: list[str] = []  # the command line as typed (set by main), to name options as typed
 
 

@@ -7,6 +7,8 @@ what QNAME cannot hold in hx:H), pairs as pairs (`--mate` in, `--out2` out)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 from ..errors import SeqrayError
@@ -16,7 +18,8 @@ from ..io.sources import plan_chunks
 from ..io.writers import BamWriter, ParquetShardWriter, ShardWriter, TextShardWriter
 from ..pipeline.outputs import check_new_file, normalize
 from .common import console, iter_chunk_tables, phred_option
-from .progress import QUIET, progress_for
+from .options import QUIET
+from .progress import progress_for
 
 TEXT = {".fastq": "fastq", ".fq": "fastq", ".fasta": "fasta", ".fa": "fasta", ".fna": "fasta"}
 
@@ -83,15 +86,13 @@ def convert(
         "written as FASTQ/FASTA: OUT gets read 1, this file read 2.",
     ),
     phred_offset: str = typer.Option("auto", help="Input quality offset: auto, 33 or 64."),
-    on_error: str = typer.Option(
+    on_error: Literal["fail", "skip"] = typer.Option(
         "fail", help="fail, or skip (bad records are dropped and counted; the count is printed)."
     ),
     keep_iupac: bool = typer.Option(False, help="Keep IUPAC codes other than N."),
     quiet: bool = QUIET,
 ) -> None:
     """Convert reads between formats, in input order; output appears only when complete."""
-    if on_error not in ("fail", "skip"):
-        raise typer.BadParameter("must be 'fail' or 'skip'", param_hint="--on-error")
     po = phred_option(phred_offset)
     chunks, inputs = plan_chunks(src, mate, phred_offset=po)
     options = ReadOptions(lenient=on_error == "skip", keep_iupac=keep_iupac)

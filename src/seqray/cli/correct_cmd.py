@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config
-from .progress import QUIET, progress_for
+from .common import console, pipeline_config
+from .options import (
+    ADDRESS,
+    OVERWRITE,
+    QUIET,
+    RESUME,
+    RUNNER,
+    SHARED_OUTPUT,
+    THREADS,
+    Runner,
+    k_option,
+    output_option,
+    run_section,
+)
+from .progress import progress_for
 
 
 def _min_count(value: str) -> str | int:
@@ -16,7 +31,7 @@ def _min_count(value: str) -> str | int:
     except ValueError:
         n = 0
     if n < 1:
-        raise typer.BadParameter("must be 'auto' or a count ≥ 1", param_hint="--min-count")
+        raise typer.BadParameter("must be 'auto' or a count ≥ 1", param_hint="'--min-count'")
     return n
 
 
@@ -25,20 +40,24 @@ def correct(
     src: str = typer.Argument(
         ..., metavar="INPUT", help="Reads (FASTQ/FASTA/BAM/…, local or s3://)."
     ),
-    output: str = typer.Option(..., "--output", "-o", help="Output directory."),
-    k: int = typer.Option(31, "-k", min=9, max=32, help="k-mer length."),
+    output: str = output_option(),
+    k: int = k_option(31, "k-mer length, 9..32.", min=9, max=32),
     mate: str = typer.Option(None, "--mate", help="R2 file: mates are corrected one by one."),
     min_count: str = typer.Option(
         "auto",
         "--min-count",
         help="Trusted k-mers occur at least this often (auto: spectrum valley).",
     ),
-    threads: int = typer.Option(None, "--threads", "-t", min=1, help="CPUs to use."),
-    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
-    fmt: str = typer.Option("fastq", "--format", help="fastq, or parquet (keeps corrected_bases)."),
+    fmt: Literal["fastq", "parquet"] = typer.Option(
+        "fastq", "--format", help="fastq, or parquet (keeps corrected_bases)."
+    ),
     compression: str = typer.Option(None, help="gzip or none (FASTQ); default gzip."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    threads: int | None = THREADS,
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
+    overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
     quiet: bool = QUIET,
 ) -> None:
     """Fix substitution errors with the input's trusted k-mers; reads keep their names and
@@ -46,19 +65,13 @@ def correct(
     from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary
 
-    if runner not in ("auto", "local", "ray"):
-        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
-    if fmt not in ("fastq", "parquet"):
-        raise typer.BadParameter("must be fastq or parquet", param_hint="--format")
     read = {"paths": [src]}
     if mate:
         read["mate_paths"] = [mate]
     write: dict = {"format": fmt}
     if compression:
         write["compression"] = compression
-    run: dict = {"runner": runner}
-    if threads:
-        run["num_cpus"] = threads
+    run = run_section(threads, runner, address, shared_output)
     cfg = pipeline_config(
         ctx,
         {

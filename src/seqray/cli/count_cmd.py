@@ -12,15 +12,21 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from .common import (
-    OVERWRITE_HELP,
-    RESUME_HELP,
-    SHARED_OUTPUT_HELP,
-    console,
-    out,
-    pipeline_config,
+from .common import console, out, pipeline_config
+from .options import (
+    ADDRESS,
+    OVERWRITE,
+    QUIET,
+    RESUME,
+    RUNNER,
+    SHARED_OUTPUT,
+    THREADS,
+    Runner,
+    k_option,
+    output_option,
+    run_section,
 )
-from .progress import QUIET, progress_for
+from .progress import progress_for
 
 
 class _RunByDefault(TyperGroup):
@@ -47,11 +53,11 @@ def count_run(
     inputs: list[str] = typer.Argument(
         ..., help="FASTQ/FASTA/SAM/BAM/Parquet files, globs, directories or s3:// URIs."
     ),
-    k: int = typer.Option(..., "-k", "--kmer-length", min=1, max=32, help="k-mer length, 1..32."),
+    k: int = k_option(..., "k-mer length, 1..32.", min=1, max=32),
     canonical: bool = typer.Option(
         False, "-C", "--canonical", help="Count a k-mer and its reverse complement together."
     ),
-    output: str = typer.Option(..., "--output", "-o", help="Output directory (or s3:// URI)."),
+    output: str = output_option(),
     min_count: int = typer.Option(1, "--min-count", "-L", min=1, help="Write k-mers seen ≥ this."),
     max_count: int = typer.Option(
         None, "--max-count", "-U", min=1, help="Write k-mers seen ≤ this."
@@ -61,31 +67,25 @@ def count_run(
         None, "--partitions", help="Output shards, a power of two (default: from input size)."
     ),
     memory: str = typer.Option("2GiB", "--memory", help="Table memory per chunk before spilling."),
-    threads: int = typer.Option(None, "--threads", "-t", help="CPUs (default: all)."),
-    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
-    address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
-    shared_output: bool = typer.Option(False, "--shared-output", help=SHARED_OUTPUT_HELP),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    threads: int | None = THREADS,
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
+    overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
     quiet: bool = QUIET,
 ) -> None:
     """Count k-mers: OUT_DIR gets counts/part-*.parquet, histo.txt, summary.json, manifest."""
     from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary as print_run_summary
 
-    if runner not in ("auto", "local", "ray"):
-        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
     stage: dict = {"k": k, "canonical": canonical, "min_count": min_count, "text": text}
     stage["memory"] = memory
     if max_count is not None:
         stage["max_count"] = max_count
     if partitions is not None:
         stage["partitions"] = partitions
-    run = {"runner": "ray" if address and runner == "auto" else runner, "num_cpus": threads}
-    if address:
-        run["address"] = address
-    if shared_output:
-        run["shared_output"] = True
+    run = run_section(threads, runner, address, shared_output)
     cfg = pipeline_config(
         ctx,
         {"output": output, "run": run, "stages": [{"read": {"paths": inputs}}, {"count": stage}]},
@@ -133,9 +133,7 @@ def count_query(
 
     asked = list(kmers or [])
     if from_file:
-        lines = sys.stdin if from_file == "-" else open(from_file)  # noqa: SIM115
-        with lines:
-            asked += [s.strip() for s in lines if s.strip()]
+        asked += _kmers_from(from_file)
     if not asked:
         raise typer.BadParameter("give k-mers as arguments or with --file", param_hint="KMER")
     table = KmerCounts(directory)
@@ -147,3 +145,17 @@ def count_query(
         )
     counts = table.lookup(asked)
     out.file.write("".join(f"{s}\t{int(c)}\n" for s, c in zip(asked, counts)))
+
+
+def _kmers_from(path: str) -> list[str]:
+    """The k-mers of a file (or stdin, '-'), one a line."""
+    from ..errors import InputError
+
+    if path == "-":
+        return [s.strip() for s in sys.stdin if s.strip()]
+    try:
+        with open(path) as lines:
+            return [s.strip() for s in lines if s.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not a text file"
+        raise InputError(f"{path}: cannot read k-mers (--file): {why or exc}") from None

@@ -13,7 +13,8 @@ from ..io.sources import plan_chunks
 from ..qc.scan_stats import chunk_stats
 from ..qc.stats import ReadStats, stats_rows
 from .common import map_chunks_threaded, out, phred_option
-from .progress import QUIET, progress_for
+from .options import QUIET, THREADS
+from .progress import progress_for
 
 COLUMNS = [
     "file",
@@ -41,13 +42,7 @@ def inspect(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list, one object per file."),
     tabular: bool = typer.Option(False, "--tabular", "-T", help="Tab-separated output."),
-    threads: int = typer.Option(
-        min(os.cpu_count() or 1, 8),
-        "--threads",
-        "-j",
-        min=1,
-        help="Threads for parsing (chunks of one file in parallel).",
-    ),
+    threads: int | None = THREADS,
     phred_offset: str = typer.Option("auto", help="Quality offset: auto, 33 or 64."),
     chunk_bytes: int = typer.Option(
         64 << 20, min=1, help="Bytes per parallel chunk of plain text."
@@ -56,6 +51,7 @@ def inspect(
 ) -> None:
     """Statistics per file: reads, bases, lengths (quartiles, N50), GC, Q20/Q30."""
     po = phred_option(phred_offset)
+    threads = threads or os.cpu_count() or 1  # chunks of one file are parsed in parallel
     rows = []
     with progress_for(quiet) as progress:
         for f in files:

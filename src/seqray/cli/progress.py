@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,8 +19,6 @@ from rich.text import Text
 
 from ..pipeline.progress import Progress
 from .common import console
-
-QUIET = typer.Option(False, "--quiet", help="No progress bar (none is drawn off a terminal).")
 
 
 def human_bytes(n: float) -> str:

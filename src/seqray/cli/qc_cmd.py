@@ -5,17 +5,29 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config
+from .common import console, pipeline_config
+from .options import (
+    ADDRESS,
+    OVERWRITE,
+    QUIET,
+    RESUME,
+    RUN_PANEL,
+    RUNNER,
+    SHARED_OUTPUT,
+    Runner,
+    run_section,
+)
 from .progress import progress_for
 
 _S = "Trimming"
 _F = "Filtering"
 _A = "Adapters"
-_R = "Run and reports"
+_R = "Reports"
 
 
 def _abs(path: str | None) -> str | None:
@@ -141,19 +153,28 @@ def qc(
     report_title: str = typer.Option(
         "seqray qc report", "-R", "--report_title", rich_help_panel=_R
     ),
-    thread: int = typer.Option(
-        None, "-w", "--thread", help="Worker CPUs (default: all).", rich_help_panel=_R
+    # fastp's -w/--thread (its -t trims read 1's tail), and seqray's --threads
+    threads: int | None = typer.Option(
+        None,
+        "-w",
+        "--thread",
+        "--threads",
+        min=1,
+        help="CPUs to use (default: all).",
+        rich_help_panel=RUN_PANEL,
     ),
     outdir: str = typer.Option(
         None,
         "--outdir",
         help="Manifest and run state (default: <out1>.seqray, or seqray_qc).",
-        rich_help_panel=_R,
+        rich_help_panel=RUN_PANEL,
     ),
-    runner: str = typer.Option("auto", "--runner", help="auto, local or ray.", rich_help_panel=_R),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP, rich_help_panel=_R),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP, rich_help_panel=_R),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar.", rich_help_panel=_R),
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
+    overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
+    quiet: bool = QUIET,
 ) -> None:
     """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
     from ..pipeline.driver import run_pipeline
@@ -161,16 +182,16 @@ def qc(
     from .run_cmd import print_qualities, print_summary
 
     if trim_poly_g and disable_trim_poly_g:
-        raise typer.BadParameter("-g and -G exclude each other", param_hint="-g/-G")
-    if runner not in ("auto", "local", "ray"):
-        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
+        raise typer.BadParameter("-g and -G exclude each other", param_hint="'-g' / '-G'")
     if in2 and out1 and not out2:
-        raise typer.BadParameter("paired input written with -o needs -O too", param_hint="-O")
+        raise typer.BadParameter("paired input written with -o needs -O too", param_hint="'-O'")
     if out2 and not in2:
-        raise typer.BadParameter("-O writes read 2 of pairs: give read 2 with -I", param_hint="-O")
+        raise typer.BadParameter(
+            "-O writes read 2 of pairs: give read 2 with -I", param_hint="'-O'"
+        )
     if out2 and not out1:
-        raise typer.BadParameter("-O needs -o for read 1", param_hint="-o")
-    options = {
+        raise typer.BadParameter("-O needs -o for read 1", param_hint="'-o'")
+    options: dict[str, Any] = {
         k: v
         for k, v in dict(
             disable_quality_filtering=disable_quality_filtering,
@@ -228,13 +249,12 @@ def qc(
             out2=_abs(out2),
             outdir=outdir,
             phred64=phred64,
-            num_cpus=thread,
-            runner=runner,
             **options,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="'-o' / '-O'") from None
-    cfg = pipeline_config(ctx, data, "seqray qc", {"num_cpus": "thread"})
+    data["run"].update(run_section(threads, runner, address, shared_output))
+    cfg = pipeline_config(ctx, data, "seqray qc", {"num_cpus": "threads"})
     with progress_for(quiet) as progress:
         result = run_pipeline(cfg, overwrite=overwrite, resume=resume, progress=progress)
     if result.verified:

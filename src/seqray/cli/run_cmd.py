@@ -7,49 +7,53 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from .common import OVERWRITE_HELP, RESUME_HELP, SHARED_OUTPUT_HELP, console, typed_option
-from .progress import QUIET, progress_for
+from .common import console, typed_option, validated
+from .options import (
+    ADDRESS,
+    OVERWRITE,
+    QUIET,
+    RESUME,
+    RUNNER,
+    SHARED_OUTPUT,
+    THREADS,
+    Runner,
+    output_option,
+    run_section,
+)
+from .progress import progress_for
 
 if TYPE_CHECKING:
     from ..pipeline.driver import RunResult
 
 
 def run(
+    ctx: typer.Context,
     config: str = typer.Argument(..., help="Pipeline YAML."),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-    address: str = typer.Option(None, "--address", help="Ray cluster address (or RAY_ADDRESS)."),
-    shared_output: bool = typer.Option(False, "--shared-output", help=SHARED_OUTPUT_HELP),
-    num_cpus: int = typer.Option(None, "--num-cpus", min=1, help="CPUs for a local Ray cluster."),
-    runner: str = typer.Option(None, "--runner", help="auto, local or ray (overrides the config)."),
-    output: str = typer.Option(
-        None,
-        "--output",
-        "-o",
-        help="Output directory (overrides the config; paths the config places under its "
-        "output move with it).",
+    output: str | None = output_option(
+        "Output directory (overrides the config; paths the config places under its output "
+        "move with it).",
+        required=False,
     ),
+    threads: int | None = THREADS,
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
+    overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
     quiet: bool = QUIET,
 ) -> None:
     """Run the pipeline in CONFIG; outputs and manifest.json go to its output directory."""
     # imported here: pydantic and the stage registry are not needed by the quick commands
     from ..errors import ConfigError
-    from ..pipeline.config import load_config, relocate
+    from ..pipeline.config import RunSettings, load_config, relocate
     from ..pipeline.driver import run_pipeline
 
     cfg = load_config(config)
-    if runner is not None and runner not in ("auto", "local", "ray"):
-        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
-    updates: dict = {}
-    if address:
-        updates["address"] = address
-        runner = runner or "ray"
-    if num_cpus:
-        updates["num_cpus"] = num_cpus
-    if shared_output:
-        updates["shared_output"] = True
+    updates = run_section(threads, runner, address, shared_output)
     if updates:
-        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
+        settings = {**cfg.run.model_dump(), **updates}
+        run = validated(ctx, RunSettings, settings, {"num_cpus": "threads"})
+        cfg = cfg.model_copy(update={"run": run})
     if output:
         try:
             cfg = relocate(cfg, output)
@@ -57,9 +61,7 @@ def run(
             hint = typed_option(["-o", "--output"])
             raise typer.BadParameter(str(exc), param_hint=hint) from None
     with progress_for(quiet) as progress:
-        result = run_pipeline(
-            cfg, resume=resume, overwrite=overwrite, runner=runner, progress=progress
-        )
+        result = run_pipeline(cfg, resume=resume, overwrite=overwrite, progress=progress)
     print_summary(result)
 
 

@@ -9,8 +9,21 @@ import typer
 from rich.table import Table
 
 from ..tokenize.registry import scheme_class, scheme_names
-from .common import OVERWRITE_HELP, RESUME_HELP, console, pipeline_config, validated
-from .progress import QUIET, progress_for
+from .common import console, pipeline_config, validated
+from .options import (
+    ADDRESS,
+    OVERWRITE,
+    QUIET,
+    RESUME,
+    RUNNER,
+    SHARED_OUTPUT,
+    THREADS,
+    Runner,
+    k_option,
+    output_option,
+    run_section,
+)
+from .progress import progress_for
 
 if TYPE_CHECKING:
     SchemeName = str
@@ -60,9 +73,9 @@ OPTION_NAMES = {"add_special_tokens": "special"}  # config key → option, where
 def tokenize(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
-    output: str = typer.Option(..., "--output", "-o", help="Output directory."),
+    output: str = output_option(),
     scheme: SchemeName = SCHEME,
-    k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6, at most 8; hashed: 21)."),
+    k: int = k_option(None, "k-mer length (kmer: 6, at most 8; hashed: 21)."),
     stride: int = STRIDE,
     canonical: bool = CANONICAL,
     buckets: int = BUCKETS,
@@ -76,10 +89,12 @@ def tokenize(
     truncate: bool = typer.Option(False, "--truncate", help="Keep only a read's first window."),
     padding: bool = typer.Option(False, "--padding", help="Pad to max-length; attention mask."),
     mate: list[str] = typer.Option(None, "--mate", help="R2 files, in the order of INPUTS."),
-    runner: str = typer.Option("auto", "--runner", help="auto, local or ray."),
-    num_cpus: int = typer.Option(None, "--num-cpus", help="CPUs for a local Ray cluster."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    threads: int | None = THREADS,
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
+    overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
     quiet: bool = QUIET,
 ) -> None:
     """Tokenize reads into Parquet shards (OUT/tokens/part-*.parquet: source, record, window,
@@ -87,8 +102,6 @@ def tokenize(
     from ..pipeline.driver import run_pipeline
     from .run_cmd import print_summary
 
-    if runner not in ("auto", "local", "ray"):
-        raise typer.BadParameter("must be auto, local or ray", param_hint="--runner")
     stage = _scheme_options(
         scheme, k, stride, canonical, buckets, alphabet, vocab_size, special, max_length
     )
@@ -104,7 +117,7 @@ def tokenize(
         read["mate_paths"] = mate
     cfg = {
         "output": output,
-        "run": {"runner": runner, "num_cpus": num_cpus},
+        "run": run_section(threads, runner, address, shared_output),
         "stages": [
             {"read": read},
             {"tokenize": stage},
@@ -152,7 +165,7 @@ def export(
     ctx: typer.Context,
     out_dir: str = typer.Argument(..., help="Directory to write (local or s3://)."),
     scheme: SchemeName = SCHEME,
-    k: int = typer.Option(None, "--k", help="k-mer length (kmer: 6; hashed: 21)."),
+    k: int = k_option(None, "k-mer length (kmer: 6; hashed: 21)."),
     stride: int = STRIDE,
     canonical: bool = CANONICAL,
     buckets: int = BUCKETS,
@@ -175,7 +188,7 @@ def export(
     trained = None
     if config.scheme_type.trains:
         if not train:
-            raise typer.BadParameter(f"{scheme}: give reads to train on", param_hint="--train")
+            raise typer.BadParameter(f"{scheme}: give reads to train on", param_hint="'--train'")
         trained = config.train(_first_reads(train, sample_reads))
     tok = config.build(trained)
     for f in tok.export(out_dir):

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from isal import igzip, isal_zlib
 from numba import njit
 
-from ..errors import FormatError, SeqrayError
+from ..errors import FormatError, OutputError, SeqrayError
 from .buffers import values_offsets
 from .fs import filesystem_for, is_s3
 from .schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2, SOURCE
@@ -120,9 +120,13 @@ class AtomicFile:
         self.fs, self.path = filesystem_for(uri)
         d, b = self.path.rsplit("/", 1)
         self.tmp = f"{d}/.{b}.tmp-{uuid.uuid4().hex[:8]}"
-        if not is_s3(uri):
-            os.makedirs(d, exist_ok=True)
-        self.stream = self.fs.open_output_stream(self.tmp, compression=None)
+        try:
+            if not is_s3(uri):
+                os.makedirs(d, exist_ok=True)
+            self.stream = self.fs.open_output_stream(self.tmp, compression=None)
+        except OSError as exc:  # a read-only place, a missing mount, no S3 access
+            why = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+            raise OutputError(f"{uri}: cannot write here: {why}") from exc
         self.sha = hashlib.sha256()
         self.size = 0
 

@@ -213,6 +213,8 @@ def load_config(path: str) -> PipelineConfig:
         text = p.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a YAML text file ({exc.reason})") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
