@@ -17,11 +17,11 @@ that differ by chunk size); then run this file with `-m integration` too, so the
 is checked against the new goldens.
 
 Chunk size, as recorded (goldens.json `chunk_size_dependent`, checked against the goldens):
-Parquet shards (one per chunk: boundaries and count), sharded FASTQ (one file per chunk),
-single gzip FASTQ (one gzip member per chunk) and, for bpe sampling fewer reads than the
-input holds, the trained tokenizer.json (the sample is the first reads of each chunk)
-differ; single plain FASTQ/FASTA, stats.json, the qc reports, correction.json, the k-mer
-counts, histo.txt, summary.json and the other tokenizers' exports do not.
+Parquet shards (one per chunk: boundaries and count), sharded FASTQ (one file per chunk) and
+single gzip FASTQ (one gzip member per chunk) differ; single plain FASTQ/FASTA, stats.json,
+the qc reports, correction.json, the k-mer counts, histo.txt, summary.json and every
+tokenizer export, the trained bpe tokenizer.json included (its sample is drawn by read
+identity), do not.
 
 Normalisation (only this): the exact `seqray.__version__` string (a git-describe version
 with a date when the checkout is dirty) is replaced by `<seqray-version>` before hashing; it

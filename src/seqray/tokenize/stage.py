@@ -5,8 +5,9 @@ beside the outputs (`tokenizer/`, loadable by `transformers.AutoTokenizer`).
 A map stage, not a sink: its output schema is declared (`output_schema`), so the ordinary
 `write: {format: parquet}` stage writes the token shards, with its naming, atomicity,
 checksums and resume. For a scheme that trains (bpe) without a given tokenizer, a
-prepare pass samples reads from every chunk and trains the model in the driver before the
-main pass. The schemes, their config keys and their checks come from the registry.
+prepare pass draws a sample of reads by the hash of their identity (`sample.py`: the same
+for any chunking) and trains the model in the driver before the main pass. The schemes,
+their config keys and their checks come from the registry.
 """
 
 from __future__ import annotations
@@ -15,25 +16,23 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
-from ..io.fs import filesystem_for, join
-from ..io.schema import RECORD, SEQ, SEQ2, SOURCE
-from ..io.writers import ParquetShardWriter
+from ..io.fs import join
+from ..io.schema import RECORD, SEQ2, SOURCE
 from ..pipeline.kinds import TOKENS, BatchKind
 from ..pipeline.outputs import Target
 from ..pipeline.registry import (
     FinishContext,
     MapStage,
     PrepareContext,
-    SinkStage,
     StageConfig,
     register,
 )
 from .base import Tokenizer
 from .registry import make_tokenizer, scheme_class, scheme_names
+from .sample import TrainingSample, merge_samples
 from .stats import TokenStats
 
 
@@ -45,7 +44,7 @@ class TokenizeConfig(StageConfig):
     buckets: int | None = Field(default=None, ge=1)  # hashed
     alphabet: Literal["full", "murphy10", "murphy15"] = "full"  # protein
     vocab_size: int = Field(default=4096, ge=10)  # bpe
-    sample_reads: int = Field(default=100_000, ge=1)  # training sample (bpe)
+    sample_reads: int = Field(default=100_000, ge=1)  # training sample, sequences (bpe)
     tokenizer: str | None = None  # a trained tokenizer (directory or tokenizer.json; bpe)
     add_special_tokens: bool = True
     max_length: int | None = Field(default=None, ge=1)
@@ -116,68 +115,6 @@ class TokenizeConfig(StageConfig):
         return make_tokenizer(self.scheme, tokenizer=model, path=self.tokenizer, **self.options())
 
 
-class _SampleWriter:
-    """Keeps the first `limit` sequences (both mates) of a chunk in a Parquet file."""
-
-    def __init__(self, uri: str, limit: int):
-        self.w = ParquetShardWriter(uri, pa.schema([(SEQ, pa.large_binary())]))
-        self.left = limit
-
-    def write(self, table: pa.Table) -> None:
-        for c in (SEQ, SEQ2):
-            if self.left > 0 and c in table.column_names:
-                col = table.column(c).slice(0, self.left)
-                self.w.write(pa.table({SEQ: col}))
-                self.left -= len(col)
-
-    def close(self):
-        return self.w.close()
-
-    def abort(self) -> None:
-        self.w.abort()
-
-
-class TrainingSample(SinkStage):
-    """Internal sink of the training prepare pass: the first reads of every chunk."""
-
-    name = "training-sample"
-
-    def __init__(self, directory: str, limit: int):
-        super().__init__(StageConfig())
-        self.directory, self.limit = directory, limit
-
-    def open(self, chunk, chunk_id: str, output: str) -> list:
-        return [_SampleWriter(join(self.directory, f"sample-{chunk_id}.parquet"), self.limit)]
-
-
-def sample_share(counts: list[int], total: int) -> list[int]:
-    """How many reads to take from each chunk's sample so `total` are taken overall, spread
-    evenly over the chunks (a chunk with fewer gives what it has)."""
-    take = [0] * len(counts)
-    left = total
-    open_ = [i for i, c in enumerate(counts) if c > 0]
-    while left > 0 and open_:
-        share = max(1, left // len(open_))
-        nxt = []
-        for i in open_:
-            t = min(share, counts[i] - take[i], left)
-            take[i] += t
-            left -= t
-            if take[i] < counts[i]:
-                nxt.append(i)
-            if left == 0:
-                break
-        open_ = nxt
-    return take
-
-
-def _read_sample(uri: str, n: int) -> list[str]:
-    fs, path = filesystem_for(uri)
-    with fs.open_input_file(path) as f:
-        col = pq.read_table(f).column(SEQ).slice(0, n)
-    return col.cast(pa.large_string()).to_pylist()
-
-
 @register
 class TokenizeStage(MapStage):
     """Tokenizes reads (with a registered scheme: DNABERT k-mers, Nucleotide-Transformer
@@ -229,10 +166,9 @@ class TokenizeStage(MapStage):
             self.trained, self._tok = saved["model"], None
             return
         directory = ctx.state_dir(c.scheme)
-        outcomes = ctx.scan(TrainingSample(directory, c.sample_reads))
-        shards = [s for o in outcomes for s in o.shards_of(TrainingSample.name)]
-        take = sample_share([s.rows for s in shards], c.sample_reads)
-        seqs = [q for s, n in zip(shards, take) if n for q in _read_sample(s.uri, n)]
+        outcomes = ctx.scan(TrainingSample(directory, ctx.source_order, c.sample_reads))
+        uris = [s.uri for o in outcomes for s in o.shards_of(TrainingSample.name)]
+        seqs = merge_samples(uris, c.sample_reads)
         if not seqs:
             raise ConfigError(f"tokenize: no reads to train the {c.scheme} model on")
         self.trained = c.train(seqs)
