@@ -76,3 +76,31 @@ def test_no_manifest_or_not_json(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):
         load(str(tmp_path))
+
+
+def test_resume_refuses_a_journal_of_another_version(tmp_path, examples):
+    from seqray.errors import ResumeError
+
+    cfg = parse_config(
+        {
+            "output": str(tmp_path / "o"),
+            "stages": [{"read": {"paths": [str(examples / "phix_R1.fastq.gz")]}}, {"write": {}}],
+        }
+    )
+    run_pipeline(cfg, runner="local")
+    marker = tmp_path / "o" / "_seqray" / "run.json"
+    header = json.loads(marker.read_text())
+    assert header["journal_version"] == 2
+    del header["journal_version"]  # as seqray before typed journals wrote it
+    marker.write_text(json.dumps(header))
+    with pytest.raises(ResumeError, match="started by another seqray version"):
+        run_pipeline(cfg, resume=True, runner="local")
+
+
+def test_resume_of_a_finished_run_reports_its_counters_in_stage_order(finished):
+    cfg = parse_config(json.loads((finished / "manifest.json").read_text())["config"])
+    r = run_pipeline(cfg, resume=True, runner="local")
+    assert r.verified and list(r.counters) == ["read", "inspect", "write"]
+    assert r.counters["read"].rows_out == 2000
+    assert r.counters["inspect"].measures == {"bases_in": 300_000, "bases_out": 300_000}
+    assert r.kinds["inspect"] == ("reads", "reads")

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from seqray.errors import ConfigError
+from seqray.errors import ConfigError, InputError
 from seqray.io.buffers import values_offsets
 from seqray.pipeline import registry
 from seqray.pipeline.config import parse_config
@@ -42,7 +42,7 @@ class Instances(DictAccumulator):
 
 
 class LookupConfig(StageConfig):
-    pass
+    missing_table: str | None = None  # a table file to load, that is not there
 
 
 class LookupStage(MapStage):
@@ -57,6 +57,8 @@ class LookupStage(MapStage):
         return Resources(num_cpus=1, concurrency=2)
 
     def setup(self) -> None:
+        if self.config.missing_table:
+            raise InputError(f"{self.config.missing_table}: no such lookup table")
         table = np.arange(256, dtype=np.uint8)
         for a, b in zip(b"ACGTN", b"TGCAN"):
             table[a] = b
@@ -90,14 +92,14 @@ def lookup_stage():
     registry._REGISTRY.pop(LookupStage.name)
 
 
-def _config(out, fq, *more):
+def _config(out, fq, *more, lookup=None):
     return parse_config(
         {
             "output": str(out),
             "run": {"chunk_bytes": 20_000},
             "stages": [
                 {"read": {"paths": [str(fq)]}},
-                {"test-lookup": {}},
+                {"test-lookup": lookup or {}},
                 *more,
                 {"write": {"format": "fastq", "compression": "none"}},
             ],
@@ -222,3 +224,14 @@ def test_resources_no_node_has_are_refused_before_anything_is_written(tmp_path, 
         with pytest.raises(ConfigError, match=f"ask for .*{asked} per chunk task, but no node"):
             run_pipeline(cfg, runner="ray")
         assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("runner", ["local", "ray"])
+def test_a_users_error_in_setup_reaches_the_driver_intact(tmp_path, runner, request, lookup_stage):
+    if runner == "ray":
+        request.getfixturevalue("ray_cluster")
+    fq = write_random_fastq(tmp_path / "r.fq", 200, max_len=120)
+    cfg = _config(tmp_path / "o", fq, lookup={"missing_table": "t.bin"})
+    with pytest.raises(InputError, match="t.bin: no such lookup table"):
+        run_pipeline(cfg, runner=runner)

@@ -37,6 +37,16 @@ def _count(counter: StageCounter, kind: BatchKind, table: pa.Table, side: str) -
         counter.add(f"{measure}_{side}", n)
 
 
+def _check_kinds(pipeline: Pipeline, schemas: list[pa.Schema], kinds: list[BatchKind]) -> None:
+    """Each map stage's declared schema has the columns of the kind it says it gives."""
+    for i, st in enumerate(pipeline.stages, start=1):
+        missing = kinds[i].missing(schemas[i])
+        if missing:
+            raise RuntimeError(
+                f"stage {st.name} gives {kinds[i]} but its batches lack {', '.join(missing)}"
+            )
+
+
 def _run_maps(
     pipeline: Pipeline,
     table: pa.Table,
@@ -122,6 +132,7 @@ def process_chunk(
             if isinstance(st, SinkStage):
                 writers[i] = st.open(chunk, chunk_id, output)
         schemas = pipeline.schemas(chunk.paired)
+        _check_kinds(pipeline, schemas, kinds)
         it = iter(reader)
         while True:
             t0 = time.perf_counter()
@@ -162,8 +173,6 @@ def process_chunk(
                 ex.shutdown(wait=True, cancel_futures=True)
     result = reader.result
     counters[0].rows_in = result.records  # records read, rejected ones included
-    for measure in list(counters[0].measures):
-        counters[0].measures[measure.removesuffix("_out") + "_in"] = counters[0].measures[measure]
     if result.rejects and not pipeline.scan:
         shards.append(_write_rejects(result.rejects, chunk_id, output))
     return ChunkOutcome(

@@ -42,6 +42,13 @@ class Pipeline:
     def names(self) -> list[str]:
         return ["read"] + [s.name for s in self.stages]
 
+    def counter_keys(self) -> list[str]:
+        """Each stage's name in the run summary and the manifest (`i:name` when a name
+        repeats)."""
+        names = self.names
+        unique = len(set(names)) == len(names)
+        return names if unique else [f"{i}:{n}" for i, n in enumerate(names)]
+
     def read_options(self) -> ReadOptions:
         run = self.config.run
         return self.source.options(run.block_bases, run.on_error == "skip")

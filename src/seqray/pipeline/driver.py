@@ -22,7 +22,7 @@ from .cluster import check_cluster
 from .config import PipelineConfig, absolute_paths
 from .definition import Pipeline
 from .finishing import finish_run
-from .manifest import MANIFEST, Journal
+from .manifest import JOURNAL_VERSION, MANIFEST, Journal
 from .outputs import check_clashes, normalize, within
 from .ownership import Previous, claim_output
 from .progress import Progress, ReportingMapper
@@ -48,10 +48,12 @@ class RunResult:
     kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage -> kinds in, out
 
 
-def _finished(prev: Previous, verified: int, t_start: float) -> RunResult:
-    """The result of `--resume` on a finished run: verified, nothing run again."""
+def _finished(prev: Previous, verified: int, t_start: float, keys: list[str]) -> RunResult:
+    """The result of `--resume` on a finished run: verified, nothing run again (`keys`:
+    the stages' counter keys, in config order)."""
     m = prev.manifest or {}
-    stages = m.get("stages", {})
+    listed = m.get("stages", {})
+    stages = {k: listed[k] for k in keys if k in listed}
     return RunResult(
         prev.output,
         join(prev.output, MANIFEST),
@@ -169,6 +171,7 @@ def run_pipeline(
     out_dir = normalize(output)
     header: dict[str, Any] = {
         "seqray_version": __version__,
+        "journal_version": JOURNAL_VERSION,
         "config_hash": config.output_hash(),
         "inputs": [{"uri": i.info.uri, "size": i.info.size, "mtime": i.info.mtime} for i in inputs],
         "targets": [
@@ -187,7 +190,7 @@ def run_pipeline(
         output, targets, header, resume=resume, overwrite=overwrite, before_write=before_write
     )
     if claim.verified is not None:  # a finished run, found intact: nothing to do
-        return _finished(claim.previous, claim.verified, t_start)
+        return _finished(claim.previous, claim.verified, t_start, pipeline.counter_keys())
     journal = Journal(output)
     keys = {c.key for c in chunks}
     done = {k: ChunkOutcome.from_json(v) for k, v in claim.done.items() if k in keys}

@@ -53,8 +53,8 @@ def _counters(
 ) -> tuple[dict[str, StageCounter], dict[str, tuple[str, str]]]:
     """Per-stage counters summed over the chunks, keyed by stage name (by `i:name` when a
     name repeats), and the kinds of rows each stage took and gave."""
-    names = pipeline.names
-    merged = [StageCounter() for _ in names]
+    keys = pipeline.counter_keys()
+    merged = [StageCounter() for _ in keys]
     for o in ordered:
         for m, c in zip(merged, o.counters):
             m += c
@@ -62,7 +62,6 @@ def _counters(
     flow = [(kinds[0].name, kinds[0].name)] + [
         (kinds[i].name, kinds[i + 1].name) for i in range(len(pipeline.stages))
     ]
-    keys = names if len(set(names)) == len(names) else [f"{i}:{n}" for i, n in enumerate(names)]
     return dict(zip(keys, merged)), dict(zip(keys, flow))
 
 

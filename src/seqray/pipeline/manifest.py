@@ -23,6 +23,8 @@ from ..io.writers import write_json
 MANIFEST = "manifest.json"
 # 2: stage counters count rows of any kind (`rows_in`, `takes`, …); chunk shards list files
 MANIFEST_VERSION = 2
+# 2: chunk outcomes with typed shards (`files`) and counters (`rows_in`); 1 had neither
+JOURNAL_VERSION = 2
 
 
 def _write_json(uri: str, obj: Any) -> None:
@@ -56,6 +58,11 @@ class Journal:
         old = read_json(self.run_uri)
         if old is None:
             raise ResumeError(f"{self.output}: nothing to resume (no run journal)")
+        if old.get("journal_version", 1) != header["journal_version"]:
+            raise ResumeError(
+                f"{self.output}: the run there was started by another seqray version, whose "
+                "journal this one cannot read; rerun with --overwrite"
+            )
         if old.get("config_hash") != header["config_hash"]:
             raise ResumeError(
                 f"{self.output}: the config changed since the run there was started "

@@ -84,7 +84,7 @@ class StageCounter:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StageCounter:
-        measures = {k: v for k, v in d.items() if k not in ("rows_in", "rows_out", "seconds")}
+        measures = {k: v for k, v in d.items() if k.endswith(("_in", "_out")) and k[:4] != "rows"}
         return cls(d["rows_in"], d["rows_out"], d["seconds"], measures)
 
 

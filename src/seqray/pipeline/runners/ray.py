@@ -69,15 +69,17 @@ def _count_one(chunk: Chunk, options: ReadOptions) -> int:
 
 
 class ChunkWorker:
-    """An actor holding the pipeline with its stateful stages set up, once."""
+    """An actor holding the pipeline with its stateful stages set up, once. A user's error
+    in `setup` (a missing model file) comes back with the first chunk, as data."""
 
-    def __init__(self, pipeline: Pipeline):
-        keep_freed_memory()
-        self.pipeline = pipeline
-        pipeline.setup()
+    def __init__(self, pipeline: Pipeline, threads: int):
+        self.pipeline, self.threads = pipeline, threads
+        self.failed = _shipping_errors(pipeline.setup)
 
     def process(self, chunk: Chunk, chunk_id: str, output: str) -> tuple[bool, Any]:
-        return _shipping_errors(process_chunk, self.pipeline, chunk, chunk_id, output)
+        if not self.failed[0]:
+            return self.failed
+        return _shipping_errors(process_chunk, self.pipeline, chunk, chunk_id, output, self.threads)
 
 
 def _options(res: Resources) -> dict[str, Any]:
@@ -193,10 +195,11 @@ class RayRunner:
             return
         res = pipeline.resources()
         slots = self._slots(res)
+        threads = max(1, int(res.num_cpus))  # a task uses the CPUs it asked for
         ref = ray.put(pipeline)  # once: every task and actor takes it from the object store
         if pipeline.stateful:
             actor: Any = ray.remote(ChunkWorker).options(**_options(res))
-            free = deque(actor.remote(ref) for _ in range(min(slots, len(todo))))
+            free = deque(actor.remote(ref, threads) for _ in range(min(slots, len(todo))))
 
             def submit(ch: Chunk) -> Any:
                 worker = free.popleft()
@@ -208,11 +211,12 @@ class RayRunner:
             free = deque()
 
             def submit(ch: Chunk) -> Any:
-                return task.remote(process_chunk, ref, ch, ids[ch.key], output)
+                return task.remote(process_chunk, ref, ch, ids[ch.key], output, threads)
 
         busy: dict[Any, Any] = {}
-        # twice the slots in flight: a finished task's slot refills without a round trip
-        window = len(free) if pipeline.stateful else 2 * slots
+        # twice the slots in flight (a finished task's slot refills without a round trip),
+        # unless a stage caps how many run at once
+        window = len(free) if pipeline.stateful else slots if res.concurrency else 2 * slots
         in_flight: list[Any] = []
         try:
             while todo or in_flight:
