@@ -21,9 +21,11 @@ import pyarrow.parquet as pq
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..io.buffers import values_offsets
+from ..io.formats import WrittenShard
 from ..io.fs import filesystem_for, join
 from ..io.schema import SEQ, SEQ2
 from ..io.writers import WrittenFile, write_file
+from ..pipeline.manifest import shard_files
 from ..pipeline.outputs import Target
 from ..pipeline.registry import FinishContext, SinkStage, StageConfig, register
 from .count import (
@@ -120,13 +122,13 @@ class CountWriter:
         self.spill.add_segment(*self.table.rows())
         self.table.clear()
 
-    def close(self) -> WrittenFile:
+    def commit(self) -> WrittenShard:
         for f in self.pending:
             f.result()
         self.pending = []
         self._flush()
         self._shutdown()
-        return self.spill.close()
+        return WrittenShard.of_file(self.spill.close())
 
     def abort(self) -> None:
         for f in self.pending:
@@ -234,7 +236,7 @@ class CountStage(SinkStage):
     def finish(self, shards: list[dict], ctx: FinishContext) -> list[WrittenFile]:
         c = self.config
         spills = [s["uri"] for s in shards]
-        parts = choose_partitions(c, sum(s["bytes"] for s in shards))
+        parts = choose_partitions(c, sum(f["bytes"] for s in shards for f in shard_files(s)))
         tasks = [
             ReduceTask(q, parts, spills, join(ctx.output, c.path, f"part-{q:05d}.parquet"), c)
             for q in range(parts)

@@ -29,6 +29,7 @@ from .._alloc import keep_freed_memory, release_free_memory
 from ..errors import ConfigError, SeqrayError
 from ..io.buffers import values_offsets
 from ..io.chunks import Chunk
+from ..io.formats import WrittenShard
 from ..io.fs import filesystem_for, join
 from ..io.parse import ReadOptions, count_chunk_records
 from ..io.readers import open_chunk
@@ -245,17 +246,8 @@ def process_chunk(
         shards = []
         for i, ws in writers.items():
             for w in ws:
-                f = w.close()
-                shards.append(
-                    {
-                        "uri": f.uri,
-                        "rows": f.rows,
-                        "bytes": f.bytes,
-                        "sha256": f.sha256,
-                        "stage": pipeline.stages[i].name,
-                        "stage_index": i,
-                    }
-                )
+                shard = w.commit().to_json()
+                shards.append({**shard, "stage": pipeline.stages[i].name, "stage_index": i})
     except BaseException:
         for f in (*pending, *writing):
             f.cancel()
@@ -302,14 +294,8 @@ def _write_rejects(rejects, chunk_id: str, output: str) -> dict:
         }
         f.write((json.dumps(line) + "\n").encode())
     f.commit()
-    return {
-        "uri": f.uri,
-        "rows": len(rejects),
-        "bytes": f.size,
-        "sha256": f.sha.hexdigest(),
-        "stage": "rejects",
-        "stage_index": -1,
-    }
+    shard = WrittenShard.of_file(f.written(len(rejects))).to_json()
+    return {**shard, "stage": "rejects", "stage_index": -1}
 
 
 # -- runners ----------------------------------------------------------------------------

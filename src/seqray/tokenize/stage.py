@@ -18,9 +18,10 @@ import pyarrow.parquet as pq
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
+from ..io.formats import WrittenShard
+from ..io.formats.parquet import ParquetShardWriter
 from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, SOURCE
-from ..io.writers import ParquetShardWriter
 from ..pipeline.outputs import Target
 from ..pipeline.registry import (
     FinishContext,
@@ -108,8 +109,8 @@ class _SampleWriter:
                 self.w.write(pa.table({SEQ: col}))
                 self.left -= len(col)
 
-    def close(self):
-        return self.w.close()
+    def commit(self) -> WrittenShard:
+        return self.w.commit()
 
     def abort(self) -> None:
         self.w.abort()
