@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from seqray.cli.common import iter_chunk_tables
+from seqray.io.formats.text import format_records
 from seqray.io.parse import ReadOptions
 from seqray.io.sources import plan_chunks
-from seqray.io.writers import format_records
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.driver import run_pipeline
 

@@ -10,9 +10,9 @@ import pytest
 import seqray
 from seqray.cli.common import iter_chunk_tables
 from seqray.errors import FormatError, PairingError
+from seqray.io.formats.text import format_records
 from seqray.io.parse import ReadOptions
 from seqray.io.sources import plan_chunks
-from seqray.io.writers import format_records
 
 from ..conftest import write_random_fastq, write_random_pairs
 

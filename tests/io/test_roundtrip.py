@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from seqray.cli.common import iter_chunk_tables
 from seqray.cli.main import main
+from seqray.io.formats.text import format_records
 from seqray.io.parse import ReadOptions
 from seqray.io.schema import read_schema
 from seqray.io.sources import plan_chunks
-from seqray.io.writers import format_records
 
 SETTINGS = settings(max_examples=100, deadline=None)
 
@@ -293,7 +293,7 @@ def test_pipeline_gzip_output_valid_whether_all_some_or_no_chunks_are_empty(tmp_
     The joined file passes gzip -t and holds exactly the long reads; where reads exist it
     holds no empty member (so it is the bytes it was before empty parts became valid
     gzip), and with no reads at all it is one empty member."""
-    from seqray.io.writers import EMPTY_GZIP
+    from seqray.io.formats.text import EMPTY_GZIP
 
     src = tmp_path / "r.fq"
     want = _long_and_short_reads(src, pattern)
@@ -318,19 +318,19 @@ def test_pipeline_paired_gzip_output_valid_when_nothing_passes(tmp_path):
 
 
 def test_text_shard_with_no_reads_is_valid_gzip_alone(tmp_path):
-    from seqray.io.writers import TextShardWriter
+    from seqray.io.formats.text import TextShardWriter
 
     w = TextShardWriter(str(tmp_path / "part.fastq.gz"), fastq=True, gzip=True)
     w.write(read_schema().empty_table())
-    f = w.close()
+    f = w.commit()
     assert (f.rows, f.bytes) == (0, 20)
     assert _gzip_ok_and_text(tmp_path / "part.fastq.gz") == b""
     w = TextShardWriter(str(tmp_path / "part.fastq"), fastq=True, gzip=False)
-    assert w.close().bytes == 0  # plain text: nothing to write
+    assert w.commit().bytes == 0  # plain text: nothing to write
 
 
 def test_concatenate_leaves_out_empty_gzip_members_only(tmp_path):
-    from seqray.io.writers import EMPTY_GZIP, concatenate
+    from seqray.io.formats.text import EMPTY_GZIP, concatenate
 
     a, b = gzip.compress(b"@a\nA\n+\nI\n", mtime=0), gzip.compress(b"@b\nC\n+\nI\n", mtime=0)
     parts = []

@@ -32,7 +32,7 @@ def test_good_config_and_defaults():
         ),
         (
             {"output": "o", "stages": [{"read": {"paths": ["x"]}}, {"write": {"format": "xls"}}]},
-            r"stages\[1\]\.write\.format: Input should be 'parquet', 'fastq' or 'fasta'",
+            r"stages\[1\]\.write\.format: unknown format 'xls'; allowed: fastq, fasta, parquet",
         ),
         (
             {**GOOD, "run": {"on_error": "ignore"}},

@@ -77,7 +77,7 @@ def run_pipeline() -> Callable[..., Any]:
     try:
         from seqray.pipeline import run_pipeline  # type: ignore[attr-defined]
     except ImportError:
-        from seqray.pipeline.runner import run_pipeline
+        from seqray.pipeline.driver import run_pipeline
     return run_pipeline
 
 

@@ -17,8 +17,12 @@ import pytest
 import yaml
 
 from seqray.cli.main import main
+from seqray.io.formats import DirectoryShard
+from seqray.pipeline.manifest import Journal
 
 from ..conftest import write_random_fastq, write_random_pairs
+from ..dirformat import FILES
+from ..dirformat import register as register_npy
 
 
 def snapshot(*roots: Path) -> dict[str, str]:
@@ -535,3 +539,116 @@ def test_single_end_qc_refuses_out2(tmp_path, sandbox, capsys):
     args = ["-o", str(tmp_path / "a.fq.gz"), "-O", str(tmp_path / "b.fq")]
     assert main(["qc", "-i", str(sandbox / "reads.fq"), *args]) == 2
     assert "-O writes read 2 of pairs" in err_line(capsys)
+
+
+# -- shards that are directories (a directory-store format, registered by the test) -------
+
+
+@pytest.fixture
+def npy_format(monkeypatch):
+    return register_npy(monkeypatch)
+
+
+class _Killed(BaseException):
+    """The run dies here, as under SIGKILL: nothing after it runs, nothing cleans up."""
+
+
+def _npy_yaml(tmp_path: Path, out: Path, sandbox: Path) -> Path:
+    stages = [{"write": {"format": "npydir", "path": "arrays"}}]
+    return _yaml(tmp_path, out, [sandbox / "reads.fq"], stages, chunk_bytes=8000)
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    """The run's output files (not its state or manifest) by path inside the output."""
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and "_seqray" not in p.parts
+    }
+
+
+def _killed_run(cfg: Path, monkeypatch, where: str) -> None:
+    """Runs `cfg` and kills it at the third chunk: with its directory shard half-written
+    (`staging`: files written, not renamed into place) or committed but not yet in the
+    journal (`unjournaled`)."""
+    calls = {"n": 0}
+
+    def third(real):
+        def dying(*args):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise _Killed
+            return real(*args)
+
+        return dying
+
+    with monkeypatch.context() as m:
+        m.setattr(DirectoryShard, "abort", lambda self: None)
+        if where == "staging":
+            m.setattr(DirectoryShard, "_replace", third(DirectoryShard._replace))
+        else:
+            m.setattr(Journal, "record", third(Journal.record))
+        assert main(["run", str(cfg)]) != 0  # the CLI's boundary catches even this
+    assert calls["n"] == 3
+
+
+@pytest.mark.parametrize("where", ["staging", "unjournaled"])
+@pytest.mark.parametrize("then", ["--resume", "--overwrite"])
+def test_a_killed_runs_directory_shards_are_its_own(
+    tmp_path, sandbox, npy_format, monkeypatch, where, then
+):
+    """A directory shard half-written (its hidden staging directory) or committed just
+    before the kill is the run's: --resume and --overwrite clear it and finish with the
+    bytes of an uninterrupted run."""
+    clean = tmp_path / "clean"
+    assert main(["run", str(_npy_yaml(tmp_path, clean, sandbox))]) == 0
+    out = tmp_path / "out"
+    cfg = _npy_yaml(tmp_path, out, sandbox)
+    _killed_run(cfg, monkeypatch, where)
+    staged = [p for p in (out / "arrays").iterdir() if p.name.startswith(".")]
+    if where == "staging":
+        assert len(staged) == 1 and sorted(p.name for p in staged[0].iterdir()) == sorted(FILES)
+    else:
+        assert not staged and len(list((out / "arrays").iterdir())) == 3
+    assert main(["run", str(cfg), then]) == 0
+    assert not list(out.rglob("*.tmp-*"))
+    assert _outputs(out) == _outputs(clean)
+    assert len([p for p in (out / "arrays").iterdir() if p.is_dir()]) > 3
+
+
+def test_a_foreign_file_inside_a_directory_shard_blocks_overwrite(
+    tmp_path, sandbox, npy_format, capsys
+):
+    out = tmp_path / "out"
+    cfg = _npy_yaml(tmp_path, out, sandbox)
+    assert main(["run", str(cfg)]) == 0
+    shard = sorted((out / "arrays").iterdir())[1]
+    (shard / "theirs.npy").write_bytes(b"the user's")
+    before = snapshot(out)
+    for state in ("finished", "interrupted"):
+        if state == "interrupted":  # its journal lists the shard and the shard's files
+            (out / "manifest.json").unlink()
+            before = snapshot(out)
+        capsys.readouterr()
+        assert main(["run", str(cfg), "--overwrite"]) == 1
+        err = err_line(capsys)
+        assert f"arrays/{shard.name}/theirs.npy" in err and "did not write" in err, state
+        assert snapshot(out) == before  # nothing removed, not even the run's own files
+    (shard / "theirs.npy").unlink()
+    assert main(["run", str(cfg), "--overwrite"]) == 0
+
+
+def test_resume_verifies_each_file_of_a_directory_shard(tmp_path, sandbox, npy_format):
+    clean = tmp_path / "clean"
+    assert main(["run", str(_npy_yaml(tmp_path, clean, sandbox))]) == 0
+    out = tmp_path / "out"
+    cfg = _npy_yaml(tmp_path, out, sandbox)
+    assert main(["run", str(cfg)]) == 0
+    (out / "manifest.json").unlink()  # interrupted before the manifest
+    shard = sorted((out / "arrays").iterdir())[2]
+    second = shard / FILES[1]
+    second.write_bytes(second.read_bytes()[:-8])  # one file of one shard, damaged
+    assert main(["run", str(cfg), "--resume"]) == 0
+    assert _outputs(out) == _outputs(clean)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["resumed_chunks"] == len(m["chunks"]) - 1  # only that chunk was done again

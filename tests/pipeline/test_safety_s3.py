@@ -10,6 +10,9 @@ from seqray.errors import OutputError
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.driver import run_pipeline
 
+from ..dirformat import FILES
+from ..dirformat import register as register_npy
+
 
 def _keys(client, bucket: str, prefix: str = "") -> dict[str, str]:
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -74,3 +77,35 @@ def test_a_missing_bucket_is_an_output_error_before_any_read(s3_reads):
     _, _, src = s3_reads
     with pytest.raises(OutputError, match="no-such-bucket-x1.*cannot"):
         run_pipeline(_cfg("s3://no-such-bucket-x1/run", src))
+
+
+def test_directory_shards_on_s3(s3_reads, monkeypatch):
+    """A directory shard on S3 is a prefix of objects, each listed with its size and
+    sha256: resume verifies each, and a foreign object inside one blocks --overwrite."""
+    register_npy(monkeypatch)
+    client, bucket, src = s3_reads
+    out = f"s3://{bucket}/runs/npy"
+    cfg = parse_config(
+        {
+            "output": out,
+            "run": {"runner": "local", "chunk_bytes": 100_000},
+            "stages": [{"read": {"paths": [src]}}, {"write": {"format": "npydir"}}],
+        }
+    )
+    run_pipeline(cfg)
+    # (pyarrow leaves "directory" marker objects, `…/`, where it deletes a temporary)
+    keys = [k for k in _keys(client, bucket, "runs/npy/reads/") if not k.endswith("/")]
+    shards = sorted({k.rsplit("/", 1)[0] for k in keys})
+    assert shards and all(s.endswith(".npyd") for s in shards)
+    assert sorted(keys) == sorted(f"{s}/{f}" for s in shards for f in FILES)  # nothing else
+    assert run_pipeline(cfg, resume=True).verified == len(keys)
+    client.put_object(Bucket=bucket, Key=f"{shards[0]}/mine.txt", Body=b"mine")
+    before = _keys(client, bucket)
+    with pytest.raises(OutputError, match=r"\.npyd/mine\.txt"):
+        run_pipeline(cfg, overwrite=True)
+    assert _keys(client, bucket) == before
+    client.delete_object(Bucket=bucket, Key=f"{shards[0]}/mine.txt")
+    run_pipeline(cfg, overwrite=True)
+    assert sorted(k for k in _keys(client, bucket, "runs/npy/reads/") if k[-1] != "/") == sorted(
+        keys
+    )

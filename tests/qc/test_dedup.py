@@ -135,7 +135,7 @@ def test_reduce_keeps_smallest_identity(tmp_path):
         w = _ScanWriter(uri, source_index=0, partitions=partitions, budget=budget)
         w.write(t.slice(2))  # later records first: arrival order must not matter
         w.write(t.slice(0, 2))
-        w.close()
+        w.commit()
         found = [reduce_partition((p, [uri])) for p in range(partitions)]
         dups = sorted(x for d, _, _ in found for x in d.tolist())
         assert dups == [6, 7]

@@ -146,7 +146,7 @@ def test_bottom_k_prunes_to_the_global_smallest(tmp_path):
                 )
             )
             assert w.held <= 2 * k + 2 * (e - b)
-        assert w.close().rows == min(k, 2 * (hi - lo))
+        assert w.commit().rows == min(k, 2 * (hi - lo))
         uris.append(str(tmp_path / f"s{c}.parquet"))
     both = [[seqs, [s[::-1] for s in seqs]]]
     assert merge_samples(uris, k) == bottom_k(both, k)

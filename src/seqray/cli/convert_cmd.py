@@ -1,4 +1,5 @@
-"""`seqray convert IN OUT`: FASTQ ↔ FASTA ↔ Parquet ↔ BAM, chosen by OUT's extension.
+"""`seqray convert IN OUT`: between any input format and any registered output format
+(io/formats: FASTQ, FASTA, Parquet, BAM), chosen by OUT's extension.
 
 Round trips through seqray's own formats give FASTQ back byte for byte once it is in
 seqray's normal form (upper-case sequences, '.' and other IUPAC codes as N, Phred+33,
@@ -12,66 +13,70 @@ from typing import Literal
 import typer
 
 from ..errors import SeqrayError
+from ..io.formats import (
+    OutputFormat,
+    ShardWriter,
+    extensions_hint,
+    format_for_path,
+    format_names,
+    get_format,
+)
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import BamWriter, ParquetShardWriter, ShardWriter, TextShardWriter
 from ..pipeline.outputs import check_new_file, normalize
 from .common import console, iter_chunk_tables, phred_option
 from .options import QUIET
 from .progress import progress_for
 
-TEXT = {".fastq": "fastq", ".fq": "fastq", ".fasta": "fasta", ".fa": "fasta", ".fna": "fasta"}
+
+def _format_of(path: str) -> tuple[OutputFormat, str]:
+    found = format_for_path(path)
+    if found is None:
+        raise SeqrayError(f"{path}: unknown output extension; use {extensions_hint()}")
+    return found
 
 
-def _text_kind(path: str) -> tuple[str, bool] | None:
-    p = path.lower()
-    gz = p.endswith(".gz")
-    stem = p[:-3] if gz else p
-    for ext, kind in TEXT.items():
-        if stem.endswith(ext):
-            return kind, gz
-    return None
+def _per_mate() -> tuple[str, str]:
+    """The titles of the formats that write a pair as two files, and of those that keep
+    it in one (for messages)."""
+    fmts = [get_format(n) for n in format_names()]
+    two = "/".join(f.title for f in fmts if not f.pairs_in_one)
+    one = [f.title for f in fmts if f.pairs_in_one]
+    return two, ", ".join(one[:-1]) + " or " + one[-1] if len(one) > 1 else "".join(one)
 
 
-def writers_for(path: str, paired: bool, out2: str | None = None) -> list:
-    """The writer of OUT, and for pairs to FASTQ/FASTA the writer of read 2 (`out2`)."""
-    text = _text_kind(path)
-    if text is None or not paired:
+def writers_for(path: str, paired: bool, out2: str | None = None) -> list[ShardWriter]:
+    """The writer of OUT, and for pairs written as one file per mate the writer of read
+    2 (`out2`); each in the format and compression its name says."""
+    fmt, comp = _format_of(path)
+    two, one = _per_mate()
+    if fmt.pairs_in_one or not paired:
         if out2 is not None:
-            raise SeqrayError("--out2 is for paired input written as FASTQ/FASTA")
-        return [writer_for(path, paired)]
+            raise SeqrayError(f"--out2 is for paired input written as {two}")
+        return [_open(fmt, path, comp, paired, 0)]
     if out2 is None:
-        raise SeqrayError(
-            "paired input to FASTQ/FASTA: give --out2 for read 2, or convert to Parquet or BAM"
-        )
-    text2 = _text_kind(out2)
-    if text2 is None or text2[0] != text[0]:
-        raise SeqrayError(f"--out2 {out2}: use the same format ({text[0]}) as {path}")
-    first = TextShardWriter(path, fastq=text[0] == "fastq", gzip=text[1])
+        raise SeqrayError(f"paired input to {two}: give --out2 for read 2, or convert to {one}")
+    fmt2, comp2 = _format_of(out2)
+    if fmt2 is not fmt:
+        raise SeqrayError(f"--out2 {out2}: use the same format ({fmt.name}) as {path}")
+    first = _open(fmt, path, comp, paired, 0)
     try:
-        return [first, TextShardWriter(out2, fastq=text2[0] == "fastq", gzip=text2[1], mate=True)]
+        return [first, _open(fmt, out2, comp2, paired, 1)]
     except BaseException:
         first.abort()
         raise
 
 
-def writer_for(path: str, paired: bool) -> ShardWriter:
-    text = _text_kind(path)
-    if text is not None:
-        if paired:
-            raise SeqrayError(
-                "paired input to FASTQ/FASTA: give --out2 for read 2, or convert to Parquet or BAM"
-            )
-        return TextShardWriter(path, fastq=text[0] == "fastq", gzip=text[1])
-    p = path.lower()
-    if p.endswith(".parquet"):
-        return ParquetShardWriter(path, read_schema(paired))
-    if p.endswith(".bam"):
-        return BamWriter(path, paired=paired)
-    raise SeqrayError(
-        f"{path}: unknown output extension; use .fastq/.fq, .fasta/.fa/.fna "
-        "(optionally .gz), .parquet or .bam"
+def _open(fmt: OutputFormat, path: str, compression: str, paired: bool, mate: int) -> ShardWriter:
+    _, level = fmt.check(compression, None)
+    return fmt.open(
+        path,
+        schema=read_schema(paired),
+        paired=paired,
+        mate=mate,
+        compression=compression,
+        level=level,
     )
 
 
@@ -106,7 +111,7 @@ def convert(
                 for w in ws:
                     w.write(t)
                 n += len(t)
-        files = [w.close() for w in ws]
+        files = [w.commit() for w in ws]
     except BaseException:
         for w in ws:
             w.abort()

@@ -1,6 +1,6 @@
 """SAM/BAM records (pysam) → Arrow read batches.
 
-Header lines come back whole from the tags seqray's BAM writer sets (io/writers.py): the
+Header lines come back whole from the tags seqray's BAM writer sets (io/formats/bam.py): the
 local tag `hx:H:` (the header's UTF-8 bytes in hex) if present, else QNAME, a space and
 the `CO:Z:` comment if present (samtools' convention, so BAMs from `samtools import -T CO`
 give their comments back too), else QNAME alone."""

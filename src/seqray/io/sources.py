@@ -17,9 +17,9 @@ from isal import igzip
 from ..errors import FormatError, InputError, PairingError
 from .chunks import DEFAULT_CHUNK_BYTES, Chunk, MateStart, plan_file
 from .compression import Compression, Format, detect_compression, detect_format
+from .formats.bam import BAM_PAIRS_LINE
 from .fs import FileInfo, expand_paths, filesystem_for, open_input
 from .parse import ChunkReader, ReadOptions, count_chunk_records
-from .writers import BAM_PAIRS_LINE
 
 HEAD_BYTES = 1 << 20
 SAMPLE_BYTES = 8 << 20  # decompressed FASTQ text that decides the Phred offset

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..io.buffers import values_offsets
+from ..io.formats import WrittenShard
 from ..io.fs import filesystem_for, join
 from ..io.schema import SEQ, SEQ2
 from ..io.writers import WrittenFile, write_file
@@ -121,13 +122,13 @@ class CountWriter:
         self.spill.add_segment(*self.table.rows())
         self.table.clear()
 
-    def close(self) -> WrittenFile:
+    def commit(self) -> WrittenShard:
         for f in self.pending:
             f.result()
         self.pending = []
         self._flush()
         self._shutdown()
-        return self.spill.close()
+        return WrittenShard.of_file(self.spill.close())
 
     def abort(self) -> None:
         for f in self.pending:

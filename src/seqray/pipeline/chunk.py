@@ -155,9 +155,10 @@ def process_chunk(
             writing.popleft().result()
         for i, ws in writers.items():
             for w in ws:
-                f = w.close()
-                files = [FileRecord(f.uri, f.bytes, f.sha256)]
-                shards.append(ShardRecord(f.uri, f.rows, files, pipeline.stages[i].name, i))
+                shard = w.commit()
+                files = [FileRecord(f.uri, f.bytes, f.sha256) for f in shard.files]
+                name = pipeline.stages[i].name
+                shards.append(ShardRecord(shard.uri, shard.rows, files, name, i))
     except BaseException:
         for fut in (*pending, *writing):
             fut.cancel()

@@ -127,13 +127,24 @@ class Journal:
         }
 
 
+def shard_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files ({uri, bytes, sha256}) of a shard entry; an entry that is one file (a
+    report, or a shard journaled before shards listed their files) is its own."""
+    files: list[dict[str, Any]] = entry.get("files") or [entry]
+    return files
+
+
 def file_ok(entry: dict[str, Any]) -> bool:
-    """Whether the file an entry ({uri, bytes, sha256}) lists is there, unchanged."""
-    try:
-        size, sha = file_sha256(entry["uri"])
-    except OSError:
-        return False
-    return bool(size == entry["bytes"] and sha == entry["sha256"])
+    """Whether the files an entry lists (a shard's `files`, or the entry itself: {uri,
+    bytes, sha256}) are all there, unchanged."""
+    for f in shard_files(entry):
+        try:
+            size, sha = file_sha256(f["uri"])
+        except OSError:
+            return False
+        if size != f["bytes"] or sha != f["sha256"]:
+            return False
+    return True
 
 
 def write_manifest(output: str, body: dict[str, Any]) -> str:

@@ -26,19 +26,27 @@ STATE_DIR = "_seqray"
 class Target:
     """A file (`kind` "file") or a directory of shards (`kind` "dir") a stage writes.
     `pattern` is the name of the shards in a directory (`part-*.parquet`): where a run was
-    interrupted before its journal listed a shard, a name of that form is still its own."""
+    interrupted before its journal listed a shard, a name of that form is still its own.
+    `directories`: the shards are directories of files (a directory store's format)."""
 
     uri: str
     kind: str  # "file" | "dir"
     stage: str  # who writes it, for messages: "stages[2] (write)"
     pattern: str | None = None
+    directories: bool = False
 
     def to_json(self) -> dict:
-        return {"uri": self.uri, "kind": self.kind, "stage": self.stage, "pattern": self.pattern}
+        out: dict = {"uri": self.uri, "kind": self.kind, "stage": self.stage}
+        out["pattern"] = self.pattern
+        if self.directories:
+            out["directories"] = True
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> Target:
-        return cls(d["uri"], d["kind"], d.get("stage", ""), d.get("pattern"))
+        return cls(
+            d["uri"], d["kind"], d.get("stage", ""), d.get("pattern"), d.get("directories", False)
+        )
 
 
 def absolute(uri: str) -> str:

@@ -4,12 +4,16 @@ An output directory (or S3 prefix) holds a run when it has the marker `_seqray/r
 written before the run writes anything else. The files that run owns are:
 
 - those its manifest (a finished run) or its journal (an interrupted one) lists — every
-  chunk's shards and every file the finishing steps wrote, recorded as it is committed;
-  a listed file outside the output must still have the size and sha256 recorded for it;
+  chunk's shards (each file of a directory shard) and every file the finishing steps
+  wrote, recorded as it is committed; a listed file outside the output must still have
+  the size and sha256 recorded for it;
 - its own state directory `_seqray/`;
 - for an interrupted run, files with its shard names (`part-*.parquet`) in the shard
-  directories its marker declares (a shard committed just before the run was killed), and
-  hidden temporaries (`.NAME.tmp-XXXX`) beside the names it owns.
+  directories its marker declares, and the files in a directory shard of such a name
+  that its journal does not list (a shard committed just before the run was killed; a
+  listed directory shard holds only its listed files), and hidden temporaries
+  (`.NAME.tmp-XXXX`, a file or a directory shard's staging directory with what is in
+  it) beside the names it owns.
 
 `--overwrite` removes exactly those, and is refused, before anything is removed, when
 anything else is there; a non-empty directory or prefix that holds no run is never written
@@ -67,19 +71,25 @@ class Previous:
 
     @cached_property
     def records(self) -> dict[str, dict]:
-        """absolute URI → {uri, bytes, sha256} of every file the run listed as written."""
+        """absolute URI → {uri, bytes, sha256, ...} of every shard and file the run listed
+        as written, and of each file a shard lists (a directory shard's files)."""
         listed: list[dict] = []
         if self.state == "complete":
             for key in ("shards", "files", "rejects"):
                 listed += (self.manifest or {}).get(key, [])
         else:
-            shards = [s for e in self.journal for s in e.get("shards", [])]
-            listed += [f for s in shards for f in s.get("files", [s])]
+            listed += [s for e in self.journal for s in e.get("shards", [])]
             listed += self.journal_files
-        return {absolute(s["uri"]): s for s in listed}
+        out: dict[str, dict] = {}
+        for s in listed:
+            out[absolute(s["uri"])] = s
+            for f in s.get("files", []):
+                out.setdefault(absolute(f["uri"]), f)
+        return out
 
     def claims(self, uri: str) -> bool:
-        """Whether the run there wrote the file `uri` (see the module's docstring)."""
+        """Whether the run there wrote the file (or directory shard) `uri` (see the
+        module's docstring)."""
         a = absolute(uri)
         entry = self.records.get(a)
         if entry is not None:
@@ -87,14 +97,23 @@ class Previous:
             return inside or file_ok(entry)  # outside: still exactly what was written
         if self.state != "partial":
             return False
+        return any(self._unlisted_shard(t, a) for t in self.targets)
+
+    def _unlisted_shard(self, t: Target, a: str) -> bool:
+        """Whether `a` is a shard named by the pattern of `t`'s shard directory, or a file
+        in such a directory shard that the journal does not list: what an interrupted
+        run committed just before it was killed. A directory shard the journal lists
+        holds only the files it lists."""
+        if t.kind != "dir" or t.pattern is None:
+            return False
+        base = absolute(t.uri)
         d, name = _split(a)
-        return any(
-            t.kind == "dir"
-            and t.pattern is not None
-            and absolute(t.uri) == d
-            and fnmatch.fnmatchcase(name, t.pattern)
-            for t in self.targets
-        )
+        if d == base:
+            return fnmatch.fnmatchcase(name, t.pattern)
+        if not t.directories or not within(a, base):
+            return False
+        top = a[len(base) :].lstrip("/" + os.sep).split("/")[0]
+        return fnmatch.fnmatchcase(top, t.pattern) and join(base, top) not in self.records
 
     def owns(self, uri: str) -> bool:
         """`claims`, or the run's manifest and state directory (a run's in any case)."""
@@ -106,19 +125,33 @@ class Previous:
         return self.claims(a) or self.claims_temporary(a)
 
     def claims_temporary(self, uri: str) -> bool:
-        """`.NAME.tmp-XXXX` beside a name the run owns or declared (its half-written files)."""
-        if not _is_temporary(uri):
+        """A hidden temporary `.NAME.tmp-XXXX` (a half-written file, or a directory shard's
+        staging directory and what is in it) beside a name the run owns or declared."""
+        root = _temporary_root(uri, self.output)
+        if root is None:
             return False
-        d, base = _split(absolute(uri))
+        d, base = _split(root)
         name = base[1:].rsplit(".tmp-", 1)[0]
         beside = join(d, name)
         declared = {absolute(t.uri) for t in self.targets if t.kind == "file"}
         return beside in declared or self.claims(beside)
 
 
-def _is_temporary(uri: str) -> bool:
-    base = _split(uri)[1]
-    return base.startswith(".") and ".tmp-" in base
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and ".tmp-" in name
+
+
+def _temporary_root(uri: str, output: str) -> str | None:
+    """The hidden temporary that `uri` is, or (below `output`) the outermost one it lies
+    in (a directory shard's staging directory); None when it is in none."""
+    a, out = absolute(uri), absolute(output)
+    if a == out or not within(a, out):
+        return a if _is_temporary(_split(a)[1]) else None
+    parts = a[len(out) :].lstrip("/" + os.sep).split("/")
+    for i, part in enumerate(parts):
+        if _is_temporary(part):
+            return join(out, *parts[: i + 1])
+    return None
 
 
 def _list_local(root: str) -> list[str]:
@@ -251,7 +284,7 @@ def clear_previous(prev: Previous) -> int:
 def remove_stale_temporaries(prev: Previous, targets: list[Target]) -> int:
     """Half-written files of a killed run: hidden temporaries beside the names it owns,
     in the output and beside its (and the new run's) file targets outside it."""
-    stale = [e for e in prev.entries if _is_temporary(e) and prev.owns(e)]
+    stale = [e for e in prev.entries if _temporary_root(e, prev.output) and prev.owns(e)]
     out = absolute(prev.output)
     for t in [*targets, *prev.targets]:
         if t.kind != "file" or is_s3(t.uri) or within(absolute(t.uri), out):

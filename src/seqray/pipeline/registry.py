@@ -23,7 +23,8 @@ from .outputs import Target
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ..io.writers import ShardWriter, WrittenFile
+    from ..io.formats import ShardWriter
+    from ..io.writers import WrittenFile
     from .records import ChunkOutcome, ShardRecord
 
 _REGISTRY: dict[str, type[Stage]] = {}
@@ -247,8 +248,9 @@ class MapStage(Stage):
 
 
 class SinkStage(Stage):
-    """Writes each chunk's batches (`open` gives the chunk's writers: write(table), close()
-    → WrittenFile, abort()), then `finish` turns the chunk shards into the final files."""
+    """Writes each chunk's batches (`open` gives the chunk's writers: write(table),
+    commit() → WrittenShard, abort()), then `finish` turns the chunk shards into the final
+    files."""
 
     kind = "sink"
     upstream: list[MapStage] = []  # the map stages before it, set when the pipeline is built

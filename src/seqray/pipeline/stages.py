@@ -9,11 +9,12 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..io.chunks import Chunk
+from ..io.formats import OutputFormat, ShardWriter, format_names, get_format
 from ..io.fs import GLOB_CHARS, is_directory, join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import ParquetShardWriter, TextShardWriter, WrittenFile, concatenate, write_json
+from ..io.writers import WrittenFile, write_json
 from ..qc.stats import ReadStats, stats_rows
 from .kinds import ANY, READS, BatchKind
 from .outputs import Target
@@ -140,67 +141,89 @@ class InspectStage(MapStage):
 
 class WriteConfig(StageConfig):
     path_fields = ("files",)
-    format: Literal["parquet", "fastq", "fasta"] = "parquet"
-    compression: Literal["gzip", "none", "zstd", "snappy"] | None = None
+    format: str = "parquet"  # a registered output format (io/formats)
+    compression: str | None = None  # one the format takes; None: its default
     path: str = Field(default="reads", pattern=r"^[A-Za-z0-9_.-]+$")
     single_file: bool | None = None
-    level: int = Field(default=1, ge=0, le=3)
+    level: int | None = None  # the format's compression level; None: its default
     # explicit output files (R1[, R2]) instead of `path` in the output directory
     files: list[str] | None = Field(default=None, min_length=1, max_length=2)
 
-    def resolved(self) -> tuple[str, bool]:
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v not in format_names():
+            raise ValueError(f"unknown format {v!r}; allowed: {', '.join(format_names())}")
+        return v
+
+    @property
+    def fmt(self) -> OutputFormat:
+        return get_format(self.format)
+
+    def resolved(self) -> tuple[str, int | None, bool]:
+        """(compression, level, single_file), the format's defaults filled in."""
+        fmt = self.fmt
         comp = self.compression
         if comp is None and self.files:
-            comp = "gzip" if self.files[0].endswith(".gz") else "none"
-        if self.format == "parquet":
-            comp = comp or "zstd"
-            if comp == "gzip":
-                comp = "gzip"
-        else:
-            comp = comp or "gzip"
-            if comp not in ("gzip", "none"):
-                raise ConfigError(
-                    f"write: compression {comp!r} is for parquet; FASTQ/FASTA allow gzip or none"
-                )
-        single = self.single_file if self.single_file is not None else self.format != "parquet"
-        return comp, single
+            comp = fmt.compression_named(self.files[0])
+        comp, level = fmt.check(comp, self.level)
+        single = self.single_file if self.single_file is not None else fmt.join is not None
+        return comp, level, single
 
     @model_validator(mode="after")
-    def _parquet_is_sharded(self):
-        if self.format == "parquet" and self.single_file:
-            raise ValueError("single_file is for fastq/fasta; Parquet output is a set of shards")
-        if self.files and (self.format == "parquet" or self.single_file is False):
-            raise ValueError("files is for single-file fastq/fasta output")
+    def _consistent(self):
+        fmt = self.fmt
+        joinable = [n for n in format_names() if get_format(n).join is not None]
+        if self.single_file and fmt.join is None:
+            raise ValueError(
+                f"single_file is for {'/'.join(joinable)}; {fmt.title} output is a set of shards"
+            )
+        if self.files and (fmt.join is None or self.single_file is False):
+            raise ValueError(f"files is for single-file {'/'.join(joinable)} output")
         if self.files:
-            gz = {f.endswith(".gz") for f in self.files}
-            if len(gz) > 1:
-                raise ValueError("files must all end in .gz (gzip) or none of them")
-            if self.compression is not None and (self.compression == "gzip") != gz.pop():
+            said = {fmt.compression_named(f) for f in self.files}
+            if len(said) > 1 or None in said:
+                named = " or ".join(f"{x} ({c})" for c, x in fmt.compressions.items() if x)
+                raise ValueError(f"files must all end in {named} or none of them: {self.files}")
+            if self.compression is not None and self.compression != said.pop():
+                suffix = fmt.compressions.get(self.compression, "")
                 raise ValueError(
                     f"compression {self.compression!r} does not match the file names "
-                    f"{self.files}: gzip output is named .gz, plain output is not"
+                    f"{self.files}: {self.compression} output "
+                    + (f"ends in {suffix}" if suffix else "has no compression suffix")
                 )
+        self.resolved()  # the compression and level are the format's
         return self
 
 
 @register
 class WriteStage(SinkStage):
-    """Writes read batches as Parquet shards or FASTQ/FASTA (one file, or one per chunk)."""
+    """Writes batches in a registered output format: shards (one per chunk, or per chunk
+    and mate), or, for formats whose shards join, one file (per mate)."""
 
     name = "write"
     Config = WriteConfig
     config: WriteConfig
 
     def takes(self) -> tuple[BatchKind, ...]:
-        return ANY if self.config.format == "parquet" else (READS,)
+        return (READS,) if self.config.fmt.needs_reads else ANY
+
+    def _ext(self) -> str:
+        comp, _, _ = self.config.resolved()
+        return self.config.fmt.extension(comp)
+
+    def _mates(self, paired: bool) -> list[str]:
+        """Name suffixes of the mates' shards or files: one per mate for formats that
+        write pairs as two files."""
+        return ["_R1", "_R2"] if paired and not self.config.fmt.pairs_in_one else [""]
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         c = self.config
-        _, single = c.resolved()
+        _, _, single = c.resolved()
+        ext = self._ext()
         if not single:
-            pattern = "part-*.parquet" if c.format == "parquet" else "part-*"
-            return [Target(join(output, c.path), "dir", label, pattern)]
-        mates = ["_R1", "_R2"] if paired else [""]
+            return [Target(join(output, c.path), "dir", label, f"part-*{ext}", c.fmt.directory)]
+        mates = self._mates(paired)
         if c.files:
             if len(c.files) != len(mates):
                 raise ConfigError(
@@ -208,69 +231,59 @@ class WriteStage(SinkStage):
                     + ("pairs: give one file per mate" if paired else "not paired: give one")
                 )
             return [Target(f, "file", label) for f in c.files]
-        return [Target(join(output, f"{c.path}{m}.{self._ext()}"), "file", label) for m in mates]
-
-    def _ext(self) -> str:
-        comp, _ = self.config.resolved()
-        if self.config.format == "parquet":
-            return "parquet"
-        return self.config.format + (".gz" if comp == "gzip" else "")
+        return [Target(join(output, f"{c.path}{m}{ext}"), "file", label) for m in mates]
 
     def _dir(self, output: str) -> str:
-        _, single = self.config.resolved()
+        _, _, single = self.config.resolved()
         return (  # parts of single files: one directory per stage, whatever the names
             join(output, "_seqray", "parts", f"{self.index}-{self.config.path}")
             if single
             else join(output, self.config.path)
         )
 
-    def open(self, chunk: Chunk, chunk_id: str, output: str) -> list:
-        comp, _ = self.config.resolved()
-        mates = ["R1", "R2"] if chunk.paired else [None]
-        writers = []
-        if self.config.format == "parquet":  # one shard holds both mates
-            uri = join(self._dir(output), f"part-{chunk_id}.parquet")
-            schema = self.input_schema(read_schema(chunk.paired))
-            return [ParquetShardWriter(uri, schema, compression=comp)]
-        for i, m in enumerate(mates):
-            suffix = f"_{m}" if m else ""
-            uri = join(self._dir(output), f"part-{chunk_id}{suffix}.{self._ext()}")
-            writers.append(
-                TextShardWriter(
-                    uri,
-                    fastq=self.config.format == "fastq",
-                    gzip=comp == "gzip",
-                    mate=i == 1,
-                    level=self.config.level,
+    def open(self, chunk: Chunk, chunk_id: str, output: str) -> list[ShardWriter]:
+        fmt = self.config.fmt
+        comp, level, _ = self.config.resolved()
+        schema = self.input_schema(read_schema(chunk.paired))
+        writers: list[ShardWriter] = []
+        try:
+            for mate, suffix in enumerate(self._mates(chunk.paired)):
+                uri = join(self._dir(output), f"part-{chunk_id}{suffix}{self._ext()}")
+                writers.append(
+                    fmt.open(
+                        uri,
+                        schema=schema,
+                        paired=chunk.paired,
+                        mate=mate,
+                        compression=comp,
+                        level=level,
+                    )
                 )
-            )
+        except BaseException:
+            for w in writers:
+                w.abort()
+            raise
         return writers
 
     def finish(self, shards: list[ShardRecord], ctx: FinishContext) -> list[WrittenFile]:
-        """Joins the parts of single-file outputs in read-identity order."""
-        output = ctx.output
-        _, single = self.config.resolved()
+        """Lists the shards' files, or joins the parts of single-file outputs in
+        read-identity order (the chunks' order)."""
+        _, _, single = self.config.resolved()
         if not single:
             return [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for s in shards for f in s.files]
+        join_parts = self.config.fmt.join
+        assert join_parts is not None  # single_file is refused for formats without a join
+        ext = self._ext()
+        paired = any(s.uri.endswith(f"_R2{ext}") for s in shards)
         out = []
-        for mate in ("_R1", "_R2", ""):
-            parts = [
-                s
-                for s in shards
-                if s.uri.endswith(f"{mate}.{self._ext()}")
-                and (
-                    mate
-                    or not (
-                        s.uri.endswith("_R1." + self._ext()) or s.uri.endswith("_R2." + self._ext())
-                    )
-                )
-            ]
+        for i, mate in enumerate(self._mates(paired)):
+            parts = [s for s in shards if s.uri.endswith(f"{mate}{ext}")]
             if not parts:
                 continue
-            target = join(output, f"{self.config.path}{mate}.{self._ext()}")
+            target = join(ctx.output, f"{self.config.path}{mate}{ext}")
             if self.config.files:
-                target = self.config.files[mate == "_R2"]
-            f = concatenate([s.uri for s in parts], target)
+                target = self.config.files[i]
+            f = join_parts([s.uri for s in parts], target)
             f.rows = sum(s.rows for s in parts)
             out.append(f)
         return out

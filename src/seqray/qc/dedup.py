@@ -23,6 +23,7 @@ from numba import njit
 from ..errors import SeqrayError
 from ..hashing import mix64
 from ..io.buffers import values_offsets
+from ..io.formats import WrittenShard
 from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
 from ..io.spill import SpillWriter, read_spill
@@ -142,9 +143,9 @@ class _ScanWriter:
         self.spill.add_segment(tuple(np.concatenate(col) for col in pieces), bounds)
         self.parts, self.held = [], 0
 
-    def close(self) -> WrittenFile:
+    def commit(self) -> WrittenShard:
         self._flush()
-        return self.spill.close()
+        return WrittenShard.of_file(self.spill.close())
 
     def abort(self) -> None:
         self.parts = []

@@ -23,9 +23,10 @@ from numba import njit
 
 from ..errors import SeqrayError
 from ..hashing import mix64
+from ..io.formats import WrittenShard
+from ..io.formats.parquet import ParquetShardWriter
 from ..io.fs import filesystem_for, join
 from ..io.schema import RECORD, SEQ, SEQ2, numeric_array
-from ..io.writers import ParquetShardWriter, WrittenFile
 from ..pipeline.registry import SinkStage, StageConfig
 
 SOURCE_SHIFT = 41  # key = source << 41 | record << 1 | mate: 2^40 records per input
@@ -105,13 +106,13 @@ class BottomK:
         if len(pick) == self.k:
             self.bound = hashes[pick[-1]]
 
-    def close(self) -> WrittenFile:
+    def commit(self) -> WrittenShard:
         self._prune()
         w = ParquetShardWriter(self.uri, SAMPLE_SCHEMA)
         for hashes, keys, seqs in self.parts:
             cols = [numeric_array(hashes), numeric_array(keys), seqs]
             w.write(pa.Table.from_arrays(cols, schema=SAMPLE_SCHEMA))
-        return w.close()
+        return w.commit()
 
     def abort(self) -> None:
         self.parts = []
