@@ -2,22 +2,24 @@
 the join of shards into one file. Both formats register here.
 
 Gzip shards are independent members, so shards concatenate into one valid gzip file:
-the single-file output of `write` is its per-chunk shards joined in order.
+the single-file output of `write` is its per-chunk shards joined in order, with the same
+bytes whatever the chunk size (members hold fixed groups of records: gzip_groups.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from isal import igzip
 from numba import njit
 
 from ...errors import SeqrayError
 from ..buffers import values_offsets
 from ..fs import filesystem_for
-from ..schema import NAME, NAME2, QUAL, QUAL2, SEQ, SEQ2
+from ..schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2
 from ..writers import AtomicFile, WrittenFile
+from . import gzip_groups
 from .base import Opener, OutputFormat, WrittenShard
+from .gzip_groups import HEAD_SIZE, GroupJoin, label, member
 from .registry import register_format
 
 FAKE_QUAL = ord("I")
@@ -91,25 +93,47 @@ EMPTY_GZIP = bytes.fromhex("1f8b08000000000000ff03000000000000000000")  # one em
 
 
 class TextShardWriter:
-    """FASTQ/FASTA shard; gzip shards are independent members, so shards concatenate. A
-    gzip shard that no read reached is one empty member (EMPTY_GZIP), a valid gzip file
-    on its own, which `concatenate` leaves out where other parts have data."""
+    """FASTQ/FASTA shard. Gzip shards are independent members, one per group of records
+    (gzip_groups.py), so shards concatenate, and joined parts have the same bytes for any
+    chunking. A gzip shard that no read reached is one empty member (EMPTY_GZIP), a valid
+    gzip file on its own, which `concatenate` leaves out where other parts have data."""
 
     def __init__(self, uri: str, fastq: bool, gzip: bool, mate: bool = False, level: int = 1):
         self.file = AtomicFile(uri)
         self.fastq, self.gzip, self.mate, self.level = fastq, gzip, mate, level
         self.rows = 0
+        self.group = -1  # the group whose text is pending
+        self.pending: list[bytes] = []
 
     def write(self, table: pa.Table) -> None:
-        if len(table) == 0:
+        n = len(table)
+        if n == 0:
             return
-        data = format_records(table, self.fastq, self.mate)
-        if self.gzip:
-            data = igzip.compress(data, compresslevel=self.level, mtime=0)
-        self.file.write(data)
-        self.rows += len(table)
+        if not self.gzip:
+            self.file.write(format_records(table, self.fastq, self.mate))
+            self.rows += n
+            return
+        if RECORD in table.column_names:
+            ordinals = table.column(RECORD).to_numpy()
+        else:  # batches without identity: their order in this file
+            ordinals = np.arange(self.rows, self.rows + n)
+        groups = ordinals // gzip_groups.GROUP_RECORDS
+        cuts = [0, *(np.flatnonzero(np.diff(groups)) + 1).tolist(), n]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            group = int(groups[a])
+            if self.pending and group != self.group:
+                self._deflate()
+            self.group = group
+            self.pending.append(format_records(table.slice(a, b - a), self.fastq, self.mate))
+        self.rows += n
+
+    def _deflate(self) -> None:
+        self.file.write(member(b"".join(self.pending), self.group, self.level))
+        self.pending = []
 
     def commit(self) -> WrittenShard:
+        if self.pending:
+            self._deflate()
         if self.gzip and self.file.size == 0:
             self.file.write(EMPTY_GZIP)
         self.file.commit()
@@ -120,25 +144,35 @@ class TextShardWriter:
 
 
 def concatenate(parts: list[str], uri: str) -> WrittenFile:
-    """Join shard files (gzip members concatenate into a valid gzip file) into one file.
+    """Join shard files (gzip members concatenate into a valid gzip file) into one file;
+    members of one group that chunk boundaries cut apart become one again (GroupJoin).
 
     Parts that are only an empty gzip member (EMPTY_GZIP) are left out: empty chunks add
     no bytes where others have data. If nothing else remains (or a `.gz` target would be
     0 bytes, e.g. from 0-byte parts of an older run), the result is that one empty
     member, so it is still valid gzip."""
     out = AtomicFile(uri)
+    groups = GroupJoin(out)
     empty_gzip = False
     try:
         for part in parts:
             fs, path = filesystem_for(part)
             with fs.open_input_stream(path, compression=None) as f:
-                data = f.read(8 << 20)
-                if data == EMPTY_GZIP and not f.read(1):
+                head = f.read(HEAD_SIZE)
+                if head == EMPTY_GZIP and not f.read(1):
                     empty_gzip = True
                     continue
-                while data:
-                    out.write(data)
-                    data = f.read(8 << 20)
+                while (found := label(head)) is not None:
+                    group, size, level = found
+                    groups.add(head + f.read(size - len(head)), group, level)
+                    head = f.read(HEAD_SIZE)
+                if head:  # not written in groups (plain text, an older part): as it is
+                    groups.flush()
+                    data = head
+                    while data:
+                        out.write(data)
+                        data = f.read(8 << 20)
+        groups.flush()
         if out.size == 0 and (empty_gzip or uri.lower().endswith(".gz")):
             out.write(EMPTY_GZIP)
         out.commit()
