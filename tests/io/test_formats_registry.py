@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from seqray.pipeline.driver import run_pipeline
 
 from seqray.cli.main import main
 from seqray.errors import ConfigError, OutputError, SeqrayError
@@ -24,6 +23,7 @@ from seqray.io.formats import (
     register_format,
 )
 from seqray.pipeline.config import parse_config
+from seqray.pipeline.driver import run_pipeline
 from seqray.pipeline.manifest import Journal
 
 from ..conftest import write_random_fastq, write_random_pairs

@@ -13,7 +13,7 @@ import pytest
 from seqray.io.formats import gzip_groups
 from seqray.io.formats.gzip_groups import HEAD_SIZE, label, member
 from seqray.pipeline.config import parse_config
-from seqray.pipeline.runner import run_pipeline
+from seqray.pipeline.driver import run_pipeline
 
 from ..conftest import write_random_fastq, write_random_pairs
 
