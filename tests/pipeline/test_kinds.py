@@ -18,6 +18,10 @@ def test_each_kind_measures_its_rows():
     tokens = pa.table({"input_ids": pa.array([[1, 2, 3], [], [4]], pa.list_(pa.int32()))})
     assert TOKENS.measure(tokens) == {"tokens": 4}
     assert TOKENS.measure(tokens.slice(0, 0)) == {"tokens": 0}
+    padded = tokens.append_column(
+        "attention_mask", pa.array([[1, 1, 0], [], [1]], pa.list_(pa.int8()))
+    )
+    assert TOKENS.measure(padded) == {"tokens": 3}  # padding is not a token
     vec = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(12, np.float32)), 4)
     assert VECTORS.measure(pa.table({"vector": vec})) == {"values": 12}
     per_token = pa.array([[[1.0, 2.0]], [[0.5, 0.5], [1.0, 1.0]]], pa.list_(pa.list_(pa.float32())))

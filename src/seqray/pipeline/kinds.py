@@ -50,6 +50,14 @@ def _list_values(column: str, measure: str) -> Callable[[pa.Table], dict[str, in
     return count
 
 
+def _tokens(table: pa.Table) -> dict[str, int]:
+    """Tokens of token rows; padding (attention mask 0) does not count."""
+    if "attention_mask" not in table.column_names:
+        return _list_values("input_ids", "tokens")(table)
+    mask = pc.list_flatten(table.column("attention_mask"))
+    return {"tokens": int(pc.sum(mask.cast(pa.int64())).as_py() or 0) if len(mask) else 0}
+
+
 def _vector_values(table: pa.Table) -> dict[str, int]:
     t = table.schema.field("vector").type
     dim = t.list_size if isinstance(t, pa.FixedSizeListType) else 0
@@ -62,7 +70,7 @@ def _kmer_total(table: pa.Table) -> dict[str, int]:
 
 
 READS = BatchKind("reads", "reads", (SEQ,), _bases)
-TOKENS = BatchKind("tokens", "token rows", ("input_ids",), _list_values("input_ids", "tokens"))
+TOKENS = BatchKind("tokens", "token rows", ("input_ids",), _tokens)
 VECTORS = BatchKind("vectors", "vectors", ("vector",), _vector_values)
 TOKEN_ARRAYS = BatchKind(
     "token_arrays", "token rows", ("token_values",), _list_values("token_values", "tokens")
