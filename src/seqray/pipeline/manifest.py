@@ -120,11 +120,7 @@ class Journal:
     @staticmethod
     def verified(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """chunk key → outcome, for the entries whose shards are all present and intact."""
-        return {
-            e["chunk"]: e
-            for e in entries
-            if all(file_ok(f) for s in e["shards"] for f in s.get("files", [s]))
-        }
+        return {e["chunk"]: e for e in entries if all(file_ok(s) for s in e["shards"])}
 
 
 def shard_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
