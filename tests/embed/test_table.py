@@ -203,6 +203,9 @@ def test_model_load_errors_name_the_file(tmp_path, monkeypatch):
     (d / "model.json").write_text(json.dumps({**meta, "dtype": "int8"}))
     with pytest.raises(InputError, match="dtype 'int8'"):
         EmbeddingModel.load(str(d))
+    (d / "model.json").write_text(json.dumps({**meta, "files": {"hash.npz": {}}}))
+    with pytest.raises(InputError, match="files must list the bytes and sha256 of hash.npz"):
+        EmbeddingModel.load(str(d))
     (d / "model.json").write_text(json.dumps(meta))
     (d / "vectors.npy").write_bytes((d / "vectors.npy").read_bytes()[:-4])
     with pytest.raises(InputError, match=r"vectors.npy: \d+ bytes, but model.json records"):

@@ -150,8 +150,13 @@ def read_meta(directory: str) -> dict[str, Any]:
     if not isinstance(meta.get("vocab_size"), int) or not isinstance(meta.get("hash"), dict):
         problems.append("vocab_size and hash are missing")
     files = meta.get("files")
-    if not isinstance(files, dict) or any(n not in files for n in ARRAY_FILES):
-        problems.append(f"files must list {', '.join(ARRAY_FILES)}")
+    if not isinstance(files, dict) or not all(
+        isinstance(files.get(n), dict)
+        and isinstance(files[n].get("bytes"), int)
+        and isinstance(files[n].get("sha256"), str)
+        for n in ARRAY_FILES
+    ):
+        problems.append(f"files must list the bytes and sha256 of {', '.join(ARRAY_FILES)}")
     if problems:
         raise InputError(f"{uri}: {'; '.join(problems)}")
     return meta
