@@ -14,6 +14,8 @@ from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
 from .correct_cmd import correct
 from .count_cmd import count_app
+from .embed_cmd import embed
+from .embeddings_cmd import embeddings_app
 from .inspect_cmd import inspect
 from .qc_cmd import qc
 from .run_cmd import run
@@ -32,8 +34,10 @@ app.command()(correct)
 app.command()(run)
 app.command()(qc)
 app.command()(tokenize)
+app.command()(embed)
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(count_app, name="count")
+app.add_typer(embeddings_app, name="embeddings")
 
 
 def _version(value: bool) -> None:
