@@ -1,0 +1,1 @@
+"""LSHvec-style k-mer embeddings: hashing, vocabulary, skip-gram training, tables."""
