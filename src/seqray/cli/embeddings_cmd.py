@@ -6,9 +6,10 @@ from __future__ import annotations
 import typer
 
 from .common import console
+from .embeddings_train_cmd import train, tune
 
 embeddings_app = typer.Typer(
-    no_args_is_help=True, help="k-mer embedding models (LSHvec-style): export."
+    no_args_is_help=True, help="k-mer embedding models (LSHvec-style): train, export, tune."
 )
 
 
@@ -60,3 +61,7 @@ def _check_target(path: str, model_dir: str) -> None:
         if normalize(f) == normalize(path):  # symlinks resolved
             raise OutputError(f"{path}: is the model's own {f}; choose another name")
     check_new_file(path, own, "embeddings export")
+
+
+embeddings_app.command("train")(train)
+embeddings_app.command("tune")(tune)

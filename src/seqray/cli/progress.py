@@ -34,8 +34,10 @@ class _Amount(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         done, total = task.completed, task.total or 0
-        if task.fields.get("unit") == "tasks":
-            return Text(f"{done:.0f}/{total:.0f} tasks")
+        detail = task.fields.get("detail")
+        if task.fields.get("unit") in ("tasks", "words"):
+            text = f"{done:,.0f}/{total:,.0f} {task.fields['unit']}"
+            return Text(f"{text} · {detail}" if detail else text)
         text = f"{human_bytes(done)}/{human_bytes(total)}"
         if task.speed:
             text += f" {human_bytes(task.speed)}/s"
@@ -63,11 +65,15 @@ class BarProgress(Progress):
     def phase(self, name: str, total: int, unit: str = "bytes") -> None:
         if self.task is not None:
             self.bar.remove_task(self.task)
-        self.task = self.bar.add_task(name, total=max(total, 1), unit=unit, reads=None)
+        self.task = self.bar.add_task(name, total=max(total, 1), unit=unit, reads=None, detail=None)
 
     def update(self, done: int, reads: int | None = None) -> None:
         if self.task is not None:
             self.bar.update(self.task, completed=done, reads=reads)
+
+    def detail(self, text: str) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, detail=text)
 
     def close(self) -> None:
         self.bar.stop()

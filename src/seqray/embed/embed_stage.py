@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from ..errors import ConfigError
 from ..io.buffers import values_offsets
 from ..io.schema import NAME, RECORD, SEQ, SEQ2, SOURCE, SOURCE_TYPE, numeric_array
 from ..pipeline.kinds import READS, TOKEN_ARRAYS, VECTORS, BatchKind
@@ -26,7 +27,9 @@ from .vectors import counts, hash_mates, mean_vectors, token_vectors
 
 
 class EmbedConfig(StageConfig):
-    model: str = Field(min_length=1)  # a model directory (seqray embeddings train)
+    # a model directory (seqray embeddings train); unset: the model a train_embeddings
+    # stage before it in the same pipeline writes
+    model: str | None = Field(default=None, min_length=1)
     dtype: Literal["float32", "float16"] = "float32"  # of the output vectors
     per_token: bool = False  # one array per k-mer token instead of one per read
     positional: bool = True  # per_token: add sinusoidal positional encodings
@@ -64,8 +67,23 @@ class EmbedStage(MapStage):
         self._model: EmbeddingModel | None = None
         # model.json, checked where the pipeline is built: a bad model stops the run
         # before it writes anything (the vectors are loaded by each worker's `setup`)
-        self.model_dir = absolute(config.model)  # workers may run elsewhere
-        self.meta = read_meta(self.model_dir)
+        self.model_dir = absolute(config.model) if config.model else ""  # workers: elsewhere
+        self.meta = read_meta(self.model_dir) if config.model else None
+        self.trained_dim: int | None = None  # of the model trained in this pipeline
+
+    def link(self, before: list, output: str) -> None:
+        from .train_stage import TrainEmbeddingsStage
+
+        if self.config.model:
+            return
+        trainers = [s for s in before if isinstance(s, TrainEmbeddingsStage)]
+        if not trainers:
+            raise ConfigError(
+                "embed: no model given, and no train_embeddings stage before it to train "
+                "one; set `model` to a model directory (seqray embeddings train)"
+            )
+        self.model_dir = absolute(trainers[-1].model_dir(output))
+        self.trained_dim = trainers[-1].config.dim
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_model": None}  # each worker maps the files itself
@@ -88,13 +106,13 @@ class EmbedStage(MapStage):
 
     @property
     def dim(self) -> int:
-        return int(self.meta["dim"])
+        return int(self.meta["dim"]) if self.meta else int(self.trained_dim or 0)
 
     def setup(self) -> None:
         self._model = EmbeddingModel.load(self.model_dir)
 
     def input_paths(self) -> list[str]:
-        return [self.model_dir]
+        return [self.model_dir] if self.config.model else []  # else the run writes it
 
     def takes(self) -> tuple[BatchKind, ...]:
         return (READS,)
@@ -150,7 +168,7 @@ class EmbedStage(MapStage):
     def finish(self, acc: EmbedTally, ctx: FinishContext) -> dict:
         return {
             "model": self.model_dir,
-            "hash": self.meta["hash"],
+            "hash": (self.meta or read_meta(self.model_dir))["hash"],
             "dim": self.dim,
             "dtype": self.config.dtype,
             "per_token": self.config.per_token,

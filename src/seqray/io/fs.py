@@ -215,3 +215,16 @@ def open_input(uri: str):
         return fs.open_input_file(path)
     except (OSError, FileNotFoundError) as exc:
         raise InputError(f"{uri}: cannot open: {exc}") from exc
+
+
+def read_npz(uri: str) -> dict[str, Any]:
+    """The arrays of an .npz file (local or S3), read whole."""
+    import io
+
+    import numpy as np
+
+    fs, path = filesystem_for(uri)
+    with fs.open_input_file(path) as f:
+        data = f.read()
+    with np.load(io.BytesIO(data)) as z:
+        return {name: z[name] for name in z.files}

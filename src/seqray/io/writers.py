@@ -90,3 +90,14 @@ def write_json(uri: str, obj: Any, *, indent: int = 2, sort_keys: bool = False) 
     """Writes `obj` as a JSON file atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n"
     return write_file(uri, text.encode())
+
+
+def write_npz(uri: str, arrays: dict[str, Any]) -> WrittenFile:
+    """NumPy arrays in one .npz file (uncompressed: they are mostly numbers), atomically."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return write_file(uri, buf.getvalue())

@@ -14,6 +14,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "seqray.kmers.stages",
     "seqray.tokenize.stage",
     "seqray.kmers.correct_stage",
+    "seqray.embed.train_stage",
     "seqray.embed.embed_stage",
 )
 

@@ -128,6 +128,7 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         raise ConfigError(f"{source}: 'stages' must be a non-empty list")
     stages = []
     kinds = []
+    writes = []
     for i, entry in enumerate(raw_stages):
         if isinstance(entry, str):
             entry = {entry: {}}
@@ -148,6 +149,7 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         except ValidationError as exc:
             raise explain(f"{source}: stages[{i}].{name}.", exc) from None
         kinds.append(cls.kind)
+        writes.append(cls.writes_output)
     try:
         cfg = PipelineConfig.model_validate(
             {"output": data.get("output"), "run": data.get("run") or {}, "stages": stages}
@@ -156,7 +158,7 @@ def parse_config(data: dict, source: str = "config") -> PipelineConfig:
         raise explain(f"{source}: ", exc) from None
     if kinds[0] != "source" or "source" in kinds[1:]:
         raise ConfigError(f"{source}: the first stage, and only the first, must be 'read'")
-    if "sink" not in kinds:
+    if not any(writes):
         raise ConfigError(f"{source}: add a 'write' stage: a pipeline must write its output")
     return cfg
 

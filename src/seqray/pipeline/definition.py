@@ -34,6 +34,7 @@ class Pipeline:
             st.index = i  # its place in the config (`stages[i]`): names its private files
             if isinstance(st, SinkStage):
                 st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
+            st.link(objs[1:i], config.output)
         pipeline = cls(config, cast(ReadStage, objs[0]), objs[1:])
         pipeline.kinds()  # checks the chain
         return pipeline

@@ -127,7 +127,9 @@ def _prepare_stages(
         t0 = time.perf_counter()
         size = sum(c.end - c.start for c in chunks)
         mapper = ReportingMapper(runner, progress, f"{st.name}: merging")
-        ctx = PrepareContext(output, mapper, i, config_hash, resume, order, size, scan)
+        ctx = PrepareContext(
+            output, mapper, i, config_hash, resume, order, size, scan, progress=progress
+        )
         st.prepare(ctx)
         release_free_memory()
         done.append(

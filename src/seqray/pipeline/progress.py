@@ -18,6 +18,9 @@ class Progress:
     def update(self, done: int, reads: int | None = None) -> None:
         """Units done so far in the current phase (and reads seen, where known)."""
 
+    def detail(self, text: str) -> None:
+        """A line on how the current phase goes (training: words/s and loss)."""
+
     def close(self) -> None:
         """The run is over (or failed): remove what was drawn."""
 

@@ -62,11 +62,17 @@ class TaskMapper(Protocol):
     """Runs `fn` over `items` where the pipeline runs: Ray tasks on the Ray runner, a plain
     loop in-process. Results come back in item order; a SeqrayError raised by `fn` is
     re-raised intact in the driver. `share(obj)` hands a large read-only object to the
-    workers that will run the stages."""
+    workers that will run the stages; `pool` starts long-lived workers (actors on Ray)."""
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
 
     def share(self, obj: Any) -> Shared: ...
+
+    def pool(
+        self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
+    ) -> Any:
+        """Long-lived workers (runners.WorkerPool), one per argument tuple."""
+        ...
 
 
 @dataclass
@@ -104,6 +110,7 @@ class PrepareContext:
     # outcomes in plan order
     scan: Callable[[Any], list[ChunkOutcome]]
     reused: bool = False  # set by `load_prepared`: the work of an interrupted run was kept
+    progress: Any = None  # the run's Progress (long work in `prepare` reports there)
 
     def state_dir(self, stage: str) -> str:
         """Where this stage keeps what its prepare pass made (inside the run's state)."""
@@ -141,6 +148,8 @@ class Stage:
     kind: ClassVar[str]  # "source" | "map" | "sink"
     Config: ClassVar[type[StageConfig]] = StageConfig
     index: int = 0  # its place in the config's stages (set when the pipeline is built)
+    # writes an output of the run (a pipeline needs one: sinks do, a trainer may)
+    writes_output: ClassVar[bool] = False
 
     def __init__(self, config: StageConfig):
         self.config = config
@@ -186,6 +195,10 @@ class Stage:
     def input_paths(self) -> list[str]:
         """Files the stage reads besides the reads (a tokenizer, say): never written."""
         return []
+
+    def link(self, before: list[Stage], output: str) -> None:
+        """Takes what it needs from the stages before it, when the pipeline is built (an
+        `embed` stage without a model takes the one a `train_embeddings` stage writes)."""
 
 
 class Mergeable(Protocol):
@@ -253,6 +266,7 @@ class SinkStage(Stage):
     files."""
 
     kind = "sink"
+    writes_output = True
     upstream: list[MapStage] = []  # the map stages before it, set when the pipeline is built
 
     def input_schema(self, schema: pa.Schema) -> pa.Schema:

@@ -12,13 +12,31 @@ from ...io.sources import InputFile
 from ..config import PipelineConfig
 from ..definition import Pipeline
 from ..records import ChunkOutcome
-from ..registry import Shared
+from ..registry import Resources, Shared
 
 # below this much input, `runner: auto` stays in-process: starting Ray costs seconds
 AUTO_RAY_BYTES = 256 * 1024 * 1024
 
 OutcomeSink = Callable[[ChunkOutcome], None]
 BatchSink = Callable[[str, int, int], None]  # chunk key, raw bytes read, records
+
+
+class WorkerLost(Exception):
+    """A worker of a pool died (its process was killed, its node was lost): what it was
+    doing must be redone elsewhere."""
+
+
+class WorkerPool(Protocol):
+    """Long-lived workers, each holding its own state (a share of a training corpus, a
+    model replica). `call` runs `method` on every worker at once, with one argument tuple
+    per worker, and gives the results in worker order; a user's error is re-raised intact,
+    a worker's death raises `WorkerLost`."""
+
+    size: int
+
+    def call(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]: ...
+
+    def close(self) -> None: ...
 
 
 class Runner(Protocol):
@@ -54,6 +72,11 @@ class Runner(Protocol):
 
     def share(self, obj: Any) -> Shared:
         """Hands a large read-only object to the workers, once."""
+
+    def pool(
+        self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
+    ) -> WorkerPool:
+        """One long-lived worker per argument tuple, `factory(*args[i])`, each with `res`."""
 
 
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None) -> Runner:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -13,6 +14,7 @@ from ...io.sources import Numbering, number_chunks
 from ..chunk import process_chunk
 from ..definition import Pipeline
 from ..records import ChunkOutcome
+from ..registry import Resources
 from . import BatchSink, OutcomeSink, journaled
 
 
@@ -24,6 +26,25 @@ class LocalShared:
 
     def get(self) -> Any:
         return self.obj
+
+
+class LocalPool:
+    """Workers in this process, each called in its own thread: their kernels release the
+    GIL (Numba `nogil`), so the threads run side by side."""
+
+    def __init__(self, workers: list[Any]):
+        self.workers = workers
+        self.size = len(workers)
+
+    def call(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if self.size == 1:
+            return [getattr(self.workers[0], method)(*args[0])]
+        with ThreadPoolExecutor(self.size) as threads:
+            futures = [threads.submit(getattr(w, method), *a) for w, a in zip(self.workers, args)]
+            return [f.result() for f in futures]
+
+    def close(self) -> None:
+        self.workers = []
 
 
 class LocalRunner:
@@ -40,6 +61,11 @@ class LocalRunner:
 
     def share(self, obj: Any) -> LocalShared:
         return LocalShared(obj)
+
+    def pool(
+        self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
+    ) -> LocalPool:
+        return LocalPool([factory(*a) for a in args])
 
     def map(
         self,

@@ -26,7 +26,7 @@ from ..chunk import process_chunk
 from ..definition import Pipeline
 from ..records import ChunkOutcome
 from ..registry import Resources
-from . import BatchSink, OutcomeSink, journaled
+from . import BatchSink, OutcomeSink, WorkerLost, journaled
 
 
 class RayShared:
@@ -82,6 +82,52 @@ class ChunkWorker:
         return _shipping_errors(process_chunk, self.pipeline, chunk, chunk_id, output, self.threads)
 
 
+class PoolWorker:
+    """An actor holding one worker of a pool; a user's error travels back as data."""
+
+    def __init__(self, factory: Callable[..., Any], args: tuple):
+        keep_freed_memory()
+        self.failed = _shipping_errors(factory, *args)
+        self.worker = self.failed[1] if self.failed[0] else None
+
+    def call(self, method: str, args: tuple) -> tuple[bool, Any]:
+        if not self.failed[0]:
+            return self.failed
+        return _shipping_errors(getattr(self.worker, method), *args)
+
+
+class RayPool:
+    """A pool of actors; one dying (its process killed, its node lost) raises WorkerLost."""
+
+    def __init__(
+        self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
+    ):
+        import ray
+
+        actor: Any = ray.remote(PoolWorker).options(**_options(res), max_restarts=0)
+        fref = ray.put(factory)
+        self.actors = [actor.remote(fref, a) for a in args]
+        self.size = len(self.actors)
+
+    def call(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        import ray
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+        refs = [a.call.remote(method, x) for a, x in zip(self.actors, args)]
+        try:
+            got = ray.get(refs)
+        except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
+            raise WorkerLost(str(exc).splitlines()[0]) from None
+        return [_unshipped(r) for r in got]
+
+    def close(self) -> None:
+        import ray
+
+        for a in self.actors:
+            ray.kill(a)
+        self.actors = []
+
+
 def _options(res: Resources) -> dict[str, Any]:
     out: dict[str, Any] = {"num_cpus": res.num_cpus}
     if res.num_gpus:
@@ -120,6 +166,12 @@ class RayRunner:
 
         self.start()
         return RayShared(ray.put(obj))
+
+    def pool(
+        self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
+    ) -> RayPool:
+        self.start()
+        return RayPool(factory, args, res)
 
     def map(
         self,
