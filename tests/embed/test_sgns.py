@@ -72,13 +72,14 @@ def separation(vectors: np.ndarray, groups: list[np.ndarray]) -> tuple[float, fl
 PARAMS = SgnsParams(dim=16, window=5, negatives=5, epochs=3, sample=1e-3, seed=3)
 
 
-def test_init_weights_is_word2vecs():
+def test_init_weights_uniform_inputs_zero_outputs():
     w_in, w_out = init_weights(500, 50, seed=1)
     assert w_in.dtype == np.float32 and w_out.dtype == np.float32
     assert w_in.shape == w_out.shape == (500, 50)
     assert not w_out.any()
-    assert np.abs(w_in).max() < 0.5 / 50
-    assert abs(float(w_in.mean())) < 1e-3 and w_in.std() == pytest.approx(1 / 50 / 12**0.5, 0.05)
+    assert np.abs(w_in).max() < 1 / 50
+    # uniform on (-1/dim, 1/dim): mean 0, standard deviation (2/dim) / sqrt(12)
+    assert abs(float(w_in.mean())) < 1e-3 and w_in.std() == pytest.approx(2 / 50 / 12**0.5, 0.05)
     again, _ = init_weights(500, 50, seed=1)
     assert np.array_equal(w_in, again)
 
@@ -243,3 +244,6 @@ def test_bad_arrays_are_refused():
         )
     with pytest.raises(ValueError, match="outside"):
         train_slice(w_in, w_out, tokens[:3], offsets, keep, table, params, 0, 0, 2, 0)
+    with pytest.raises(ValueError, match="offsets"):
+        bad = np.array([0, 4], np.int64)  # past the 3 tokens given
+        train_slice(w_in, w_out, tokens[:3], bad, keep, table, params, 0, 0, 1, 0)

@@ -4,13 +4,13 @@ One Numba kernel trains a slice of sentences in place, without the GIL: callers 
 several slices in Python threads, each on its own (w_in, w_out) replica (deterministic,
 then averaged) or on shared arrays (Hogwild: no averaging, not reproducible).
 
-The algorithm is word2vec's: w_in starts uniform in (-0.5, 0.5) / dim and w_out at zero;
-frequent tokens are dropped from a sentence before windows are formed (keep probability
-from `Vocabulary.keep_probs`); each centre word gets an effective window drawn from
-1..window; every (centre, context) pair is one logistic step for the centre word's
-output vector (label 1) and `negatives` rows drawn from the unigram^0.75 table (label 0),
-with the sigmoid read from a table over [-6, 6] and clipped outside; the learning rate
-falls linearly from `lr` to `min_lr` over all epochs.
+The algorithm is word2vec's: w_in starts uniform in (-1, 1) / dim (gensim's width, see
+`init_weights`) and w_out at zero; frequent tokens are dropped from a sentence before
+windows are formed (keep probability from `Vocabulary.keep_probs`); each centre word gets
+an effective window drawn from 1..window; every (centre, context) pair is one logistic
+step for the centre word's output vector (label 1) and `negatives` rows drawn from the
+unigram^0.75 table (label 0), with the sigmoid read from a table over [-6, 6] and clipped
+outside; the learning rate falls linearly from `lr` to `min_lr` over all epochs.
 
 One departure, for speed: the negatives are drawn once per centre word and shared by all
 the pairs of its window (as pWord2Vec does, Ji et al. 2016), not drawn afresh per pair.
@@ -77,10 +77,18 @@ class SgnsParams:
 
 
 def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """word2vec's start: w_in uniform in (-0.5, 0.5) / dim, w_out zeros (float32 [V, dim])."""
+    """w_in uniform in (-1, 1) / dim, w_out zeros (float32 [V, dim]).
+
+    word2vec's layout at gensim's width (word2vec draws from (-0.5, 0.5) / dim). Since
+    w_out starts at zero, training first sits on a plateau until the inputs' differences
+    reach the outputs; k-mer tokens are seen few times each, and the wider start leaves it
+    sooner (measured on 15-mers of a 20 kb genome at 50x, 2 epochs: pair AUC 0.83 against
+    0.63 with word2vec's width; equal once both have converged).
+    """
     rng = np.random.default_rng(seed)
     w_in = rng.random((vocab_size, dim), dtype=np.float32)
-    w_in -= np.float32(0.5)
+    w_in *= np.float32(2.0)
+    w_in -= np.float32(1.0)
     w_in /= np.float32(dim)
     return w_in, np.zeros((vocab_size, dim), np.float32)
 
@@ -233,6 +241,11 @@ def train_slice(
         raise ValueError(f"keep_probs has {len(keep_probs)} entries for {vocab_size} rows")
     if len(neg_table) == 0 and params.negatives > 0:
         raise ValueError("the negative table is empty")
+    bounds = offsets[start : stop + 1]
+    if len(bounds) and (
+        bounds[0] < 0 or bounds[-1] > len(tokens) or bool(np.any(bounds[1:] < bounds[:-1]))
+    ):
+        raise ValueError(f"offsets of sentences [{start}, {stop}) must rise within the tokens")
     used = tokens[offsets[start] : offsets[stop]]
     if len(used) and (int(used.min()) < 0 or int(used.max()) >= vocab_size):
         raise ValueError(f"tokens must be vocabulary rows in 0..{vocab_size - 1}")
