@@ -61,7 +61,8 @@ def inputs(tmp_path_factory):
 def test_the_pairs_cover_the_catalog():
     from seqray.pipeline.registry import stage_names
 
-    named = {"read", "write"} | set(MAPS) | {"count"}
+    # train_embeddings → embed: their own pair test, tests/embed/test_pipeline.py
+    named = {"read", "write"} | set(MAPS) | {"count", "train_embeddings", "embed"}
     assert set(stage_names()) == named, "a new stage needs its place in this test"
 
 

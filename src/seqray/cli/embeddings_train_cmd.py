@@ -46,7 +46,9 @@ def train(
     sample: float = typer.Option(1e-3, "--sample", help="Frequent-bucket subsampling threshold."),
     lr: float = typer.Option(0.025, "--lr", help="Starting learning rate (decays linearly)."),
     seed: int = typer.Option(0, "--seed", help="Seeds hyperplanes, init and sampling."),
-    workers: int = typer.Option(1, "--workers", help="Training workers (Ray actors on Ray)."),
+    trainers: int = typer.Option(
+        1, "--trainers", help="Training workers, each `--threads` (Ray actors on Ray)."
+    ),
     syncs: int = typer.Option(4, "--syncs", help="Replica averaging points per epoch."),
     hogwild: bool = typer.Option(
         False, "--hogwild", help="Threads share a replica: faster, not reproducible."
@@ -79,7 +81,7 @@ def train(
         "sample": sample,
         "lr": lr,
         "seed": seed,
-        "workers": workers,
+        "workers": trainers,
         "threads": threads,
         "syncs": syncs,
         "hogwild": hogwild,
@@ -94,7 +96,7 @@ def train(
         "run": run_section(threads, runner, address, shared_output),
         "stages": [{"read": read}, {"train_embeddings": stage}],
     }
-    config = pipeline_config(ctx, cfg, "seqray embeddings train", {})
+    config = pipeline_config(ctx, cfg, "seqray embeddings train", {"workers": "trainers"})
     with progress_for(quiet) as progress:
         result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=progress)
     print_summary(result)
@@ -131,7 +133,7 @@ def tune(
     inputs: list[str] = typer.Argument(..., help="Read files (FASTQ/FASTA/BAM, or s3://)."),
     labels: str = typer.Option(..., "--labels", help="TSV: read name <TAB> label."),
     output: str = output_option("The model directory for the best setting (local or s3://)."),
-    k: str = typer.Option("11,13,15", "--k", help="k values to try (comma-separated)."),
+    k: str = typer.Option("11,13,15", "--k", "-k", help="k values to try (comma-separated)."),
     hash_bits: str = typer.Option("16,20", "--hash-bits", help="Hash bits to try."),
     dim: str = typer.Option("50,100", "--dim", help="Dimensions to try."),
     window: str = typer.Option("3,5", "--window", help="Windows to try."),
@@ -140,12 +142,17 @@ def tune(
     epochs: int = typer.Option(3, "--epochs", help="Most epochs a trial trains (ASHA stops some)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the search and the training."),
     threads: int | None = THREADS,
+    runner: Runner | None = RUNNER,
+    address: str | None = ADDRESS,
+    shared_output: bool = SHARED_OUTPUT,
     overwrite: bool = OVERWRITE,
+    resume: bool = RESUME,
     quiet: bool = QUIET,
 ) -> None:
     """Search k, hash bits, dim and window with Ray Tune (ASHA), scoring each trial by the
     held-out accuracy of a logistic regression on its read vectors against your labels;
-    then train the best setting on all reads into OUT (and OUT/tune.json: every trial)."""
+    then train the best setting on all reads into OUT (and OUT/tune.json: every trial).
+    The run options apply to that last training (trials run on Ray)."""
     import json
     import os
 
@@ -180,7 +187,7 @@ def tune(
             raise OutputError(f"{report_uri}: exists (a previous search); add --overwrite")
     threads = threads or os.cpu_count() or 1
     data = load_labelled(inputs, labels)
-    RayRunner().start()
+    RayRunner(address).start()  # trials run on Ray (the cluster at --address, if given)
     base = SgnsParams(epochs=epochs, seed=seed)
     if not quiet:
         console.print(f"tuning: {trials} trials over {json.dumps(space)}, up to {epochs} epochs")
@@ -206,17 +213,17 @@ def tune(
         sample=1e-3,
         lr=0.025,
         seed=seed,
-        workers=1,
+        trainers=1,
         syncs=4,
         hogwild=False,
         dtype="float32",
         mate=None,
         threads=threads,
-        runner=None,
-        address=None,
-        shared_output=False,
+        runner=runner,
+        address=address,
+        shared_output=shared_output,
         overwrite=overwrite,
-        resume=False,
+        resume=resume,
         quiet=quiet,
     )
     write_json(report_uri, {"format": TUNE_FORMAT, "space": space, "best": best, "trials": rows})
