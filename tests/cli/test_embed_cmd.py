@@ -16,12 +16,11 @@ from seqray.cli.main import main
 from seqray.embed.model import EmbeddingModel
 
 from ..conftest import assert_user_error, flat, write_random_fastq
-from ..embed.exact_hasher import install, tiny_model
+from ..embed.exact_hasher import tiny_model
 
 
 @pytest.fixture
 def model_dir(tmp_path, monkeypatch):
-    install(monkeypatch)
     d = tmp_path / "model"
     tiny_model(k=3, dim=4).save(str(d))
     return d

@@ -1,43 +1,14 @@
-"""A test-only k-mer hasher with the KmerHasher interface of seqray.embed.hashing: the
-bucket id of a k-mer is its exact canonical 2-bit code (seqray.kmers.encode), so a test
-can compute every read's ids by hand. `install` makes EmbeddingModel.load build it from
-a model.json whose hash scheme is "test-exact" (other schemes go to the real loader)."""
+"""Tiny models for tests, over exact canonical k-mer ids (`hashing.ExactHasher`): the id
+of a k-mer is its canonical 2-bit code, so a test computes every read's ids by hand
+(`kmer_id`)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
-from seqray.embed import model as model_module
+from seqray.embed.hashing import ExactHasher
 from seqray.embed.model import EmbeddingModel
 from seqray.embed.table import EmbeddingTable
-from seqray.kmers.encode import window_codes
-
-SCHEME = "test-exact"
-
-
-class ExactTestHasher:
-    scheme: ClassVar[str] = SCHEME
-
-    def __init__(self, k: int):
-        assert 1 <= k <= 16
-        self.k = k
-
-    def id_space(self) -> int:
-        return 4**self.k
-
-    def hash_reads(self, values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        codes, valid, win = window_codes(values, offsets, self.k, canonical=True)
-        cum = np.zeros(len(valid) + 1, np.int64)
-        np.cumsum(valid, out=cum[1:])
-        return codes[valid].astype(np.uint32), cum[win]
-
-    def to_json(self) -> dict:
-        return {"scheme": SCHEME, "k": self.k, "version": 1}
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"check": np.arange(3, dtype=np.int64)}  # round-trips through hash.npz
 
 
 def kmer_id(kmer: str) -> int:
@@ -46,18 +17,6 @@ def kmer_id(kmer: str) -> int:
     rc = "".join(comp[c] for c in reversed(kmer))
     code = lambda s: sum("ACGT".index(c) << (2 * (len(s) - 1 - i)) for i, c in enumerate(s))  # noqa: E731
     return min(code(kmer), code(rc))
-
-
-def install(monkeypatch) -> None:
-    real = model_module.load_hasher
-
-    def load(meta: dict, arrays: dict[str, np.ndarray]):
-        if meta.get("scheme") == SCHEME:
-            assert list(arrays["check"]) == [0, 1, 2]
-            return ExactTestHasher(int(meta["k"]))
-        return real(meta, arrays)
-
-    monkeypatch.setattr(model_module, "load_hasher", load)
 
 
 def tiny_model(
@@ -73,4 +32,4 @@ def tiny_model(
     ).astype(np.float32)
     counts = rng.integers(1, 100, len(buckets))
     table = EmbeddingTable.from_float32(buckets, matrix, dtype, counts)
-    return EmbeddingModel(ExactTestHasher(k), table, {"note": "test"})
+    return EmbeddingModel(ExactHasher(k), table, {"note": "test"})

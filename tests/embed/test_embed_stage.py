@@ -21,12 +21,11 @@ from seqray.pipeline.driver import run_pipeline
 from seqray.pipeline.registry import stage_class
 
 from ..conftest import write_random_fastq, write_random_pairs
-from .exact_hasher import install, tiny_model
+from .exact_hasher import tiny_model
 
 
 @pytest.fixture
 def model_dir(tmp_path, monkeypatch):
-    install(monkeypatch)
     d = tmp_path / "model"
     tiny_model(k=3, dim=5, dtype="float16").save(str(d))
     return d
@@ -139,7 +138,6 @@ def test_per_token_arrays(tmp_path, model_dir):
 
 
 def test_a_bad_model_is_refused_before_the_run(tmp_path, monkeypatch):
-    install(monkeypatch)
     fq = write_random_fastq(tmp_path / "r.fq", 5)
     (tmp_path / "notamodel").mkdir()
     with pytest.raises(InputError, match="notamodel: not an embedding model directory"):

@@ -16,7 +16,7 @@ from seqray.embed.model import EmbeddingModel
 from seqray.embed.table import EmbeddingTable, from_bfloat16_bits, to_bfloat16_bits
 from seqray.errors import InputError, OutputError
 
-from .exact_hasher import install, tiny_model
+from .exact_hasher import tiny_model
 
 
 def _table(dtype: str = "float32", n: int = 50, dim: int = 6, seed: int = 3) -> EmbeddingTable:
@@ -143,7 +143,6 @@ def test_parquet_export(tmp_path):
 
 
 def test_model_round_trip(tmp_path, monkeypatch):
-    install(monkeypatch)
     m = tiny_model(dtype="bfloat16")
     written = m.save(str(tmp_path / "m"))
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
@@ -153,7 +152,7 @@ def test_model_round_trip(tmp_path, monkeypatch):
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert meta["format"] == "seqray-embedding-model" and meta["version"] == 1
     assert (meta["dim"], meta["dtype"], meta["vocab_size"]) == (4, "bfloat16", m.table.size)
-    assert meta["hash"] == {"scheme": "test-exact", "k": 3, "version": 1}
+    assert meta["hash"] == {"scheme": "exact", "k": 3, "version": 1}
     back = EmbeddingModel.load(str(tmp_path / "m"), verify=True)
     assert back.hasher.k == 3 and back.training == {"note": "test"}
     assert np.array_equal(back.table.vectors, m.table.vectors)
@@ -161,7 +160,6 @@ def test_model_round_trip(tmp_path, monkeypatch):
 
 
 def test_model_save_refuses_to_replace(tmp_path, monkeypatch):
-    install(monkeypatch)
     d = tmp_path / "m"
     tiny_model().save(str(d))
     (d / "notes.txt").write_text("mine")
@@ -185,7 +183,6 @@ def test_model_save_refuses_to_replace(tmp_path, monkeypatch):
 
 
 def test_model_load_errors_name_the_file(tmp_path, monkeypatch):
-    install(monkeypatch)
     d = tmp_path / "m"
     with pytest.raises(InputError, match="no such directory"):
         EmbeddingModel.load(str(d))

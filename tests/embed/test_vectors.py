@@ -9,11 +9,12 @@ import math
 import numpy as np
 import pytest
 
+from seqray.embed.hashing import ExactHasher
 from seqray.embed.model import EmbeddingModel
 from seqray.embed.table import EmbeddingTable
 from seqray.embed.vectors import positional_encoding, read_vectors, token_arrays
 
-from .exact_hasher import ExactTestHasher, kmer_id, tiny_model
+from .exact_hasher import kmer_id, tiny_model
 
 READS = [b"ACGTTGCAAC", b"AC", b"", b"NNNNNN", b"ACGNTTGCA", b"acgtac", b"GGGCCCAAATTT"]
 
@@ -66,7 +67,7 @@ def test_read_vectors_are_means_of_normalised_rows(dtype):
 def test_reads_whose_kmers_are_all_unknown_get_zero_vectors():
     # the table knows only AAA (canonical id 0); ACGTACGT has none of it
     table = EmbeddingTable.from_float32(np.array([0], np.uint32), np.ones((1, 4), np.float32))
-    model = EmbeddingModel(ExactTestHasher(3), table)
+    model = EmbeddingModel(ExactHasher(3), table)
     values, offsets = _arrays([b"ACGTACGT", b"TTTAAA"])
     got, unknown, empty = read_vectors(model, values, offsets)
     assert not got[0].any() and np.allclose(got[1], 0.5)  # TTT, AAA known; TTA, TAA not
