@@ -110,11 +110,15 @@ def load_labelled(paths: list[str], labels_path: str, min_labels: int = 2) -> La
 def score_vectors(x: np.ndarray, data: LabelledReads, seed: int = 0) -> float:
     """Held-out accuracy of a logistic regression on read vectors `x`."""
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+    from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
     train, test = data.split()
     if not len(train) or not len(test):
         raise ConfigError("tune: too few labelled reads to hold some out")
-    model = LogisticRegression(max_iter=2000, random_state=seed)
+    # standardised: mean-pooled vectors share a large common direction that would
+    # otherwise swamp the regression's regularised weights
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
     model.fit(x[train], data.labels[train])
     return float(model.score(x[test], data.labels[test]))
 
