@@ -146,3 +146,15 @@ def test_worker_killed_mid_epoch_loses_nothing(tmp_path, ray_cluster):
     assert os.path.exists(tmp_path / "died")
     assert t.lost_workers == 1
     assert w.tobytes() == local.tobytes()  # and Ray gives what the local runner gives
+
+
+@pytest.mark.integration
+def test_a_pool_the_cluster_cannot_hold_is_refused(tmp_path, ray_cluster):
+    from seqray.errors import ConfigError
+    from seqray.pipeline.runners.ray import RayRunner
+
+    uris, vocab = _corpus(tmp_path, shards=3, sentences=5)
+    with pytest.raises(ConfigError, match="no node of the Ray cluster has that many"):
+        _train(RayRunner(), uris, vocab, workers=1, threads=64)
+    with pytest.raises(ConfigError, match="use fewer workers or threads"):
+        _train(RayRunner(), uris, vocab, workers=3, threads=1)  # 2 CPUs in the test cluster

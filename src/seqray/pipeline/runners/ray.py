@@ -170,7 +170,25 @@ class RayRunner:
     def pool(
         self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
     ) -> RayPool:
+        """Every worker must be alive at once (they are called together): a pool the
+        cluster cannot hold would wait forever, so it is refused."""
+        import ray
+
         self.start()
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        biggest = max((n.get("CPU", 0) for n in nodes), default=0)
+        total = sum(n.get("CPU", 0) for n in nodes)
+        if res.num_cpus > biggest:
+            raise ConfigError(
+                f"a worker asks for {res.num_cpus:g} CPUs (its threads), but no node of the "
+                f"Ray cluster has that many (the most a node has: {biggest:g}); use fewer threads"
+            )
+        if len(args) * res.num_cpus > total:
+            raise ConfigError(
+                f"{len(args)} workers of {res.num_cpus:g} CPUs each need "
+                f"{len(args) * res.num_cpus:g} CPUs at once, but the Ray cluster has "
+                f"{total:g}; use fewer workers or threads"
+            )
         return RayPool(factory, args, res)
 
     def map(
