@@ -34,7 +34,7 @@ from embed_accuracy import read_fastq, read_labels, score
 from seqray.embed.corpus import CORPUS_SCHEMA
 from seqray.embed.hashing import fit_lsh, make_hasher, sample_kmers
 from seqray.embed.model import EmbeddingModel
-from seqray.embed.sgns import SgnsParams
+from seqray.embed.sgns import SgnsParams, init_weights
 from seqray.embed.table import EmbeddingTable
 from seqray.embed.train import Trainer
 from seqray.embed.vectors import read_vectors
@@ -179,6 +179,11 @@ def main() -> None:
         f"{args.dataset}/{args.rate}: {len(train[2]):,} training reads, {len(test[2]):,} "
         f"held out; {args.hash} k={args.k} bits={args.hash_bits}: vocabulary {len(vocab):,}; "
         f"{words:,} words to train; {args.threads} threads"
+    )
+    # what training adds: the same read vectors from the untrained (random) input vectors
+    untrained = init_weights(len(vocab), args.dim, args.seed)[0]
+    print(
+        f"untrained vectors: accuracy {accuracy(hasher, vocab, untrained, train, test, args.seed):.3f}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         # compile seqray's kernels once, outside the timings
