@@ -182,9 +182,8 @@ def main() -> None:
     )
     # what training adds: the same read vectors from the untrained (random) input vectors
     untrained = init_weights(len(vocab), args.dim, args.seed)[0]
-    print(
-        f"untrained vectors: accuracy {accuracy(hasher, vocab, untrained, train, test, args.seed):.3f}"
-    )
+    acc0 = accuracy(hasher, vocab, untrained, train, test, args.seed)
+    print(f"untrained vectors: accuracy {acc0:.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         # compile seqray's kernels once, outside the timings
         train_seqray(ids, id_off, vocab, SgnsParams(dim=8, epochs=1, seed=1), args, tmp)
