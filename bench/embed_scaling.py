@@ -36,12 +36,13 @@ from seqray.embed.vocab import Vocabulary
 from seqray.io.formats.parquet import ParquetShardWriter
 
 
-def write_shards(ids, id_off, parts: int, tmp: str) -> list[str]:
+def write_shards(ids, id_off, parts: int, tmp: str) -> tuple[list[str], list[int]]:
     """The corpus as `parts` shards of about equal sentences (as chunks would give)."""
     n = len(id_off) - 1
     cuts = np.linspace(0, n, parts + 1).astype(int)
-    uris = []
+    uris, per_shard = [], []
     for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        per_shard.append(int(b - a))
         off = id_off[a : b + 1] - id_off[a]
         arr = pa.LargeListArray.from_arrays(
             pa.array(off, pa.int64()), pa.array(ids[id_off[a] : id_off[b]], pa.uint32())
@@ -51,7 +52,7 @@ def write_shards(ids, id_off, parts: int, tmp: str) -> list[str]:
         w.write(pa.Table.from_arrays([arr], schema=CORPUS_SCHEMA))
         w.commit()
         uris.append(uri)
-    return uris
+    return uris, per_shard
 
 
 def main() -> None:
@@ -93,13 +94,13 @@ def main() -> None:
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
-        uris = write_shards(ids, id_off, 8, tmp)
-        Trainer(RayRunner(), uris, vocab, SgnsParams(dim=8, epochs=1), workers=2).run([1] * 8)
+        uris, per_shard = write_shards(ids, id_off, 8, tmp)
+        Trainer(RayRunner(), uris, vocab, SgnsParams(dim=8, epochs=1), workers=2).run(per_shard)
         for run in range(args.runs):
             for workers in (1, 2):
                 t = Trainer(RayRunner(), uris, vocab, params, workers=workers, threads=1)
                 t0 = time.perf_counter()
-                t.run([1] * len(uris))
+                t.run(per_shard)
                 s = time.perf_counter() - t0
                 print(
                     f"run {run + 1}: {workers} Ray worker(s) × 1 thread: {s:6.2f} s, "

@@ -87,7 +87,7 @@ def train_seqray(ids, id_off, vocab, params, args, tmp):
         hogwild=args.hogwild,
     )
     t0 = time.perf_counter()
-    w_in, _ = t.run([1])
+    w_in, _ = t.run([len(id_off) - 1])
     return w_in, time.perf_counter() - t0
 
 

@@ -4,7 +4,6 @@ labelled set whose best setting separates two genomes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +80,13 @@ def test_tune_picks_a_setting_that_separates_the_genomes(tmp_path, ray_cluster, 
     args = ["embeddings", "tune", str(fq), "--labels", str(tsv), "-o", str(out)]
     args += ["--k", "9", "--hash-bits", "16,20", "--dim", "8", "--window", "3"]
     assert main([*args, "--trials", "2", "--epochs", "4", "--threads", "1", "--quiet"]) == 0
-    report = json.loads((out / "tune.json").read_text())
-    assert report["format"] == "seqray-embeddings-tune" and len(report["trials"]) == 2
-    assert report["best"]["hash_bits"] in (16, 20) and report["trials"][0]["accuracy"] > 0.8
     m = EmbeddingModel.load(str(out))
+    report = m.training["search"]  # every trial, with the model
+    assert len(report["trials"]) == 2 and report["space"]["k"] == [9]
+    assert report["best"]["hash_bits"] in (16, 20) and report["trials"][0]["accuracy"] > 0.8
     assert m.hasher.k == report["best"]["k"] and m.dim == 8
-    # a second search refuses to replace the report without --overwrite
+    # a second search is refused before it starts; with --overwrite it replaces the first
     assert main([*args, "--trials", "1", "--epochs", "1", "--quiet"]) == 1
+    assert "a seqray run is already there" in capsys.readouterr().err
+    assert main([*args, "--trials", "1", "--epochs", "1", "--quiet", "--overwrite"]) == 0
+    assert len(EmbeddingModel.load(str(out)).training["search"]["trials"]) == 1

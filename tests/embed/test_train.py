@@ -13,7 +13,14 @@ import pytest
 
 from seqray.embed.corpus import CORPUS_SCHEMA
 from seqray.embed.sgns import SgnsParams
-from seqray.embed.train import Checkpoints, CorpusWorker, Trainer, balanced_bounds, read_sentences
+from seqray.embed.train import (
+    Checkpoints,
+    CorpusWorker,
+    Trainer,
+    balanced_bounds,
+    read_sentences,
+    worker_pieces,
+)
 from seqray.embed.vocab import Vocabulary
 from seqray.io.formats.parquet import ParquetShardWriter
 from seqray.pipeline.progress import Progress
@@ -50,7 +57,7 @@ def _params(epochs=2, seed=3) -> SgnsParams:
 def _train(runner, uris, vocab, **kw):
     params = kw.pop("params", _params())
     t = Trainer(runner, uris, vocab, params, **kw)
-    w_in, w_out = t.run([1] * len(uris))
+    w_in, w_out = t.run([pq.read_metadata(u).num_rows for u in uris])
     return t, w_in, w_out
 
 
@@ -158,3 +165,25 @@ def test_a_pool_the_cluster_cannot_hold_is_refused(tmp_path, ray_cluster):
         _train(RayRunner(), uris, vocab, workers=1, threads=64)
     with pytest.raises(ConfigError, match="use fewer workers or threads"):
         _train(RayRunner(), uris, vocab, workers=3, threads=1)  # 2 CPUs in the test cluster
+
+
+def test_the_model_does_not_depend_on_the_shards(tmp_path):
+    """Workers take equal runs of sentences in corpus order, whatever the shards (the
+    chunks) that hold them: one shard or three give the same bytes."""
+    uris, vocab = _corpus(tmp_path / "three", shards=3)
+    ids, offsets = read_sentences(uris)
+    one = tmp_path / "one.parquet"
+    w = ParquetShardWriter(str(one), CORPUS_SCHEMA)
+    rows = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(ids, pa.uint32()))
+    w.write(pa.Table.from_arrays([rows], schema=CORPUS_SCHEMA))
+    w.commit()
+    runner = LocalRunner(2)
+    _, a, _ = _train(runner, uris, vocab, workers=2, threads=1)
+    _, b, _ = _train(runner, [str(one)], vocab, workers=2, threads=1)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_worker_pieces_split_sentences_evenly():
+    assert worker_pieces([3, 4, 3], 2) == [[(0, 0, 3), (1, 0, 2)], [(1, 2, 4), (2, 0, 3)]]
+    assert worker_pieces([10], 3) == [[(0, 0, 3)], [(0, 3, 6)], [(0, 6, 10)]]
+    assert worker_pieces([1], 2) == [[], [(0, 0, 1)]]

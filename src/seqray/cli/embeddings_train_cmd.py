@@ -3,6 +3,7 @@ through the pipeline (a `train_embeddings` stage writing the model at the output
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import typer
@@ -47,9 +48,11 @@ def train(
     lr: float = typer.Option(0.025, "--lr", help="Starting learning rate (decays linearly)."),
     seed: int = typer.Option(0, "--seed", help="Seeds hyperplanes, init and sampling."),
     trainers: int = typer.Option(
-        1, "--trainers", help="Training workers, each `--threads` (Ray actors on Ray)."
+        1, "--trainers", help="Training workers (Ray actors on Ray); they share --threads."
     ),
-    syncs: int = typer.Option(4, "--syncs", help="Replica averaging points per epoch."),
+    syncs: int = typer.Option(
+        None, "--syncs", help="Merge points per epoch (default: 2 × trainers × threads, ≥ 4)."
+    ),
     hogwild: bool = typer.Option(
         False, "--hogwild", help="Threads share a replica: faster, not reproducible."
     ),
@@ -65,9 +68,6 @@ def train(
 ) -> None:
     """Train k-mer embeddings on reads (skip-gram over hashed k-mers, LSHvec's scheme) into a
     model directory: model.json, hash.npz, buckets.npy, vectors.npy, counts.npy."""
-    from ..pipeline.driver import run_pipeline
-    from .run_cmd import print_summary
-
     stage = {
         "k": k,
         "hash": hash,
@@ -82,12 +82,37 @@ def train(
         "lr": lr,
         "seed": seed,
         "workers": trainers,
-        "threads": threads,
+        # the run's CPUs (--threads, default all) shared among the trainers
+        "threads": max(1, (threads or os.cpu_count() or 1) // trainers),
         "syncs": syncs,
         "hogwild": hogwild,
         "dtype": dtype,
         "directory": "",
     }
+    run_training(
+        ctx, inputs, mate, output, stage, threads, runner, address, shared_output, overwrite,
+        resume, quiet,
+    )  # fmt: skip
+
+
+def run_training(
+    ctx: typer.Context,
+    inputs: list[str],
+    mate: list[str] | None,
+    output: str,
+    stage: dict[str, Any],
+    threads: int | None,
+    runner: Runner | None,
+    address: str | None,
+    shared_output: bool,
+    overwrite: bool,
+    resume: bool,
+    quiet: bool,
+) -> None:
+    """The `embeddings train` pipeline (read → train_embeddings) with `stage`'s settings."""
+    from ..pipeline.driver import run_pipeline
+    from .run_cmd import print_summary
+
     read: dict[str, Any] = {"paths": inputs}
     if mate:
         read["mate_paths"] = mate
@@ -151,16 +176,15 @@ def tune(
 ) -> None:
     """Search k, hash bits, dim and window with Ray Tune (ASHA), scoring each trial by the
     held-out accuracy of a logistic regression on its read vectors against your labels;
-    then train the best setting on all reads into OUT (and OUT/tune.json: every trial).
+    then train the best setting on all reads into OUT (model.json's training.search lists
+    every trial).
     The run options apply to that last training (trials run on Ray)."""
     import json
-    import os
 
     from ..embed.sgns import SgnsParams
-    from ..embed.tune import TUNE_FORMAT, load_labelled, search
+    from ..embed.tune import load_labelled, search
     from ..errors import ConfigError, OutputError
-    from ..io.fs import exists, join, read_json
-    from ..io.writers import write_json
+    from ..io.fs import exists, join
     from ..pipeline.runners.ray import RayRunner
 
     try:
@@ -178,13 +202,16 @@ def tune(
         "window": _choices(window, "--window"),
         "hash": [hash],
     }
-    report_uri = join(output, "tune.json")
-    if exists(report_uri):  # checked before any work: never someone else's file
-        previous = read_json(report_uri)
-        if not (isinstance(previous, dict) and previous.get("format") == TUNE_FORMAT):
-            raise OutputError(f"{report_uri}: exists and seqray did not write it")
-        if not overwrite:
-            raise OutputError(f"{report_uri}: exists (a previous search); add --overwrite")
+    # the output is checked before the search, not after it
+    if (
+        not (overwrite or resume)
+        and exists(output)
+        and (exists(join(output, "manifest.json")) or exists(join(output, "_seqray")))
+    ):
+        raise OutputError(
+            f"{output}: a seqray run is already there; use --overwrite to replace it "
+            "(or choose another output)"
+        )
     threads = threads or os.cpu_count() or 1
     data = load_labelled(inputs, labels)
     RayRunner(address).start()  # trials run on Ray (the cluster at --address, if given)
@@ -197,33 +224,16 @@ def tune(
         t.add_row(*(str(row[key]) for key in space), f"{row['accuracy']:.4f}", str(row["epochs"]))
     console.print(t)
     console.print(f"best: {json.dumps(best)}; training it on all reads into {output}")
-    train(
-        ctx,
-        inputs,
-        output,
-        k=best["k"],
-        hash=best["hash"],
-        hash_bits=best["hash_bits"],
-        buckets=None,
-        dim=best["dim"],
-        window=best["window"],
-        negatives=5,
-        epochs=epochs,
-        min_count=1,
-        sample=1e-3,
-        lr=0.025,
-        seed=seed,
-        trainers=1,
-        syncs=4,
-        hogwild=False,
-        dtype="float32",
-        mate=None,
-        threads=threads,
-        runner=runner,
-        address=address,
-        shared_output=shared_output,
-        overwrite=overwrite,
-        resume=resume,
-        quiet=quiet,
-    )
-    write_json(report_uri, {"format": TUNE_FORMAT, "space": space, "best": best, "trials": rows})
+    stage = {
+        **best,
+        "epochs": epochs,
+        "min_count": 1,
+        "seed": seed,
+        "threads": threads,
+        "directory": "",
+        "search": {"space": space, "best": best, "trials": rows, "labels": labels},
+    }
+    run_training(
+        ctx, inputs, None, output, stage, threads, runner, address, shared_output, overwrite,
+        resume, quiet,
+    )  # fmt: skip

@@ -74,8 +74,9 @@ def shard_counts(uri: str) -> tuple[np.ndarray, np.ndarray, int, int]:
     return uniq.astype(np.uint32), counts.astype(np.int64), len(offsets) - 1, len(ids)
 
 
-def count_buckets(runner: Any, uris: list[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(ids, counts, sentences, tokens) over all the shards, counted where the run runs."""
+def count_buckets(runner: Any, uris: list[str]) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+    """(ids, counts, sentences of each shard, tokens) over all the shards, counted where
+    the run runs."""
     parts = runner.map(shard_counts, uris)
     ids, counts = merge_counts([(p[0], p[1]) for p in parts])
-    return ids, counts, sum(p[2] for p in parts), sum(p[3] for p in parts)
+    return ids, counts, [int(p[2]) for p in parts], sum(p[3] for p in parts)

@@ -1,8 +1,8 @@
 """Skip-gram with negative sampling (word2vec's SGNS) over sentences of vocabulary rows.
 
 One Numba kernel trains a slice of sentences in place, without the GIL: callers run
-several slices in Python threads, each on its own (w_in, w_out) replica (deterministic,
-then averaged) or on shared arrays (Hogwild: no averaging, not reproducible).
+several slices in Python threads, each on its own (w_in, w_out) replica (deterministic;
+`train.py` merges their changes) or on shared arrays (Hogwild: not reproducible).
 
 The algorithm is word2vec's: w_in starts uniform in (-1, 1) / dim (gensim's width, see
 `init_weights`) and w_out at zero; frequent tokens are dropped from a sentence before

@@ -1,8 +1,8 @@
 """Skip-gram training spread over workers: each holds a share of the corpus and trains
 replicas of the model on it; the driver merges the replicas at fixed sync points.
 
-Why replicas and averaging rather than Hogwild across the cluster: the result must be the
-same bytes for a given seed, worker count and thread count. Each of a worker's threads
+Why replicas merged at sync points rather than Hogwild across the cluster: the result must
+be the same bytes for a given seed, worker count and thread count. Each of a worker's threads
 trains its own replica on its own slice of the corpus (`sgns.train_slice` is seeded by its
 arguments); at a sync point every replica's change since the last one is added to the
 shared weights — summed in the same order always — so no race touches the weights. Summing
@@ -11,8 +11,8 @@ lands once): a mean would shrink every step by the replica count, and measured o
 small corpus it learnt nothing in two epochs where one replica did. `hogwild`
 trades that for one shared replica per worker (threads race, as in word2vec and gensim).
 
-An epoch is `syncs` segments; after each, every replica restarts from the merged weights. The
-learning rate decays linearly over all epochs × segments. After each epoch the averaged
+An epoch is `syncs` segments; after each, every replica restarts from the merged weights.
+The learning rate decays linearly over all epochs × segments. After each epoch the merged
 weights go to a checkpoint: a worker lost mid-epoch (a killed process, a lost node) costs
 that epoch only — the pool is rebuilt and the epoch redone from its start, giving the same
 weights as a run that lost nothing; a killed driver resumes from the checkpoint (`--resume`).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,14 +45,20 @@ IDS = "ids"  # the column of bucket-id sentences in the corpus shards
 MAX_LOST_WORKERS = 3  # workers lost in one run before training gives up
 
 
-def read_sentences(uris: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(ids uint32, offsets int64[n+1]) of the sentences in corpus shards, in order."""
+def read_sentences(
+    uris: list[str], ranges: list[tuple[int, int]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids uint32, offsets int64[n+1]) of the sentences in corpus shards, in order; with
+    `ranges`, only sentences [start, stop) of each shard."""
     values: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-    for uri in uris:
+    for i, uri in enumerate(uris):
         fs, path = filesystem_for(uri)
         with fs.open_input_file(path) as f:
             col = pq.read_table(f, columns=[IDS]).column(IDS)
+        if ranges is not None:
+            start, stop = ranges[i]
+            col = col.slice(start, stop - start)
         for chunk in col.chunks:
             arr = chunk.cast(pa.large_list(pa.uint32()))
             off = np.asarray(arr.offsets, dtype=np.int64)
@@ -62,6 +69,24 @@ def read_sentences(uris: list[str]) -> tuple[np.ndarray, np.ndarray]:
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
     ids = np.concatenate(values) if values else np.empty(0, np.uint32)
     return ids, offsets
+
+
+def worker_pieces(sentences: list[int], workers: int) -> list[list[tuple[int, int, int]]]:
+    """Each worker's share of the corpus: an equal run of sentences in corpus order, as
+    (shard index, start, stop) pieces. It depends on the sentences only, never on how the
+    chunks cut them into shards, so the model is the same for any chunking."""
+    starts = np.concatenate([[0], np.cumsum(sentences)]).astype(np.int64)
+    total = int(starts[-1])
+    out = []
+    for w in range(workers):
+        a, b = total * w // workers, total * (w + 1) // workers
+        pieces = []
+        for i, n in enumerate(sentences):
+            lo, hi = max(a, int(starts[i])), min(b, int(starts[i]) + n)
+            if lo < hi:
+                pieces.append((i, lo - int(starts[i]), hi - int(starts[i])))
+        out.append(pieces)
+    return out
 
 
 def balanced_bounds(offsets: np.ndarray, parts: int) -> np.ndarray:
@@ -78,7 +103,7 @@ class CorpusWorker:
 
     def __init__(
         self,
-        shards: list[str],
+        shards: list[tuple[str, int, int]],  # (uri, first sentence, end) pieces, in order
         vocab: Any,  # Shared[Vocabulary]
         params: SgnsParams,
         threads: int,
@@ -87,7 +112,7 @@ class CorpusWorker:
         hogwild: bool = False,
     ):
         voc: Vocabulary = vocab.get()
-        ids, offsets = read_sentences(shards)
+        ids, offsets = read_sentences([p[0] for p in shards], [(p[1], p[2]) for p in shards])
         self.tokens, self.offsets = to_corpus(voc, ids, offsets)
         self.keep = voc.keep_probs(params.sample)
         self.negatives = voc.negative_table()
@@ -130,13 +155,15 @@ class CorpusWorker:
         work(0)
         for th in threads:
             th.join()
-        # what the replicas learnt: the sum of their changes (summed in thread order)
+        # what the replicas learnt: the sum of their changes (summed in thread order, in
+        # place: a worker holds its replicas and nothing more of the model's size)
+        for rin, rout in replicas:
+            rin -= w_in
+            rout -= w_out
         delta_in, delta_out = replicas[0]
-        delta_in -= w_in
-        delta_out -= w_out
         for rin, rout in replicas[1:]:
-            delta_in += rin - w_in
-            delta_out += rout - w_out
+            delta_in += rin
+            delta_out += rout
         words = sum(int(r[0]) for r in results)
         loss = sum(float(r[1]) for r in results)
         pairs = sum(int(r[2]) for r in results)
@@ -163,7 +190,7 @@ class EpochRecord:
 
 @dataclass
 class Checkpoints:
-    """The averaged weights after each finished epoch (the latest kept), with the hash of
+    """The merged weights after each finished epoch (the latest kept), with the hash of
     the config that made them: a resumed run continues only the same training."""
 
     directory: str
@@ -187,8 +214,9 @@ class Checkpoints:
             "history": history,
         }
         write_json(self.meta_uri, body)  # the switch: atomic
-        if previous and previous.get("file") not in (None, name):
-            fs, path = filesystem_for(join(self.directory, previous["file"]))
+        old = previous.get("file") if previous else None
+        if isinstance(old, str) and re.fullmatch(r"checkpoint-\d+\.npz", old) and old != name:
+            fs, path = filesystem_for(join(self.directory, old))
             try:
                 fs.delete_file(path)  # our own previous checkpoint, superseded
             except OSError:
@@ -234,23 +262,25 @@ class Trainer:
     lost_workers: int = 0
     resumed_from: int = 0  # epochs a checkpoint already held
 
-    def _groups(self, sizes: list[int]) -> list[list[str]]:
-        """Corpus shards dealt to workers as contiguous runs of about equal size."""
-        cum = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        bounds = balanced_bounds(cum, self.workers)
-        return [self.shards[int(a) : int(b)] for a, b in zip(bounds[:-1], bounds[1:])]
-
-    def _pool(self, groups: list[list[str]], vocab_ref: Any) -> Any:
+    def _pool(self, pieces: list[list[tuple[int, int, int]]], vocab_ref: Any) -> Any:
         args = [
-            (g, vocab_ref, self.params, self.threads, self.syncs, i, self.hogwild)
-            for i, g in enumerate(groups)
+            (
+                [(self.shards[i], a, b) for i, a, b in mine],
+                vocab_ref,
+                self.params,
+                self.threads,
+                self.syncs,
+                w,
+                self.hogwild,
+            )
+            for w, mine in enumerate(pieces)
         ]
         return self.runner.pool(self.worker_class, args, Resources(num_cpus=self.threads))
 
-    def run(self, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(w_in, w_out) after training; `sizes` weigh the shards (their bytes)."""
+    def run(self, sentences: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(w_in, w_out) after training; `sentences`: how many each corpus shard holds."""
         p = self.params
-        groups = [g for g in self._groups(sizes) if g] or [[]]
+        groups = worker_pieces(sentences, self.workers)
         w_in, w_out = init_weights(len(self.vocab), p.dim, p.seed)
         start = 0
         saved = self.checkpoints.load() if self.checkpoints else None

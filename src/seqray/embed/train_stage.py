@@ -60,12 +60,18 @@ class TrainEmbeddingsConfig(StageConfig):
     lr: float = Field(default=0.025, gt=0)
     seed: int = Field(default=0, ge=0)
     workers: int = Field(default=1, ge=1)  # training workers (Ray actors on the Ray runner)
-    threads: int | None = Field(default=None, ge=1)  # per worker; default: the machine's CPUs
-    syncs: int = Field(default=4, ge=1, le=1000)  # replica averaging points per epoch
+    # per worker; default: the machine's CPUs shared among the workers
+    threads: int | None = Field(default=None, ge=1)
+    # merge points per epoch; default: twice the replicas (workers × threads), at least 4
+    # (fewer merges of more replicas learn less per epoch)
+    syncs: int | None = Field(default=None, ge=1, le=1000)
     hogwild: bool = False  # threads share one replica per worker: faster, not reproducible
     sample_reads: int = Field(default=10_000, ge=1)  # reads whose k-mers fit the LSH planes
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     directory: str = MODEL_DIR  # under the run's output; "" puts the model at its root
+    # the search that chose these settings (`seqray embeddings tune` sets it): kept in
+    # model.json's `training` and in the run's report
+    search: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -75,7 +81,9 @@ class TrainEmbeddingsConfig(StageConfig):
                 "(use hash lsh or fnv for longer k-mers)"
             )
         if self.threads is None:
-            self.threads = os.cpu_count() or 1
+            self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        if self.syncs is None:
+            self.syncs = max(4, 2 * self.workers * self.threads)
         return self
 
     def params(self) -> SgnsParams:
@@ -168,12 +176,11 @@ class TrainEmbeddingsStage(MapStage):
             corpus = {
                 "hasher": hasher.to_json(),
                 "shards": [s.uri for s in shards],
-                "sizes": [sum(f.bytes for f in s.files) for s in shards],
             }
             ctx.save_prepared("embedding-corpus", [*files, hash_file], corpus)
         else:
             hasher = hasher_from(corpus["hasher"], read_npz(join(state, "hash.npz")))
-        ids, counts, n_sentences, n_tokens = count_buckets(ctx.runner, corpus["shards"])
+        ids, counts, per_shard, n_tokens = count_buckets(ctx.runner, corpus["shards"])
         vocab = Vocabulary.from_counts(ids, counts, c.min_count)
         if len(vocab) == 0:
             raise ConfigError(
@@ -181,7 +188,7 @@ class TrainEmbeddingsStage(MapStage):
                 f"({n_tokens:,} k-mers of k={c.k}); lower min_count or give more reads"
             )
         params = c.params()
-        assert c.threads is not None
+        assert c.threads is not None and c.syncs is not None
         trainer = Trainer(
             ctx.runner,
             corpus["shards"],
@@ -194,7 +201,7 @@ class TrainEmbeddingsStage(MapStage):
             checkpoints=Checkpoints(join(state, "checkpoints"), ctx.config_hash),
             progress=ctx.progress or Progress(),
         )
-        w_in, _ = trainer.run(corpus["sizes"])
+        w_in, _ = trainer.run(per_shard)
         trained = sum(h["words"] for h in trainer.history)
         seconds = sum(h["seconds"] for h in trainer.history)
         training = {
@@ -205,6 +212,8 @@ class TrainEmbeddingsStage(MapStage):
             "hogwild": c.hogwild,
             "min_count": c.min_count,
         }
+        if c.search is not None:
+            training["search"] = c.search
         table = EmbeddingTable.from_float32(vocab.buckets, w_in, c.dtype, vocab.counts)
         model = EmbeddingModel(hasher, table, training)
         # the run's claim on its targets was checked before the first read (a previous
@@ -220,7 +229,7 @@ class TrainEmbeddingsStage(MapStage):
             "vocabulary": len(vocab),
             "dim": c.dim,
             "dtype": c.dtype,
-            "sentences": n_sentences,
+            "sentences": sum(per_shard),
             "tokens": n_tokens,
             "trained_words": trained,
             "words_per_second": round(trained / seconds, 1) if seconds else None,

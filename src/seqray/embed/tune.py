@@ -174,11 +174,8 @@ def train_and_score(
         trainer = Trainer(
             LocalRunner(threads), [uri], vocab, params, threads=threads, on_epoch=on_epoch
         )
-        trainer.run([1])
+        trainer.run([len(id_offsets) - 1])
     return scores[-1]
-
-
-TUNE_FORMAT = "seqray-embeddings-tune"
 
 
 def search(
@@ -192,9 +189,18 @@ def search(
     """Ray Tune over `space` (each key a list of choices), `trials` samples, ASHA on the
     per-epoch accuracy; returns the best setting and every trial's last result. Trials run
     side by side where the Ray cluster has CPUs for them (`threads` each)."""
+    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    # a trial no node can hold would wait forever
+    biggest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    if threads > biggest:
+        raise ConfigError(
+            f"tune: each trial asks for {threads} CPUs (--threads), but no node of the Ray "
+            f"cluster has that many (the most a node has: {biggest:g}); lower --threads"
+        )
 
     def trainable(config: dict[str, Any], data: LabelledReads) -> None:
         def report(epoch: int, accuracy: float) -> None:

@@ -87,7 +87,11 @@ class PoolWorker:
 
     def __init__(self, factory: Callable[..., Any], args: tuple):
         keep_freed_memory()
-        self.failed = _shipping_errors(factory, *args)
+        try:
+            self.failed = _shipping_errors(factory, *args)
+        except Exception as exc:  # any failure to start is the user's to read, not a "lost" worker
+            message = f"a worker could not start: {type(exc).__name__}: {exc}"
+            self.failed = (False, pickle.dumps(SeqrayError(message)))
         self.worker = self.failed[1] if self.failed[0] else None
 
     def call(self, method: str, args: tuple) -> tuple[bool, Any]:
@@ -111,12 +115,17 @@ class RayPool:
 
     def call(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         import ray
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+        from ray.exceptions import (
+            ActorDiedError,
+            ActorUnavailableError,
+            ObjectLostError,
+            RayActorError,
+        )
 
         refs = [a.call.remote(method, x) for a, x in zip(self.actors, args)]
         try:
             got = ray.get(refs)
-        except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
+        except (RayActorError, ActorDiedError, ActorUnavailableError, ObjectLostError) as exc:
             raise WorkerLost(str(exc).splitlines()[0]) from None
         return [_unshipped(r) for r in got]
 
