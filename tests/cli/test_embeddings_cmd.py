@@ -35,7 +35,8 @@ def test_train_export_and_gensim(tmp_path, capsys):
     gensim = pytest.importorskip("gensim")
     fq, _ = _two_genomes(tmp_path)
     model = tmp_path / "model"
-    args = ["embeddings", "train", str(fq), "-o", str(model), "--k", "11", "--hash-bits", "12"]
+    args = ["embeddings", "train", str(fq), "-o", str(model), "--hash", "lsh", "--k", "11"]
+    args += ["--hash-bits", "12"]
     assert main([*args, "--dim", "8", "--epochs", "2", "--min-count", "1", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "buckets × 8 (lsh, k=11)" in " ".join(err.split())
@@ -78,7 +79,7 @@ def test_tune_picks_a_setting_that_separates_the_genomes(tmp_path, ray_cluster, 
     fq, tsv = _two_genomes(tmp_path)
     out = tmp_path / "tuned"
     args = ["embeddings", "tune", str(fq), "--labels", str(tsv), "-o", str(out)]
-    args += ["--k", "9", "--hash-bits", "16,20", "--dim", "8", "--window", "3"]
+    args += ["--hash", "lsh", "--k", "9", "--hash-bits", "16,20", "--dim", "8", "--window", "3"]
     assert main([*args, "--trials", "2", "--epochs", "4", "--threads", "1", "--quiet"]) == 0
     m = EmbeddingModel.load(str(out))
     report = m.training["search"]  # every trial, with the model

@@ -186,7 +186,16 @@ STAGES: dict[str, list[dict]] = {
         TOKENS,
     ],
     "embed": [
-        {"train_embeddings": {"k": 11, "hash_bits": 12, "dim": 8, "epochs": 1, "threads": 2}},
+        {
+            "train_embeddings": {
+                "hash": "lsh",
+                "k": 11,
+                "hash_bits": 12,
+                "dim": 8,
+                "epochs": 1,
+                "threads": 2,
+            }
+        },
         {"embed": {}},
         {"write": {"format": "parquet", "path": "vectors"}},
     ],

@@ -33,8 +33,8 @@ def train(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Read files (any supported format, or s3://)."),
     output: str = output_option("The model directory to write (local or s3://)."),
-    k: int = k_option(15, "k-mer length (exact: at most 16).", min=1, max=32),
-    hash: Hash = typer.Option("lsh", "--hash", help="k-mer → bucket: lsh, fnv or exact."),
+    k: int = k_option(8, "k-mer length (exact: at most 16).", min=1, max=32),
+    hash: Hash = typer.Option("exact", "--hash", help="k-mer → bucket: exact, lsh or fnv."),
     hash_bits: int = typer.Option(20, "--hash-bits", help="lsh: id bits; fnv: 2^N buckets."),
     buckets: int | None = typer.Option(
         None, "--buckets", help="fnv: bucket count (overrides bits)."
@@ -158,11 +158,11 @@ def tune(
     inputs: list[str] = typer.Argument(..., help="Read files (FASTQ/FASTA/BAM, or s3://)."),
     labels: str = typer.Option(..., "--labels", help="TSV: read name <TAB> label."),
     output: str = output_option("The model directory for the best setting (local or s3://)."),
-    k: str = typer.Option("11,13,15", "--k", "-k", help="k values to try (comma-separated)."),
-    hash_bits: str = typer.Option("16,20", "--hash-bits", help="Hash bits to try."),
+    k: str = typer.Option("6,8,10", "--k", "-k", help="k values to try (comma-separated)."),
+    hash_bits: str = typer.Option("16,20", "--hash-bits", help="Hash bits to try (lsh, fnv)."),
     dim: str = typer.Option("50,100", "--dim", help="Dimensions to try."),
     window: str = typer.Option("3,5", "--window", help="Windows to try."),
-    hash: Hash = typer.Option("lsh", "--hash", help="k-mer → bucket: lsh, fnv or exact."),
+    hash: Hash = typer.Option("exact", "--hash", help="k-mer → bucket: exact, lsh or fnv."),
     trials: int = typer.Option(8, "--trials", help="Settings sampled from the choices."),
     epochs: int = typer.Option(3, "--epochs", help="Most epochs a trial trains (ASHA stops some)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the search and the training."),
@@ -202,6 +202,8 @@ def tune(
         "window": _choices(window, "--window"),
         "hash": [hash],
     }
+    if hash == "exact":  # no hash bits: the id is the k-mer
+        del space["hash_bits"]
     # the output is checked before the search, not after it
     if (
         not (overwrite or resume)

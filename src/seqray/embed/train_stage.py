@@ -47,8 +47,10 @@ MODEL_DIR = "embedding_model"  # the model's place under a pipeline's output
 
 
 class TrainEmbeddingsConfig(StageConfig):
-    k: int = Field(default=15, ge=1, le=32)
-    hash: Literal["lsh", "fnv", "exact"] = "lsh"
+    # defaults from docs/benchmarks.md (k-mer embeddings): for short reads, mean-pooled
+    # vectors of exact 8-mers classified reads best of every k and hash measured
+    k: int = Field(default=8, ge=1, le=32)
+    hash: Literal["lsh", "fnv", "exact"] = "exact"
     hash_bits: int = Field(default=20, ge=1, le=32)  # lsh: bits per id; fnv: 2^bits buckets
     buckets: int | None = Field(default=None, ge=1, le=2**32)  # fnv: overrides hash_bits
     dim: int = Field(default=100, ge=1, le=4096)

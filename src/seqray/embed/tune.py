@@ -124,7 +124,7 @@ def score_vectors(x: np.ndarray, data: LabelledReads, seed: int = 0) -> float:
 
 
 def hasher_for(setting: dict[str, Any], data: LabelledReads, seed: int) -> Any:
-    k, bits = int(setting["k"]), int(setting["hash_bits"])
+    k, bits = int(setting["k"]), int(setting.get("hash_bits", 20))
     scheme = setting.get("hash", "lsh")
     if scheme == "lsh":
         kmers = sample_kmers(data.values, data.offsets, k, max(bits * k * 4, 1000), seed)
@@ -238,5 +238,5 @@ def search(
                 }
             )
     # best first; among equal scores the smaller table (hash bits), then the smaller k
-    rows.sort(key=lambda row: (-(row["accuracy"] or 0.0), row["hash_bits"], row["k"]))
+    rows.sort(key=lambda row: (-(row["accuracy"] or 0.0), row.get("hash_bits", 0), row["k"]))
     return {key: rows[0][key] for key in space}, rows

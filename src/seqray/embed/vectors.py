@@ -44,26 +44,31 @@ def hashed_rows(model: EmbeddingModel, values: np.ndarray, offsets: np.ndarray) 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_rows(normed, rows, lo, hi, out, i):
+def _add_rows(normed, rows, lo, hi, acc):
     n = 0
     for j in range(lo, hi):
         r = rows[j]
         if r >= 0:
             n += 1
-            for d in range(normed.shape[1]):
-                out[i, d] += normed[r, d]
+            row = normed[r]
+            for d in range(acc.shape[0]):
+                acc[d] += row[d]
     return n
 
 
 @njit(cache=True, nogil=True)
 def _mean_rows(normed, rows_a, off_a, rows_b, off_b, out):
+    # a local accumulator per read (not `out`): the row adds vectorise over d, and each
+    # element is summed in k-mer order, so the result does not depend on the CPU
+    acc = np.empty(normed.shape[1], np.float32)
     for i in range(len(off_a) - 1):
-        n = _add_rows(normed, rows_a, off_a[i], off_a[i + 1], out, i)
-        n += _add_rows(normed, rows_b, off_b[i], off_b[i + 1], out, i)
+        acc[:] = 0
+        n = _add_rows(normed, rows_a, off_a[i], off_a[i + 1], acc)
+        n += _add_rows(normed, rows_b, off_b[i], off_b[i + 1], acc)
         if n > 0:
             inv = np.float32(1.0) / np.float32(n)
-            for d in range(normed.shape[1]):
-                out[i, d] *= inv
+            for d in range(acc.shape[0]):
+                out[i, d] = acc[d] * inv
 
 
 def hash_mates(
