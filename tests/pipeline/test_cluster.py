@@ -280,6 +280,8 @@ def _demo_config(tmp_path: Path) -> Path:
                     out.write_bytes(gzip.decompress((ROOT / p).read_bytes()))
                     plain.append(str(out))
                 st["read"][key] = plain
+        if "train_embeddings" in st:  # one trainer per node; the same layout locally
+            st["train_embeddings"].update(workers=2, threads=1)
         if "qc" in st:  # reports under the output, so that -o moves them
             for key in ("json_report", "html_report"):
                 st["qc"][key] = str(tmp_path / "out" / Path(st["qc"][key]).name)

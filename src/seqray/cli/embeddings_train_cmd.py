@@ -82,8 +82,8 @@ def train(
         "lr": lr,
         "seed": seed,
         "workers": trainers,
-        # the run's CPUs (--threads, default all) shared among the trainers
-        "threads": max(1, (threads or os.cpu_count() or 1) // trainers),
+        # the run's CPUs (--threads; default: what the runner has) shared among the trainers
+        "threads": max(1, threads // trainers) if threads else None,
         "syncs": syncs,
         "hogwild": hogwild,
         "dtype": dtype,

@@ -13,7 +13,6 @@ hands the reads on unchanged, so an `embed` stage may follow in the same pipelin
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -62,7 +61,8 @@ class TrainEmbeddingsConfig(StageConfig):
     lr: float = Field(default=0.025, gt=0)
     seed: int = Field(default=0, ge=0)
     workers: int = Field(default=1, ge=1)  # training workers (Ray actors on the Ray runner)
-    # per worker; default: the machine's CPUs shared among the workers
+    # per worker; default: the CPUs the runner has, shared among the workers (on Ray: what
+    # a node holds), decided when the run starts and recorded with the model
     threads: int | None = Field(default=None, ge=1)
     # merge points per epoch; default: twice the replicas (workers × threads), at least 4
     # (fewer merges of more replicas learn less per epoch)
@@ -82,10 +82,6 @@ class TrainEmbeddingsConfig(StageConfig):
                 f"hash exact keeps one row per canonical k-mer: k must be <= 16, got {self.k} "
                 "(use hash lsh or fnv for longer k-mers)"
             )
-        if self.threads is None:
-            self.threads = max(1, (os.cpu_count() or 1) // self.workers)
-        if self.syncs is None:
-            self.syncs = max(4, 2 * self.workers * self.threads)
         return self
 
     def params(self) -> SgnsParams:
@@ -190,15 +186,16 @@ class TrainEmbeddingsStage(MapStage):
                 f"({n_tokens:,} k-mers of k={c.k}); lower min_count or give more reads"
             )
         params = c.params()
-        assert c.threads is not None and c.syncs is not None
+        threads = c.threads or ctx.runner.worker_cpus(c.workers)
+        syncs = c.syncs or max(4, 2 * c.workers * threads)
         trainer = Trainer(
             ctx.runner,
             corpus["shards"],
             vocab,
             params,
             workers=c.workers,
-            threads=c.threads,
-            syncs=c.syncs,
+            threads=threads,
+            syncs=syncs,
             hogwild=c.hogwild,
             checkpoints=Checkpoints(join(state, "checkpoints"), ctx.config_hash),
             progress=ctx.progress or Progress(),
@@ -209,8 +206,8 @@ class TrainEmbeddingsStage(MapStage):
         training = {
             **asdict(params),
             "workers": c.workers,
-            "threads": c.threads,
-            "syncs": c.syncs,
+            "threads": threads,
+            "syncs": syncs,
             "hogwild": c.hogwild,
             "min_count": c.min_count,
         }

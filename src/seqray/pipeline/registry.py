@@ -74,6 +74,10 @@ class TaskMapper(Protocol):
         """Long-lived workers (runners.WorkerPool), one per argument tuple."""
         ...
 
+    def worker_cpus(self, workers: int) -> int:
+        """The CPUs each of `workers` pool workers can have, all alive at once."""
+        ...
+
 
 @dataclass
 class FinishContext:

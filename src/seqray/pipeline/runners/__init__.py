@@ -78,6 +78,9 @@ class Runner(Protocol):
     ) -> WorkerPool:
         """One long-lived worker per argument tuple, `factory(*args[i])`, each with `res`."""
 
+    def worker_cpus(self, workers: int) -> int:
+        """The CPUs each of `workers` pool workers can have, all alive at once."""
+
 
 def choose_runner(config: PipelineConfig, inputs: list[InputFile], runner: str | None) -> Runner:
     kind = runner or config.run.runner

@@ -67,6 +67,9 @@ class LocalRunner:
     ) -> LocalPool:
         return LocalPool([factory(*a) for a in args])
 
+    def worker_cpus(self, workers: int) -> int:
+        return max(1, self.threads // max(workers, 1))
+
     def map(
         self,
         fn: Callable[[Any], Any],

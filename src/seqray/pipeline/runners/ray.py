@@ -176,17 +176,25 @@ class RayRunner:
         self.start()
         return RayShared(ray.put(obj))
 
+    def _cpus(self) -> tuple[float, float]:
+        """(the most CPUs a node has, the CPUs of the cluster), alive nodes only."""
+        import ray
+
+        self.start()
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        cpus = [n.get("CPU", 0) for n in nodes]
+        return max(cpus, default=0), sum(cpus)
+
+    def worker_cpus(self, workers: int) -> int:
+        biggest, total = self._cpus()
+        return max(1, int(min(biggest, total // max(workers, 1))))
+
     def pool(
         self, factory: Callable[..., Any], args: Sequence[tuple[Any, ...]], res: Resources
     ) -> RayPool:
         """Every worker must be alive at once (they are called together): a pool the
         cluster cannot hold would wait forever, so it is refused."""
-        import ray
-
-        self.start()
-        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        biggest = max((n.get("CPU", 0) for n in nodes), default=0)
-        total = sum(n.get("CPU", 0) for n in nodes)
+        biggest, total = self._cpus()
         if res.num_cpus > biggest:
             raise ConfigError(
                 f"a worker asks for {res.num_cpus:g} CPUs (its threads), but no node of the "
