@@ -32,7 +32,7 @@ import pyarrow as pa
 from embed_accuracy import read_fastq, read_labels, score
 
 from seqray.embed.corpus import CORPUS_SCHEMA
-from seqray.embed.hashing import fit_lsh, make_hasher, sample_kmers
+from seqray.embed.hashing import hasher_for_reads
 from seqray.embed.model import EmbeddingModel
 from seqray.embed.sgns import SgnsParams, init_weights
 from seqray.embed.table import EmbeddingTable
@@ -58,14 +58,6 @@ def subset(names, bases, offsets, labels, per_label: int, seed: int):
     pieces = [bases[offsets[i] : offsets[i + 1]] for i in keep]
     out_off = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
     return np.concatenate(pieces), out_off, labels[keep]
-
-
-def hasher_for(args, values, offsets):
-    if args.hash == "lsh":
-        kmers = sample_kmers(values, offsets, args.k, args.hash_bits * args.k * 4, args.seed)
-        return fit_lsh(args.k, args.hash_bits, kmers, args.seed)
-    buckets = 2**args.hash_bits if args.hash == "fnv" else None
-    return make_hasher(args.hash, args.k, buckets=buckets)
 
 
 def train_seqray(ids, id_off, vocab, params, args, tmp):
@@ -161,7 +153,7 @@ def main() -> None:
         per = args.per_label if split == "train" else max(args.per_label // 4, 1)
         sets.append(subset(names, bases, offsets, labels, per, args.seed))
     train, test = sets
-    hasher = hasher_for(args, train[0], train[1])
+    hasher = hasher_for_reads(args.hash, args.k, args.hash_bits, train[0], train[1], args.seed)
     ids, id_off = hasher.hash_reads(train[0], train[1])
     uniq, counts = np.unique(ids, return_counts=True)
     vocab = Vocabulary.from_counts(uniq.astype(np.uint32), counts.astype(np.int64), args.min_count)

@@ -356,6 +356,23 @@ def make_hasher(
     )
 
 
+def hasher_for_reads(
+    scheme: str,
+    k: int,
+    hash_bits: int,
+    values: np.ndarray,
+    offsets: np.ndarray,
+    seed: int,
+    buckets: int | None = None,
+) -> KmerHasher:
+    """The hasher a training run uses: LSH planes fitted to k-mers of these reads (4 per
+    plane coordinate, at least 1,000), FNV over `buckets` (default 2^hash_bits), or exact."""
+    if scheme == "lsh":
+        kmers = sample_kmers(values, offsets, k, max(hash_bits * k * 4, 1000), seed)
+        return fit_lsh(k, hash_bits, kmers, seed)
+    return make_hasher(scheme, k, buckets=(buckets or 2**hash_bits) if scheme == "fnv" else None)
+
+
 def hasher_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> KmerHasher:
     """The hasher that `to_json()` and `arrays()` describe (their exact inverse)."""
     version = meta.get("version")

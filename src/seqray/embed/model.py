@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..io.fs import exists, filesystem_for, join, read_json
-from ..io.writers import WrittenFile, write_file, write_json
+from ..io.writers import WrittenFile, write_json, write_npz
 from ..pipeline.manifest import file_ok
 from .table import DTYPES, EmbeddingTable
 
@@ -79,9 +79,7 @@ class EmbeddingModel:
         unless `overwrite`, and even then refuses to replace a file that is not the one
         its model.json records (seqray did not write it). Other files are left alone."""
         _check_replaceable(directory, overwrite)
-        buf = io.BytesIO()
-        np.savez(buf, allow_pickle=False, **self.hasher.arrays())
-        written = {"hash.npz": write_file(join(directory, "hash.npz"), buf.getvalue())}
+        written = {"hash.npz": write_npz(join(directory, "hash.npz"), self.hasher.arrays())}
         written.update(self.table.save_arrays(directory))
         meta = {
             "format": FORMAT,

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from ..errors import SeqrayError
 from ..io.fs import exists, filesystem_for, join, read_json
-from ..io.writers import write_file, write_json
+from ..io.writers import write_json, write_npz
 from ..pipeline.progress import Progress
 from ..pipeline.registry import Resources, TaskMapper
 from .sgns import SgnsParams, init_weights, train_slice
@@ -201,10 +201,8 @@ class Checkpoints:
         return join(self.directory, "checkpoint.json")
 
     def save(self, epoch: int, w_in: np.ndarray, w_out: np.ndarray, history: list[dict]) -> None:
-        buf = io.BytesIO()
-        np.savez(buf, w_in=w_in, w_out=w_out)
         name = f"checkpoint-{epoch}.npz"
-        written = write_file(join(self.directory, name), buf.getvalue())
+        written = write_npz(join(self.directory, name), {"w_in": w_in, "w_out": w_out})
         previous = read_json(self.meta_uri) if exists(self.meta_uri) else None
         body = {
             "config_hash": self.config_hash,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
@@ -35,7 +36,7 @@ from ..pipeline.registry import (
 )
 from ..tokenize.sample import TrainingSample, merge_samples
 from .corpus import CorpusSink, count_buckets
-from .hashing import KmerHasher, fit_lsh, hasher_from, make_hasher, sample_kmers
+from .hashing import KmerHasher, hasher_for_reads, hasher_from
 from .model import ARRAY_FILES, META, EmbeddingModel
 from .sgns import SgnsParams
 from .table import EmbeddingTable
@@ -139,22 +140,14 @@ class TrainEmbeddingsStage(MapStage):
 
     def _hasher(self, ctx: PrepareContext, state: str) -> KmerHasher:
         c = self.config
-        if c.hash != "lsh":
-            buckets = c.buckets or 2**c.hash_bits
-            return make_hasher(c.hash, c.k, buckets=buckets if c.hash == "fnv" else None)
-        outcomes = ctx.scan(TrainingSample(join(state, "sample"), ctx.source_order, c.sample_reads))
-        uris = [s.uri for o in outcomes for s in o.shards_of(TrainingSample.name)]
-        seqs = merge_samples(uris, c.sample_reads)
-        values, offsets = values_offsets(pa.array(seqs, pa.large_binary()))
-        need = c.hash_bits * c.k
-        kmers = sample_kmers(values, offsets, c.k, max(need * 4, 1000), c.seed)
-        if len(kmers) < need:
-            raise ConfigError(
-                f"train_embeddings: fitting {c.hash_bits} LSH hyperplanes at k={c.k} needs "
-                f"{need} k-mers without N, but the sampled reads hold {len(kmers)}; give more "
-                "reads, or lower k or hash_bits"
-            )
-        return fit_lsh(c.k, c.hash_bits, kmers, c.seed)
+        values, offsets = np.empty(0, np.uint8), np.zeros(1, np.int64)
+        if c.hash == "lsh":  # planes fitted to k-mers of a read sample (the same for any chunking)
+            sample = TrainingSample(join(state, "sample"), ctx.source_order, c.sample_reads)
+            outcomes = ctx.scan(sample)
+            uris = [s.uri for o in outcomes for s in o.shards_of(TrainingSample.name)]
+            seqs = merge_samples(uris, c.sample_reads)
+            values, offsets = values_offsets(pa.array(seqs, pa.large_binary()))
+        return hasher_for_reads(c.hash, c.k, c.hash_bits, values, offsets, c.seed, c.buckets)
 
     def prepare(self, ctx: PrepareContext) -> None:
         c = self.config

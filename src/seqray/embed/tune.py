@@ -27,7 +27,7 @@ from ..io.readers import open_chunk
 from ..io.schema import NAME, SEQ
 from ..io.sources import plan_chunks
 from .corpus import CORPUS_SCHEMA
-from .hashing import fit_lsh, make_hasher, sample_kmers
+from .hashing import hasher_for_reads
 from .model import EmbeddingModel
 from .sgns import SgnsParams
 from .table import EmbeddingTable
@@ -123,15 +123,6 @@ def score_vectors(x: np.ndarray, data: LabelledReads, seed: int = 0) -> float:
     return float(model.score(x[test], data.labels[test]))
 
 
-def hasher_for(setting: dict[str, Any], data: LabelledReads, seed: int) -> Any:
-    k, bits = int(setting["k"]), int(setting.get("hash_bits", 20))
-    scheme = setting.get("hash", "lsh")
-    if scheme == "lsh":
-        kmers = sample_kmers(data.values, data.offsets, k, max(bits * k * 4, 1000), seed)
-        return fit_lsh(k, bits, kmers, seed)
-    return make_hasher(scheme, k, buckets=2**bits if scheme == "fnv" else None)
-
-
 def train_and_score(
     setting: dict[str, Any],
     data: LabelledReads,
@@ -146,7 +137,10 @@ def train_and_score(
     from .train import Trainer
 
     params = replace(base, dim=int(setting["dim"]), window=int(setting["window"]))
-    hasher = hasher_for(setting, data, base.seed)
+    hasher = hasher_for_reads(
+        setting.get("hash", "lsh"), int(setting["k"]), int(setting.get("hash_bits", 20)),
+        data.values, data.offsets, base.seed,
+    )  # fmt: skip
     ids, id_offsets = hasher.hash_reads(data.values, data.offsets)
     uniq, counts = np.unique(ids, return_counts=True)
     vocab = Vocabulary.from_counts(uniq.astype(np.uint32), counts.astype(np.int64), min_count)
