@@ -26,7 +26,7 @@ from ..errors import InputError, OutputError
 from ..io.fs import exists, filesystem_for, join, read_json
 from ..io.writers import WrittenFile, write_json, write_npz
 from ..pipeline.manifest import file_ok
-from .table import DTYPES, EmbeddingTable
+from .table import DTYPES, EmbeddingTable, write_npy
 
 FORMAT = "seqray-embedding-model"
 VERSION = 1
@@ -74,13 +74,24 @@ class EmbeddingModel:
     def dtype(self) -> str:
         return self.table.dtype
 
-    def save(self, directory: str, overwrite: bool = False) -> list[WrittenFile]:
+    def save(
+        self,
+        directory: str,
+        overwrite: bool = False,
+        extra_arrays: dict[str, np.ndarray] | None = None,
+        extra_meta: dict[str, Any] | None = None,
+    ) -> list[WrittenFile]:
         """Writes the model directory (model.json last). Refuses when a model is there
         unless `overwrite`, and even then refuses to replace a file that is not the one
-        its model.json records (seqray did not write it). Other files are left alone."""
-        _check_replaceable(directory, overwrite)
+        its model.json records (seqray did not write it). Other files are left alone.
+        A model built on this one (the classifier) adds its arrays (`name.npy`) and its
+        model.json entries."""
+        extra_arrays = extra_arrays or {}
+        _check_replaceable(directory, overwrite, [*ARRAY_FILES, *extra_arrays, META])
         written = {"hash.npz": write_npz(join(directory, "hash.npz"), self.hasher.arrays())}
         written.update(self.table.save_arrays(directory))
+        for name, array in extra_arrays.items():
+            written[name] = write_npy(join(directory, name), array)
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -89,6 +100,7 @@ class EmbeddingModel:
             "dtype": self.dtype,
             "vocab_size": self.table.size,
             "training": self.training,
+            **(extra_meta or {}),
             "files": {n: {"bytes": f.bytes, "sha256": f.sha256} for n, f in written.items()},
         }
         return [*written.values(), write_json(join(directory, META), meta)]
@@ -169,10 +181,9 @@ def _check_size(rec: dict) -> None:
         raise InputError(f"{rec['uri']}: {info.size} bytes, but {META} records {rec['bytes']}")
 
 
-def _check_replaceable(directory: str, overwrite: bool) -> None:
-    """Refuses to write over a model (without `overwrite`) or over any file of ours
-    that model.json does not record as written by seqray."""
-    names = [*ARRAY_FILES, META]
+def _check_replaceable(directory: str, overwrite: bool, names: list[str]) -> None:
+    """Refuses to write over a model (without `overwrite`) or over any of `names` that
+    model.json does not record as written by seqray."""
     present = [n for n in names if exists(join(directory, n))]
     if not present:
         return

@@ -20,8 +20,8 @@ from ..errors import InputError
 from ..io.fs import filesystem_for, is_s3, join
 from ..io.schema import numeric_array
 from ..io.writers import AtomicFile, WrittenFile, write_file
+from .rows import BucketRows
 
-DENSE_IDS = 1 << 24  # lookups go through a dense id → row array up to this many ids
 DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
 _STORED: dict[str, np.dtype[Any]] = {
     "float32": np.dtype(np.float32),
@@ -57,7 +57,7 @@ def encode(matrix: np.ndarray, dtype: str) -> np.ndarray:
 class EmbeddingTable:
     """Vectors of the buckets that occur: `buckets` (uint32, strictly increasing) and the
     stored `vectors` [V, dim] (float32, float16, or bfloat16 bits as uint16), with each
-    bucket's training count. Lookup is a binary search (np.searchsorted), vectorised."""
+    bucket's training count. Lookup: `rows.BucketRows`."""
 
     def __init__(self, buckets: np.ndarray, vectors: np.ndarray, dtype: str, counts: np.ndarray):
         if dtype not in _STORED:
@@ -79,7 +79,7 @@ class EmbeddingTable:
         self.dtype = dtype
         self.counts = counts
         self._normalized: np.ndarray | None = None
-        self._dense: np.ndarray | None = None
+        self._rows = BucketRows(buckets)
 
     @classmethod
     def from_float32(
@@ -101,28 +101,10 @@ class EmbeddingTable:
 
     def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows int64, found bool) of bucket ids; rows where not found are meaningless."""
-        ids = np.asarray(ids, dtype=np.uint32)
-        if self.size == 0:
-            return np.zeros(len(ids), np.int64), np.zeros(len(ids), np.bool_)
-        index = self._dense_index()
-        if index is not None:  # ids below the largest bucket: one gather
-            inside = ids < len(index)
-            rows = np.where(inside, index[np.minimum(ids, len(index) - 1)], -1).astype(np.int64)
-            found = rows >= 0
-            rows[~found] = 0
-            return rows, found
-        rows = np.searchsorted(self.buckets, ids).astype(np.int64)
-        np.minimum(rows, self.size - 1, out=rows)
-        return rows, self.buckets[rows] == ids
-
-    def _dense_index(self) -> np.ndarray | None:
-        """int32 row of every id up to the largest bucket (-1: absent), when that is at most
-        DENSE_IDS ids (64 MiB): a gather is ~5× faster than a binary search per k-mer."""
-        if self._dense is None and self.size and int(self.buckets[-1]) < DENSE_IDS:
-            index = np.full(int(self.buckets[-1]) + 1, -1, np.int32)
-            index[self.buckets] = np.arange(self.size, dtype=np.int32)
-            self._dense = index
-        return self._dense
+        rows = self._rows.rows(ids)
+        found = rows >= 0
+        rows[~found] = 0
+        return rows, found
 
     def as_float32(self) -> np.ndarray:
         """The vectors as float32 (a copy, except for a float32 table)."""

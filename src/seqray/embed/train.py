@@ -254,6 +254,13 @@ class Trainer:
     checkpoints: Checkpoints | None = None
     progress: Progress = field(default_factory=Progress)
     worker_class: type = CorpusWorker  # tests inject a worker that dies once
+    # another model on the same machinery (the classifier): its workers' arguments from
+    # (worker index, its corpus pieces as (uri, start, stop)), its initial (w_in, w_out),
+    # and the names its messages and records use
+    worker_args: Callable[[int, list[tuple[str, int, int]]], tuple] | None = None
+    initial: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    stage: str = "train_embeddings"
+    unit: str = "words"
     # called after each epoch with (epochs done, w_in): `tune` scores the vectors there
     on_epoch: Callable[[int, np.ndarray], None] | None = None
     history: list[dict] = field(default_factory=list)
@@ -261,41 +268,40 @@ class Trainer:
     resumed_from: int = 0  # epochs a checkpoint already held
 
     def _pool(self, pieces: list[list[tuple[int, int, int]]], vocab_ref: Any) -> Any:
-        args = [
-            (
-                [(self.shards[i], a, b) for i, a, b in mine],
-                vocab_ref,
-                self.params,
-                self.threads,
-                self.syncs,
-                w,
-                self.hogwild,
-            )
-            for w, mine in enumerate(pieces)
-        ]
+        args = []
+        for w, mine in enumerate(pieces):
+            shards = [(self.shards[i], a, b) for i, a, b in mine]
+            if self.worker_args is not None:
+                args.append(self.worker_args(w, shards))
+            else:
+                p = self.params
+                args.append((shards, vocab_ref, p, self.threads, self.syncs, w, self.hogwild))
         return self.runner.pool(self.worker_class, args, Resources(num_cpus=self.threads))
 
     def run(self, sentences: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(w_in, w_out) after training; `sentences`: how many each corpus shard holds."""
         p = self.params
         groups = worker_pieces(sentences, self.workers)
-        w_in, w_out = init_weights(len(self.vocab), p.dim, p.seed)
+        if self.initial is not None:
+            w_in, w_out = self.initial()
+        else:
+            w_in, w_out = init_weights(len(self.vocab), p.dim, p.seed)
         start = 0
         saved = self.checkpoints.load() if self.checkpoints else None
         if saved is not None:
             start, w_in, w_out, self.history = saved
             self.resumed_from = start
-        vocab_ref = self.runner.share(self.vocab)
+        vocab_ref = self.runner.share(self.vocab) if self.worker_args is None else None
         pool = self._pool(groups, vocab_ref)
         try:
             words_per_epoch = sum(pool.call("words", [()] * pool.size))
             if words_per_epoch == 0:
                 raise SeqrayError(
-                    "train_embeddings: no k-mer of the reads is in the vocabulary "
+                    f"{self.stage}: no k-mer of the reads is in the vocabulary "
                     "(reads shorter than k, or min_count above every count)"
                 )
             total = words_per_epoch * p.epochs
-            self.progress.phase("training embeddings", total, "words")
+            self.progress.phase(f"{self.stage}: training", total, self.unit)
             epoch = start
             while epoch < p.epochs:
                 t0 = time.perf_counter()
@@ -306,7 +312,7 @@ class Trainer:
                     self.lost_workers += 1
                     if self.lost_workers > MAX_LOST_WORKERS:
                         raise SeqrayError(
-                            f"train_embeddings: {self.lost_workers} training workers were "
+                            f"{self.stage}: {self.lost_workers} training workers were "
                             "lost; giving up (see the Ray logs for why they died)"
                         ) from None
                     pool.close()
@@ -348,7 +354,9 @@ class Trainer:
             rate = seg_words / max(time.perf_counter() - t0, 1e-9)
             self.progress.update(done_before + words)
             mean_loss = sum(g[3] for g in got) / max(seg_pairs, 1)
-            self.progress.detail(f"epoch {epoch + 1} · {rate:,.0f} words/s · loss {mean_loss:.4f}")
+            self.progress.detail(
+                f"epoch {epoch + 1} · {rate:,.0f} {self.unit}/s · loss {mean_loss:.4f}"
+            )
         return w_in, w_out, words, loss, pairs
 
 

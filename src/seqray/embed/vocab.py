@@ -12,6 +12,8 @@ import numpy as np
 
 from seqray.errors import SeqrayError
 
+from .rows import BucketRows
+
 # word2vec's table has 1e8 entries whatever the vocabulary; but every negative draw reads a
 # random slot, and a table far larger than the cache costs a miss per draw (measured: 2.7x
 # slower training at V = 2,000 with 1e6 slots than with 2e4). 16 slots per token on average
@@ -34,6 +36,7 @@ class Vocabulary:
             raise ValueError("vocabulary buckets must be sorted and unique")
         self.buckets = buckets
         self.counts = counts
+        self._rows = BucketRows(buckets)
 
     def __len__(self) -> int:
         return len(self.buckets)
@@ -54,13 +57,7 @@ class Vocabulary:
 
     def index(self, ids: np.ndarray) -> np.ndarray:
         """The row of each id (int32), -1 where the id is not in the vocabulary."""
-        ids = np.asarray(ids, dtype=np.uint32)
-        if len(self.buckets) == 0:
-            return np.full(ids.shape, -1, np.int32)
-        rows = np.searchsorted(self.buckets, ids)
-        rows = np.minimum(rows, len(self.buckets) - 1)
-        found = self.buckets[rows] == ids
-        return np.where(found, rows, -1).astype(np.int32)
+        return self._rows.rows(ids).astype(np.int32)
 
     def keep_probs(self, sample: float) -> np.ndarray:
         """Probability of keeping each occurrence of a token (word2vec's subsampling).

@@ -1,0 +1,1 @@
+"""Supervised k-mer classification: which reference (label) did a read come from."""
