@@ -9,12 +9,10 @@ vocabulary is counted over.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, InputError
-from ..io.buffers import values_offsets
 from ..io.readers import open_chunk
 from ..io.schema import NAME, SEQ
 from ..io.sources import plan_chunks
@@ -48,34 +46,23 @@ def load_references(
 ) -> References:
     """The sequences of every reference file, labelled by their key (or with
     `label_per_record`, by each record's name); `extra_labels` (from a labels TSV) join the
-    label list even without a reference."""
-    groups: list[tuple[str, pa.Array, pa.Array]] = []  # (key, names, sequences)
+    label list even without a reference. Labels are sorted."""
+    by_label: dict[str, list[bytes]] = {label: [] for label in extra_labels}
     for key in sorted(references):
         for path in references[key]:
             chunks, _ = plan_chunks([path], None, chunk_bytes=1 << 40)
             tables = [t for ch in chunks for t in open_chunk(ch)]
-            if not tables or not sum(len(t) for t in tables):
-                raise InputError(f"{path}: no sequences (reference for label {key or '?'})")
+            if not sum(len(t) for t in tables):
+                raise InputError(f"{path}: no sequences (a reference of label {key!r})")
             t = pa.concat_tables(tables)
-            groups.append((key, t.column(NAME), t.column(SEQ)))
-    record_labels_txt: list[np.ndarray] = []
-    seqs: list[pa.ChunkedArray] = []
-    for key, names, seq in groups:
-        if label_per_record:
-            first = pc.list_element(pc.utf8_split_whitespace(names.cast(pa.large_string()), 1), 0)
-            record_labels_txt.append(np.asarray(first.to_pylist(), dtype=object))
-        else:
-            record_labels_txt.append(np.full(len(seq), key, dtype=object))
-        seqs.append(seq)
-    per_record = np.concatenate(record_labels_txt) if record_labels_txt else np.empty(0, object)
-    labels = sorted({*per_record.tolist(), *extra_labels})
-    for label in labels:
+            seqs = t.column(SEQ).to_pylist()
+            if label_per_record:
+                names = t.column(NAME).cast(pa.large_string())
+                first = pc.list_element(pc.utf8_split_whitespace(names, 1), 0).to_pylist()
+                for name, seq in zip(first, seqs, strict=True):
+                    by_label.setdefault(name or "", []).append(seq)
+            else:
+                by_label.setdefault(key, []).extend(seqs)
+    for label in by_label:
         check_label(label, "reference label")
-    index = {lab: i for i, lab in enumerate(labels)}
-    record_labels = np.array([index[x] for x in per_record], np.int32)  # one per record
-    if seqs:
-        column = pa.chunked_array([c for s in seqs for c in s.chunks], pa.large_binary())
-        values, offsets = values_offsets(column)
-    else:
-        values, offsets = np.empty(0, np.uint8), np.zeros(1, np.int64)
-    return References.build(values, offsets, record_labels, labels)
+    return References.build((label, by_label[label]) for label in sorted(by_label))
