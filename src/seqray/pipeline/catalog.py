@@ -16,6 +16,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "seqray.kmers.correct_stage",
     "seqray.embed.train_stage",
     "seqray.embed.embed_stage",
+    "seqray.classify.classify_stage",
 )
 
 
