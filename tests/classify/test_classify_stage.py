@@ -262,3 +262,20 @@ def test_both_runners_write_the_same_predictions(tmp_path, ray_cluster):
             p.name: p.read_bytes() for p in sorted((out / "predictions").glob("part-*"))
         }
     assert len(written["local"]) > 1 and written["local"] == written["ray"]
+
+
+def test_same_input_same_bytes_and_chunking_changes_nothing(tmp_path):
+    random_model(labels=4, dim=5, loss="hs", seed=11).save(str(tmp_path / "model"))
+    fq = _fastq(tmp_path / "r.fq", _random_reads(120, 4))
+
+    def run(name: str, chunk_bytes: int) -> tuple[dict, pa.Table]:
+        out = tmp_path / name
+        _run(out, tmp_path / "model", {"paths": [fq]}, chunk_bytes=chunk_bytes, top=2)
+        files = {p.name: p.read_bytes() for p in sorted((out / "predictions").glob("part-*"))}
+        return files, _output(out)
+
+    first, table = run("a", 1_500)
+    again, _ = run("b", 1_500)
+    _, one_chunk = run("c", 1 << 20)
+    assert len(first) > 2 and first == again
+    assert table.equals(one_chunk)

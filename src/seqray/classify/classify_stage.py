@@ -27,6 +27,7 @@ from ..pipeline.kinds import PREDICTIONS, READS, BatchKind
 from ..pipeline.outputs import absolute
 from ..pipeline.registry import DictAccumulator, FinishContext, MapStage, StageConfig, register
 from .model import UNCLASSIFIED, ClassifierModel
+from .supervised import predict
 
 LABEL, SCORE, TOP_LABELS, TOP_SCORES = "label", "score", "top_labels", "top_scores"
 
@@ -161,8 +162,6 @@ class ClassifyStage(MapStage):
         return pa.schema(fields)
 
     def transform(self, table: pa.Table, acc: ClassifyTally, chunk: Any) -> pa.Table:
-        from .supervised import predict
-
         model = self.model
         values, offsets = values_offsets(table.column(SEQ))
         mate: dict[str, np.ndarray] = {}
