@@ -146,6 +146,14 @@ def test_label_tree_round_trip_and_checks():
     bad = dict(tree.arrays(), hs_points=tree.points + 5)
     with pytest.raises(ValueError, match="internal nodes"):
         LabelTree.from_arrays(bad)
+    same_path = dict(tree.arrays(), hs_codes=tree.codes.copy())
+    same_path["hs_codes"][1] = same_path["hs_codes"][0]
+    same_path["hs_points"] = tree.points.copy()
+    same_path["hs_points"][1] = tree.points[0]
+    same_path["hs_lengths"] = tree.lengths.copy()
+    same_path["hs_lengths"][1] = tree.lengths[0]
+    with pytest.raises(ValueError, match="binary tree|later row"):
+        LabelTree.from_arrays(same_path)
     with pytest.raises(ValueError, match="non-negative"):
         LabelTree.build(np.array([1, -1]))
     single = LabelTree.build(np.array([3]))
@@ -229,6 +237,31 @@ def test_many_steps_match_reference(loss):
     assert total == pytest.approx(ref[3], rel=1e-5)
     np.testing.assert_allclose(w_in, ref[0], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(w_out, ref[1], rtol=1e-4, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    vocab=st.integers(1, 10),
+    n_labels=st.integers(1, 6),
+    dim=st.integers(1, 6),
+    loss=st.sampled_from(["softmax", "hs"]),
+)
+def test_train_property(seed, vocab, n_labels, dim, loss):
+    rng = np.random.default_rng(seed)
+    w_in, w_out, tree = random_model(rng, vocab, n_labels, dim, loss)
+    w_in *= 0.5
+    w_out *= 0.5
+    examples = [rng.integers(-1, vocab, rng.integers(0, 6)).tolist() for _ in range(6)]
+    rows, offsets = flat(examples), offsets_of(examples)
+    labels = rng.integers(0, n_labels, len(examples))
+    lr0, lr1 = rng.uniform(0, 0.5, 2)
+    ref = ref_train(w_in, w_out, rows, offsets, labels, lr0, lr1, loss, tree)
+    trained, total = train_examples(w_in, w_out, rows, offsets, labels, lr0, lr1, loss, tree)
+    assert trained == ref[2]
+    assert total == pytest.approx(ref[3], rel=1e-4, abs=1e-5)
+    np.testing.assert_allclose(w_in, ref[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w_out, ref[1], rtol=1e-4, atol=1e-5)
 
 
 def test_single_label_models():

@@ -30,6 +30,7 @@ import heapq
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -53,6 +54,36 @@ class LabelTree:
     @property
     def n_labels(self) -> int:
         return len(self.lengths)
+
+    @cached_property
+    def parents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(parent int32[max(L-1, 1)], bit uint8[...]) of each internal node and (parent
+        int32[L], bit uint8[L]) of each label; the root's parent is -1.
+
+        Prediction walks these instead of every label's path: a node's probability of being
+        reached is its parent's times the branch, so all labels cost O(L), not O(L depth).
+        Parents come after their children (Huffman merges), so one pass from the root down
+        (descending rows) visits each parent first.
+        """
+        n = self.n_labels
+        node_parent = np.full(max(n - 1, 1), -1, np.int32)
+        node_bit = np.zeros(max(n - 1, 1), np.uint8)
+        leaf_parent = np.full(n, -1, np.int32)
+        leaf_bit = np.zeros(n, np.uint8)
+        for lab in range(n):
+            depth = int(self.lengths[lab])
+            if depth == 0:
+                continue
+            path, bits = self.points[lab, :depth], self.codes[lab, :depth]
+            node_parent[path[1:]] = path[:-1]
+            node_bit[path[1:]] = bits[:-1]
+            leaf_parent[lab], leaf_bit[lab] = path[-1], bits[-1]
+        inner = node_parent[: n - 1]
+        if n > 1 and (
+            int((inner < 0).sum()) != 1 or bool(np.any((inner >= 0) & (inner <= np.arange(n - 1))))
+        ):
+            raise ValueError("label tree: each internal node's parent must be a later row")
+        return node_parent, node_bit, leaf_parent, leaf_bit
 
     @classmethod
     def build(cls, counts: np.ndarray) -> LabelTree:
@@ -127,7 +158,16 @@ class LabelTree:
             raise ValueError(f"label tree points must be internal nodes 0..{n - 2}")
         if bool(np.any(codes[used] > 1)):
             raise ValueError("label tree codes must be bits")
-        return cls(codes, points, lengths)
+        tree = cls(codes, points, lengths)
+        node_parent, node_bit, leaf_parent, leaf_bit = tree.parents
+        # every (parent, branch) holds one child: the paths form one full binary tree
+        slots = np.concatenate(
+            [node_parent[: n - 1] * 2 + node_bit[: n - 1], leaf_parent * 2 + leaf_bit]
+        )
+        slots = slots[slots >= 0]
+        if n > 1 and (len(slots) != 2 * (n - 1) or len(np.unique(slots)) != len(slots)):
+            raise ValueError("label tree paths do not form a binary tree")
+        return tree
 
 
 def init_weights(
@@ -288,13 +328,27 @@ def _train(w_in, w_out, rows, offsets, labels, lr_start, lr_end, hs, codes, poin
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _predict(
-    w_in, w_out, rows_a, off_a, rows_b, off_b, n_labels, hs, codes, points, lengths, out_l, out_s
+    w_in,
+    w_out,
+    rows_a,
+    off_a,
+    rows_b,
+    off_b,
+    n_labels,
+    hs,
+    node_parent,
+    node_bit,
+    leaf_parent,
+    leaf_bit,
+    out_l,
+    out_s,
 ):
     n_reads, top = out_l.shape
     dim = w_in.shape[1]
     hidden = np.empty(dim, np.float32)
     probs = np.empty(n_labels, np.float64)
     nodes = np.empty(max(n_labels - 1, 1), np.float64)
+    reach = np.empty(max(n_labels - 1, 1), np.float64)
     for i in range(n_reads):
         for t in range(top):
             out_l[i, t] = -1
@@ -305,12 +359,21 @@ def _predict(
         if hs:
             for k in range(n_labels - 1):
                 nodes[k] = _sigmoid(np.float64(_dot(w_out[k], hidden)))
+            # products along the paths, root first, shared by the labels below each node
+            for k in range(n_labels - 2, -1, -1):
+                par = node_parent[k]
+                if par < 0:
+                    reach[k] = 1.0
+                else:
+                    q = nodes[par]
+                    reach[k] = reach[par] * (q if node_bit[k] else 1.0 - q)
             for lab in range(n_labels):
-                p = 1.0
-                for t in range(lengths[lab]):
-                    q = nodes[points[lab, t]]
-                    p *= q if codes[lab, t] else 1.0 - q
-                probs[lab] = p
+                par = leaf_parent[lab]
+                if par < 0:
+                    probs[lab] = 1.0
+                else:
+                    q = nodes[par]
+                    probs[lab] = reach[par] * (q if leaf_bit[lab] else 1.0 - q)
         else:
             best = -np.inf
             for lab in range(n_labels):
@@ -494,9 +557,7 @@ def predict(
             off_b,
             n_labels,
             loss == "hs",
-            tree_.codes,
-            tree_.points,
-            tree_.lengths,
+            *tree_.parents,
             out_l,
             out_s,
         )

@@ -246,7 +246,7 @@ class Trainer:
     runner: TaskMapper
     shards: list[str]  # corpus shards in plan order
     vocab: Vocabulary
-    params: SgnsParams
+    params: Any  # SgnsParams; another model's params (with epochs; dim and seed unless `initial`)
     workers: int = 1
     threads: int = 1
     syncs: int = 4
