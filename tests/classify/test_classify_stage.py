@@ -279,3 +279,27 @@ def test_same_input_same_bytes_and_chunking_changes_nothing(tmp_path):
     _, one_chunk = run("c", 1 << 20)
     assert len(first) > 2 and first == again
     assert table.equals(one_chunk)
+
+
+def test_classify_takes_the_model_a_train_classifier_stage_writes(tmp_path):
+    import seqray.classify.train_stage  # noqa: F401  (registers train_classifier)
+    from seqray.pipeline.definition import Pipeline
+
+    fa = tmp_path / "a.fa"
+    fa.write_text(">a\nACGTACGTAC\n")
+    cfg = {
+        "output": str(tmp_path / "out"),
+        "stages": [
+            {"read": {"paths": [str(tmp_path / "r.fq")]}},
+            {"train_classifier": {"references": {"alpha": [str(fa)]}, "directory": "m"}},
+            {"classify": {"top": 2}},
+            {"write": {"format": "parquet", "path": "predictions"}},
+        ],
+    }
+    stage = Pipeline.from_config(parse_config(cfg)).stages[1]
+    assert isinstance(stage, ClassifyStage)
+    assert stage.model_dir == str(tmp_path / "out" / "m")
+    assert stage.input_paths() == []  # the run writes it: not an input
+    del cfg["stages"][1]
+    with pytest.raises(ConfigError, match="no train_classifier stage before it"):
+        Pipeline.from_config(parse_config(cfg))

@@ -10,7 +10,7 @@ import typer
 from .. import versions
 from .._alloc import keep_freed_memory
 from . import common
-from .classify_predict_cmd import predict as classify_predict
+from .classify_cmd import classify_app
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
 from .correct_cmd import correct
@@ -39,9 +39,6 @@ app.command()(embed)
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(count_app, name="count")
 app.add_typer(embeddings_app, name="embeddings")
-# TEMPORARY (predict branch): the lead's `classify` sub-app (train + predict) replaces this
-classify_app = typer.Typer(no_args_is_help=True, help="Read classification: predict.")
-classify_app.command("predict")(classify_predict)
 app.add_typer(classify_app, name="classify")
 
 
