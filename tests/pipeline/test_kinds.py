@@ -9,7 +9,15 @@ import pytest
 from seqray.errors import ConfigError
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.definition import Pipeline
-from seqray.pipeline.kinds import KINDS, KMER_COUNTS, READS, TOKEN_ARRAYS, TOKENS, VECTORS
+from seqray.pipeline.kinds import (
+    KINDS,
+    KMER_COUNTS,
+    PREDICTIONS,
+    READS,
+    TOKEN_ARRAYS,
+    TOKENS,
+    VECTORS,
+)
 
 
 def test_each_kind_measures_its_rows():
@@ -28,7 +36,13 @@ def test_each_kind_measures_its_rows():
     assert TOKEN_ARRAYS.measure(pa.table({"token_values": per_token})) == {"tokens": 3}
     counts = pa.table({"kmer": pa.array([1, 2], pa.uint64()), "count": pa.array([5, 7])})
     assert KMER_COUNTS.measure(counts) == {"kmer_occurrences": 12}
-    assert set(KINDS) == {"reads", "tokens", "vectors", "token_arrays", "kmer_counts"}
+    labels = pa.array(["a", "unclassified", "b", "a"], pa.large_string())
+    predictions = pa.table({"label": labels, "score": pa.array([0.9, 0, 0.5, 1], pa.float32())})
+    assert PREDICTIONS.measure(predictions) == {"classified": 3}
+    assert PREDICTIONS.measure(predictions.slice(0, 0)) == {"classified": 0}
+    assert set(KINDS) == {
+        "reads", "tokens", "vectors", "token_arrays", "kmer_counts", "predictions"
+    }  # fmt: skip
     assert READS.missing(pa.schema([("qual", pa.string())])) == ["seq"]
 
 

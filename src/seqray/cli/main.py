@@ -10,6 +10,7 @@ import typer
 from .. import versions
 from .._alloc import keep_freed_memory
 from . import common
+from .classify_cmd import classify_app
 from .common import EXIT_USAGE, report_error
 from .convert_cmd import convert
 from .correct_cmd import correct
@@ -38,6 +39,7 @@ app.command()(embed)
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(count_app, name="count")
 app.add_typer(embeddings_app, name="embeddings")
+app.add_typer(classify_app, name="classify")
 
 
 def _version(value: bool) -> None:

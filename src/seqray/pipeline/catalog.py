@@ -17,6 +17,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "seqray.embed.train_stage",
     "seqray.embed.embed_stage",
     "seqray.classify.train_stage",
+    "seqray.classify.classify_stage",
 )
 
 

@@ -69,6 +69,14 @@ def _kmer_total(table: pa.Table) -> dict[str, int]:
     return {"kmer_occurrences": int(np.sum(counts.to_numpy())) if len(counts) else 0}
 
 
+def _classified(table: pa.Table) -> dict[str, int]:
+    """Rows given a label (not `unclassified`)."""
+    from ..classify.model import UNCLASSIFIED  # lazily: the classifier pulls in numba
+
+    labels = table.column("label")
+    return {"classified": len(labels) - int(pc.sum(pc.equal(labels, UNCLASSIFIED)).as_py() or 0)}
+
+
 READS = BatchKind("reads", "reads", (SEQ,), _bases)
 TOKENS = BatchKind("tokens", "token rows", ("input_ids",), _tokens)
 VECTORS = BatchKind("vectors", "vectors", ("vector",), _vector_values)
@@ -76,9 +84,10 @@ TOKEN_ARRAYS = BatchKind(
     "token_arrays", "token rows", ("token_values",), _list_values("token_values", "tokens")
 )
 KMER_COUNTS = BatchKind("kmer_counts", "k-mers", ("kmer", "count"), _kmer_total)
+PREDICTIONS = BatchKind("predictions", "reads", ("label", "score"), _classified)
 
 KINDS: dict[str, BatchKind] = {
-    k.name: k for k in (READS, TOKENS, VECTORS, TOKEN_ARRAYS, KMER_COUNTS)
+    k.name: k for k in (READS, TOKENS, VECTORS, TOKEN_ARRAYS, KMER_COUNTS, PREDICTIONS)
 }
 ANY: tuple[BatchKind, ...] = tuple(KINDS.values())
 
