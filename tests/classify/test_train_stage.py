@@ -156,3 +156,41 @@ def test_bad_configs_are_refused(tmp_path, refs, stage, needle):
     d, _ = refs
     with pytest.raises((ConfigError, SeqrayError), match=needle):
         _train(tmp_path / "out", [str(d / "alpha.fa")], **stage)
+
+
+def test_labelled_pairs_are_one_example_each(tmp_path, refs):
+    _, gs = refs
+    seqs, truth = reads(gs, 600, seed=8)
+    mates, _ = reads(gs, 600, seed=9)  # mates drawn afresh: only their k-mer count matters
+    r1 = tmp_path / "r_1.fq"
+    r2 = tmp_path / "r_2.fq"
+    names = write_fastq(r1, seqs)
+    r1.write_text("".join(
+        f"@{n}/1\n{s}\n+\n{'I' * len(s)}\n" for n, s in zip(names, seqs, strict=True)
+    ))  # fmt: skip
+    write_fastq(r2, mates)
+    tsv = tmp_path / "l.tsv"
+    tsv.write_text("".join(f"{n}\t{LABELS[t]}\n" for n, t in zip(names, truth, strict=True)))
+    cfg = {
+        "output": str(tmp_path / "out"),
+        "stages": [
+            {"read": {"paths": [str(r1)], "mate_paths": [str(r2)]}},
+            {"train_classifier": {**SMALL, "labels": str(tsv)}},
+        ],
+    }
+    rep = run_pipeline(parse_config(cfg)).reports["train_classifier"]
+    # every pair labelled through read 1's name (its /1 dropped), once
+    assert sum(rep["labelled_reads"].values()) == 600
+
+
+def test_name_labels_match_first_word_and_read1_suffix():
+    from seqray.classify.corpus import NameLabels, join_mates
+
+    nl = NameLabels({"a": "x", "b/2": "y", "c": "y"}, ["x", "y"])
+    names = pa.array(["a comment", "b/2", "c/1", "d", "a/1 more"], pa.large_string())
+    assert nl.lookup(names).tolist() == [0, 1, 1, -1, 0]
+    ids, off = join_mates(
+        np.array([1, 2, 3], np.uint32), np.array([0, 2, 3]),
+        np.array([7, 8], np.uint32), np.array([0, 0, 2]),
+    )  # fmt: skip
+    assert ids.tolist() == [1, 2, 3, 7, 8] and off.tolist() == [0, 2, 5]

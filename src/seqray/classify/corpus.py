@@ -45,7 +45,9 @@ class NameLabels:
 
     def lookup(self, names: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """int32 label index per read name, -1 where the TSV does not list it."""
-        first = pc.list_element(pc.utf8_split_whitespace(names.cast(pa.large_string()), 1), 0)
+        first = pc.list_element(
+            pc.utf8_split_whitespace(names.cast(pa.large_string()), max_splits=1), 0
+        )
         pos = pc.index_in(first, value_set=self.names)
         missing = pc.is_null(pos)
         if pc.any(missing).as_py():  # read 1's name written with a /1 suffix

@@ -9,6 +9,8 @@ vocabulary is counted over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,7 +44,7 @@ def check_label(label: str, where: str) -> None:
 
 
 def load_references(
-    references: dict[str, list[str]], label_per_record: bool, extra_labels: list[str] = ()
+    references: dict[str, list[str]], label_per_record: bool, extra_labels: Sequence[str] = ()
 ) -> References:
     """The sequences of every reference file, labelled by their key (or with
     `label_per_record`, by each record's name); `extra_labels` (from a labels TSV) join the
@@ -58,7 +60,9 @@ def load_references(
             seqs = t.column(SEQ).to_pylist()
             if label_per_record:
                 names = t.column(NAME).cast(pa.large_string())
-                first = pc.list_element(pc.utf8_split_whitespace(names, 1), 0).to_pylist()
+                first = pc.list_element(
+                    pc.utf8_split_whitespace(names, max_splits=1), 0
+                ).to_pylist()
                 for name, seq in zip(first, seqs, strict=True):
                     by_label.setdefault(name or "", []).append(seq)
             else:

@@ -117,7 +117,7 @@ class ClassifierWorker:
             rin, rout = replicas[t]
             done, loss = 0, 0.0
             n = self._fragments(t, segment)
-            if n:
+            if n and s.references is not None:
                 seed = int(
                     mix64(
                         mix64(mix64(np.uint64(p.seed)) ^ np.uint64(step))

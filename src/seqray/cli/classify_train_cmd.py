@@ -43,12 +43,12 @@ def train(
     ),
     labels: str = typer.Option(None, "--labels", help="TSV: read name <TAB> label, for INPUTS."),
     output: str = output_option("The model directory to write (local or s3://)."),
-    k: int = k_option(12, "k-mer length (exact: at most 16).", min=1, max=32),
+    k: int = k_option(13, "k-mer length (exact: at most 16).", min=1, max=32),
     hash: Hash = typer.Option("exact", "--hash", help="k-mer → bucket: exact, lsh or fnv."),
     hash_bits: int = typer.Option(22, "--hash-bits", help="lsh: id bits; fnv: 2^N buckets."),
-    dim: int = typer.Option(32, "--dim", help="Vector dimensions."),
-    epochs: int = typer.Option(5, "--epochs", help="Passes (fragments are sampled afresh)."),
-    lr: float = typer.Option(0.1, "--lr", help="Starting learning rate (falls linearly to 0)."),
+    dim: int = typer.Option(16, "--dim", help="Vector dimensions."),
+    epochs: int = typer.Option(10, "--epochs", help="Passes (fragments are sampled afresh)."),
+    lr: float = typer.Option(0.5, "--lr", help="Starting learning rate (falls linearly to 0)."),
     loss: Loss = typer.Option(
         "auto", "--loss", help="softmax, hs (hierarchical), auto: softmax up to 64 labels."
     ),
