@@ -54,7 +54,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$what" = "test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test,hf]"
+  # torch first, pinned: 2.13.0 is the CPU build that lies on this machine image's disk;
+  # an unpinned `torch` would pull a CUDA build of several GB
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  .venv/bin/python -m pip install -q -e ".[test,hf,formats,serve]"
 else
   .venv/bin/python -m pip install -q -e .
 fi
