@@ -54,6 +54,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -74,6 +75,8 @@ FLOAT_OUTPUTS = (
     "embedding_model/model.json",
     "embedding_model/hash.npz",  # the LSH planes: an SVD (LAPACK) in floating point
     "vectors/*",
+    "classifier_model/*",
+    "predictions/*",  # scores from the trained classifier
 )
 FLOAT_MARK = "(floating point: not hashed)"
 N_PHIX, N_REAL, DUP_EVERY = 300, 150, 10
@@ -124,6 +127,11 @@ def _input_texts() -> dict[str, bytes]:
         out[f"mixed_{mate}.fq"] = b"".join(body)
     for name in ("phix_R1.fastq.gz", "phix_R2.fastq.gz"):  # the demo's inputs, as they are
         out[f"examples/data/{name}"] = (EXAMPLES / name).read_bytes()
+    # the classifier's references: phiX and a seeded random genome
+    out["refs/phix.fa"] = (EXAMPLES / "phix174.fa").read_bytes()
+    rng = np.random.default_rng(17)
+    other = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 6000)].tobytes()
+    out["refs/other.fa"] = b">other\n" + other + b"\n"
     return out
 
 
@@ -199,6 +207,20 @@ STAGES: dict[str, list[dict]] = {
         {"embed": {}},
         {"write": {"format": "parquet", "path": "vectors"}},
     ],
+    "classify": [
+        {
+            "train_classifier": {
+                "references": {
+                    "phix": ["{inputs}/refs/phix.fa"],
+                    "other": ["{inputs}/refs/other.fa"],
+                },
+                "dim": 8,
+                "epochs": 2,
+            }
+        },
+        {"classify": {"top": 2}},
+        {"write": {"format": "parquet", "path": "predictions"}},
+    ],
     "write-parquet": [PARQUET],
     "write-fastq-gzip": [{"write": {"format": "fastq", "compression": "gzip"}}],
     "write-fastq-plain-sharded": [
@@ -218,7 +240,7 @@ def _fill(value: Any, out: Path, paired: bool) -> Any:
             else [str(ext / "reads.fasta")]
         )
     if isinstance(value, str):
-        return value.replace("{out}", str(out))
+        return value.replace("{out}", str(out)).replace("{inputs}", str(INPUT_DIR))
     if isinstance(value, dict):
         return {k: _fill(v, out, paired) for k, v in value.items()}
     if isinstance(value, list):

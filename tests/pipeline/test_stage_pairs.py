@@ -61,8 +61,10 @@ def inputs(tmp_path_factory):
 def test_the_pairs_cover_the_catalog():
     from seqray.pipeline.registry import stage_names
 
-    # train_embeddings → embed: their own pair test, tests/embed/test_pipeline.py
-    named = {"read", "write"} | set(MAPS) | {"count", "train_embeddings", "embed"}
+    # train_embeddings → embed: their own pair test, tests/embed/test_pipeline.py;
+    # train_classifier → classify: tests/classify/test_classify_stage.py
+    trained = {"train_embeddings", "embed", "train_classifier", "classify"}
+    named = {"read", "write"} | set(MAPS) | {"count"} | trained
     assert set(stage_names()) == named, "a new stage needs its place in this test"
 
 
