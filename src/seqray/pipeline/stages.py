@@ -14,9 +14,9 @@ from ..io.fs import GLOB_CHARS, is_directory, join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import WrittenFile, write_json
+from ..io.writers import WrittenFile, tree_digest, write_json
 from ..qc.stats import ReadStats, stats_rows
-from .kinds import ANY, READS, BatchKind
+from .kinds import ANY, KINDS, READS, BatchKind
 from .outputs import Target
 from .records import ShardRecord
 from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
@@ -193,6 +193,12 @@ class WriteConfig(StageConfig):
                     + (f"ends in {suffix}" if suffix else "has no compression suffix")
                 )
         self.resolved()  # the compression and level are the format's
+        missing = fmt.missing()
+        if missing:
+            raise ValueError(
+                f"{fmt.title} output needs {', '.join(missing)}, which is not installed: "
+                "pip install 'seqray[formats]'"
+            )
         return self
 
 
@@ -206,7 +212,27 @@ class WriteStage(SinkStage):
     config: WriteConfig
 
     def takes(self) -> tuple[BatchKind, ...]:
-        return (READS,) if self.config.fmt.needs_reads else ANY
+        fmt = self.config.fmt
+        if fmt.kinds is not None:
+            return tuple(KINDS[k] for k in fmt.kinds)
+        return (READS,) if fmt.needs_reads else ANY
+
+    def _provenance(self) -> dict[str, str]:
+        """What made the batches it writes: their kind, the last stage before it that
+        changed the kind (`embed`), and that stage's model when its config names one."""
+        kind = READS
+        maker = "read"
+        model = None
+        for st in self.upstream:
+            given = st.gives(kind)
+            if given is not kind:
+                maker, kind = st.name, given
+                m = getattr(st.config, "model", None)
+                model = m if isinstance(m, str) else None
+        out = {"kind": kind.name, "stage": maker}
+        if model:
+            out["model"] = model
+        return out
 
     def _ext(self) -> str:
         comp, _, _ = self.config.resolved()
@@ -249,6 +275,7 @@ class WriteStage(SinkStage):
         try:
             for mate, suffix in enumerate(self._mates(chunk.paired)):
                 uri = join(self._dir(output), f"part-{chunk_id}{suffix}{self._ext()}")
+                extra = {"provenance": self._provenance()} if fmt.provenance else {}
                 writers.append(
                     fmt.open(
                         uri,
@@ -257,6 +284,7 @@ class WriteStage(SinkStage):
                         mate=mate,
                         compression=comp,
                         level=level,
+                        **extra,
                     )
                 )
         except BaseException:
@@ -269,8 +297,24 @@ class WriteStage(SinkStage):
         """Lists the shards' files, or joins the parts of single-file outputs in
         read-identity order (the chunks' order)."""
         _, _, single = self.config.resolved()
+        fmt = self.config.fmt
+        if not single and fmt.directory:  # one entry per shard, listing its files
+            out = []
+            for s in shards:
+                files = [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for f in s.files]
+                digest = tree_digest(s.uri, files)
+                total = sum(f.bytes for f in files)
+                out.append(WrittenFile(s.uri, s.rows, total, digest, files, s.arrays))
+            if fmt.finish_dir is not None:  # what joins the shards into one store
+                for f in fmt.finish_dir(self._dir(ctx.output), shards):
+                    ctx.record(f)
+            return out
         if not single:
-            return [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for s in shards for f in s.files]
+            return [
+                WrittenFile(f.uri, s.rows, f.bytes, f.sha256, arrays=s.arrays)
+                for s in shards
+                for f in s.files
+            ]
         join_parts = self.config.fmt.join
         assert join_parts is not None  # single_file is refused for formats without a join
         ext = self._ext()
