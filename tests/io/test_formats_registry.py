@@ -45,8 +45,11 @@ def _fastq_records(path: Path) -> list[tuple[str, str, str]]:
 
 
 def test_builtin_formats_and_lookup_by_file_name():
-    assert format_names() == ["fastq", "fasta", "parquet", "bam"]
+    assert format_names() == ["fastq", "fasta", "parquet", "bam", "hdf5", "netcdf", "zarr"]
     cases = {
+        "v.h5": ("hdf5", "gzip"),
+        "v.nc": ("netcdf", "zlib"),
+        "v.zarr": ("zarr", "zstd"),
         "a.fq": ("fastq", "none"),
         "a.FASTQ.GZ": ("fastq", "gzip"),
         "s3://b/x/a.fna.gz": ("fasta", "gzip"),
@@ -149,16 +152,23 @@ def test_directory_shards_hold_their_files_and_list_each(tmp_path, npy_format):
         assert Path(shard["uri"]).is_dir() and shard["stage"] == "write"
         assert [Path(f["uri"]).parent for f in shard["files"]] == [Path(shard["uri"])] * 2
     assert sum(o["shards"][0]["rows"] for o in outcomes) == 300
-    # the manifest lists every file with its size and sha256
+    # the manifest lists each shard once (its rows, its total size, the sha256 of its
+    # `sha256sum` listing) and every file in it with its size and sha256
     m = json.loads((out / "manifest.json").read_text())
-    listed = {Path(s["uri"]): s for s in m["shards"]}
+    assert [Path(s["uri"]) for s in m["shards"]] == shards
+    assert sum(s["rows"] for s in m["shards"]) == 300
+    listed = {Path(f["uri"]): f for s in m["shards"] for f in s["files"]}
     assert set(listed) == {p for s in shards for p in s.iterdir()}
-    for p, s in listed.items():
+    for p, f in listed.items():
         data = p.read_bytes()
-        assert (s["bytes"], s["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+        assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    for s in m["shards"]:
+        lines = sorted(f"{f['sha256']}  {Path(f['uri']).name}\n" for f in s["files"])
+        assert s["sha256"] == hashlib.sha256("".join(lines).encode()).hexdigest()
+        assert s["bytes"] == sum(f["bytes"] for f in s["files"])
     # --resume of the finished run verifies each of them
     again = _npy_run(tmp_path, out, [fq], resume=True)
-    assert again.verified == len(listed)
+    assert again.verified == len(shards)
     (shards[1] / FILES[1]).write_bytes(b"changed")
     with pytest.raises(OutputError, match="damaged.*seq_offsets.npy"):
         _npy_run(tmp_path, out, [fq], resume=True)
@@ -203,8 +213,21 @@ def test_directory_shard_abort_and_replace(tmp_path):
     with pytest.raises(OutputError, match="theirs.txt"):
         shard.commit(rows=1)
     assert (uri / "theirs.txt").read_text() == "not seqray's"
-    with pytest.raises(ValueError, match="not a new file name"):
-        DirectoryShard(str(tmp_path / "e")).file("x/y")
+    for bad in ("../y", "x//y", ".hidden", "x/.tmp", "/abs"):
+        with pytest.raises(ValueError, match="not a new file name"):
+            DirectoryShard(str(tmp_path / "e")).file(bad)
+    # a store's tree: names with `/`, replaced whole when the shard is done again
+    nested = tmp_path / "n" / "part-1.zarr"
+    names = ["x/c/0", "x/c/1", "zarr.json"]
+    for data in (b"first", b"second"):
+        shard = DirectoryShard(str(nested))
+        for n in names:
+            shard.file(n).write(data)
+        w = shard.commit(rows=1)
+        assert [f.uri for f in w.files] == [str(nested / n) for n in names]
+    assert sorted(str(p.relative_to(nested)) for p in nested.rglob("*") if p.is_file()) == names
+    assert (nested / "x/c/1").read_bytes() == b"second"
+    assert not list((tmp_path / "n").glob(".*"))
 
 
 # -- BAM through `write` ----------------------------------------------------------------

@@ -133,14 +133,19 @@ def shard_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
 def file_ok(entry: dict[str, Any]) -> bool:
     """Whether the files an entry lists (a shard's `files`, or the entry itself: {uri,
     bytes, sha256}) are all there, unchanged."""
+    return damaged_file(entry) is None
+
+
+def damaged_file(entry: dict[str, Any]) -> str | None:
+    """The first file an entry lists that is missing or changed (None: all intact)."""
     for f in shard_files(entry):
         try:
             size, sha = file_sha256(f["uri"])
         except OSError:
-            return False
+            return str(f["uri"])
         if size != f["bytes"] or sha != f["sha256"]:
-            return False
-    return True
+            return str(f["uri"])
+    return None
 
 
 def write_manifest(output: str, body: dict[str, Any]) -> str:

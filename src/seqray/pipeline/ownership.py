@@ -34,7 +34,7 @@ import pyarrow.fs as pafs
 
 from ..errors import OutputError
 from ..io.fs import exists, filesystem_for, is_s3, join, read_json
-from .manifest import Journal, file_ok
+from .manifest import Journal, damaged_file, file_ok
 from .outputs import STATE_DIR, Target, absolute, check_writable, within
 
 MARKER = f"{STATE_DIR}/run.json"
@@ -401,9 +401,10 @@ def verify_finished(prev: Previous) -> int:
     assert prev.manifest is not None  # a finished run is one with a manifest
     listed = [s for key in ("shards", "files", "rejects") for s in prev.manifest.get(key, [])]
     for entry in listed:
-        if not file_ok(entry):
+        bad = damaged_file(entry)
+        if bad is not None:
             raise OutputError(
-                f"{prev.output}: the finished run there is damaged: {entry['uri']} is missing "
+                f"{prev.output}: the finished run there is damaged: {bad} is missing "
                 "or changed since it was written; use --overwrite to run it again"
             )
     return len(listed)

@@ -323,3 +323,27 @@ class ArrayShardWriter:
 
     def _append(self, spec: ArraySpec, arr: np.ndarray, at: int) -> None:
         raise NotImplementedError
+
+
+def layouts(names: list[str]) -> dict[str, str]:
+    """The columns a shard's arrays hold, by layout ("rows", "codes": int32 codes + a
+    `_names` table, "ragged": values + `_offsets`), from the array names alone."""
+    have = set(names)
+    out = {}
+    for n in names:
+        for suffix in ("_offsets", "_names"):
+            if n.endswith(suffix) and n[: -len(suffix)] in have:
+                break
+        else:
+            if f"{n}_offsets" in have:
+                out[n] = "ragged"
+            elif f"{n}_names" in have:
+                out[n] = "codes"
+            else:
+                out[n] = "rows"
+    return out
+
+
+def plan_arrays(schema: pa.Schema, title: str) -> list[ArraySpec]:
+    """The arrays a shard of batches of `schema` holds (what `BatchArrays` writes)."""
+    return [s for f in schema for s in _plan_column(f, title).specs]

@@ -131,6 +131,13 @@ class HDF5Arrays:
     def has(self, name: str) -> bool:
         return name in self.file
 
+    def names(self) -> list[str]:
+        """The arrays (a NetCDF-4 file's bare dimension scales left out)."""
+        return [k for k, v in self.file.items() if "long_name" in v.attrs]
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        return tuple(_plain(self.file[name].attrs.get("dims", "")).split(","))
+
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self.file[name].shape)
 

@@ -39,7 +39,7 @@ class NetCDFShardWriter(ArrayShardWriter):
         level: int | None,
         provenance: dict[str, str] | None,
     ):
-        import netCDF4  # type: ignore[import-untyped]  # an extra: seqray[formats]
+        import netCDF4  # an extra: seqray[formats]
 
         super().__init__(uri, schema, provenance)
         self.compression = compression

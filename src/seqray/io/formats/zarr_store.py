@@ -175,6 +175,12 @@ class ZarrArrays:
     def has(self, name: str) -> bool:
         return name in self.group
 
+    def names(self) -> list[str]:
+        return sorted(self.group.array_keys())
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        return tuple(self._array(name).metadata.dimension_names or ())
+
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._array(name).shape)
 
@@ -194,13 +200,13 @@ class ZarrArrays:
 
 
 def _s3_store(uri: str) -> Any:
-    try:
-        import s3fs  # noqa: F401  zarr's FsspecStore needs it for s3://
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("s3fs") is None:  # zarr's FsspecStore needs it for s3://
         raise InputError(
             f"{uri}: reading Zarr from S3 needs s3fs (pip install s3fs); Parquet, HDF5 and "
             "NetCDF-4 shards are read from S3 without it"
-        ) from None
+        )
     from zarr.storage import FsspecStore
 
     endpoint = os.environ.get("SEQRAY_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
