@@ -174,13 +174,13 @@ class BatchArrays:
 
     def __init__(self, schema: pa.Schema, title: str):
         self.title = title
-        self.columns = [_plan_column(f, title) for f in schema]
         for c in ("seq", "qual", "seq2", "qual2"):
             if c in schema.names:
                 raise ConfigError(
                     f"{title} output holds arrays, not reads (the batches have {c!r}); "
                     "write reads as FASTQ, FASTA, BAM or Parquet"
                 )
+        self.columns = [_plan_column(f, title) for f in schema]
         self.specs = [s for c in self.columns for s in c.specs]
         self._ends = {c.name: 0 for c in self.columns if c.layout == "ragged"}
         self._codes: dict[str, dict[str, int]] = {

@@ -74,8 +74,10 @@ class NetCDFShardWriter(ArrayShardWriter):
         opts: dict[str, Any] = {}
         if self.compression == "zlib" and not string:
             opts = {"zlib": True, "complevel": self.level, "shuffle": True}
-        if not string:
-            opts["chunksizes"] = self.chunks(spec) if length is None else None
+        if length is None:
+            opts["chunksizes"] = self.chunks(spec)
+        else:
+            opts["contiguous"] = True  # a table written once (names)
         var = self.ds.createVariable(
             spec.name, str if string else self.stored_dtype(spec), spec.dims, **opts
         )
