@@ -177,7 +177,7 @@ class ShardedArray:
                 if idx.shape != (n,):
                     raise IndexError(f"a boolean index must have {n} entries, not {idx.shape}")
                 idx = np.flatnonzero(idx)
-            elif idx.dtype.kind not in "iu":
+            elif idx.dtype.kind not in "iu" and idx.size:  # [] is float64: no rows
                 raise IndexError(f"cannot index rows with {idx.dtype} values")
             flat = idx.reshape(-1).astype(np.int64)
             flat = np.where(flat < 0, flat + n, flat)
