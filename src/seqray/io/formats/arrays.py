@@ -227,14 +227,17 @@ class BatchArrays:
         codes = self._codes[column]
         if not pa.types.is_dictionary(arr.type):
             arr = pc.dictionary_encode(arr)
-        names = _strings(arr.dictionary)
-        remap = np.empty(len(names), np.int32)
-        for i, n in enumerate(names):
-            remap[i] = codes.setdefault(n, len(codes))
-        idx = arr.indices.to_numpy(zero_copy_only=False)
         if arr.null_count:
             raise OutputError(f"{self.title} output, column {column!r}: null values")
-        return remap[np.asarray(idx, dtype=np.int64)]
+        names = _strings(arr.dictionary)
+        idx = np.asarray(arr.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # the names the rows use, in the order they first appear (a sliced batch's
+        # dictionary may hold names none of its rows has)
+        used, first = np.unique(idx, return_index=True)
+        remap = np.zeros(len(names), np.int32)
+        for i in used[np.argsort(first)]:
+            remap[i] = codes.setdefault(names[i], len(codes))
+        return remap[idx]
 
     def names(self) -> dict[str, np.ndarray]:
         """Each dictionary column's table of names, in code order."""
