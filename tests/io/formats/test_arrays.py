@@ -41,8 +41,13 @@ row = st.fixed_dictionaries(
 )
 
 
+def _whole(tokens: list[int] | None) -> list[int] | None:
+    """Whole tokens of D values (None: a null list)."""
+    return None if tokens is None else tokens[: len(tokens) // D * D]
+
+
 def _table(rows: list[dict], first: int) -> pa.Table:
-    tokens = [None if r["tokens"] is None else r["tokens"][: len(r["tokens"]) // D * D] for r in rows]
+    tok = [_whole(r["tokens"]) for r in rows]
     return pa.table(
         {
             "source": pa.array([r["source"] for r in rows]).dictionary_encode().cast(SOURCE_TYPE),
@@ -50,7 +55,7 @@ def _table(rows: list[dict], first: int) -> pa.Table:
             "name": pa.array([r["name"] for r in rows], pa.large_string()),
             "vector": pa.array([r["vector"] for r in rows], SCHEMA.field("vector").type),
             "token_values": pa.array(
-                [None if t is None else [t[i : i + D] for i in range(0, len(t), D)] for t in tokens],
+                [None if t is None else [t[i : i + D] for i in range(0, len(t), D)] for t in tok],
                 SCHEMA.field("token_values").type,
             ),
             "top_labels": pa.array([r["labels"] for r in rows], SCHEMA.field("top_labels").type),
