@@ -34,7 +34,7 @@ import pyarrow.fs as pafs
 
 from ..errors import OutputError
 from ..io.fs import exists, filesystem_for, is_s3, join, read_json
-from .manifest import Journal, damaged_file, file_ok
+from .manifest import Journal, damaged_file, file_ok, shard_files
 from .outputs import STATE_DIR, Target, absolute, check_writable, within
 
 MARKER = f"{STATE_DIR}/run.json"
@@ -397,7 +397,8 @@ def claim_output(
 
 
 def verify_finished(prev: Previous) -> int:
-    """Every file a finished run's manifest lists is there, unchanged; returns how many."""
+    """Every file a finished run's manifest lists is there, unchanged; returns how many
+    (each file of a directory shard counted)."""
     assert prev.manifest is not None  # a finished run is one with a manifest
     listed = [s for key in ("shards", "files", "rejects") for s in prev.manifest.get(key, [])]
     for entry in listed:
@@ -407,4 +408,4 @@ def verify_finished(prev: Previous) -> int:
                 f"{prev.output}: the finished run there is damaged: {bad} is missing "
                 "or changed since it was written; use --overwrite to run it again"
             )
-    return len(listed)
+    return sum(len(shard_files(e)) for e in listed)  # files: a directory shard's each
