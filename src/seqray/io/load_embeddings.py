@@ -406,8 +406,17 @@ _BACKEND: Callable[..., Any] | None = None
 
 
 def _group(uri: str) -> str:
-    """The directory a shard lies in: the shards of one write stage share it."""
+    """The output a shard belongs to: the directory of a write stage's `part-*` shards,
+    or a single-file output itself (a merged Zarr store)."""
+    base = posixpath.basename(uri) if is_s3(uri) else os.path.basename(uri)
+    if not base.startswith("part-"):
+        return uri
     return posixpath.dirname(uri) if is_s3(uri) else os.path.dirname(uri)
+
+
+def _output_name(group: str) -> str:
+    """`vectors` for `OUT/vectors/` and for `OUT/vectors.zarr`: the write stage's path."""
+    return os.path.basename(group.rstrip("/")).split(".")[0]
 
 
 def load_embeddings(where: str, stage: str | None = None, *, verify: bool = False) -> Embeddings:
@@ -428,7 +437,7 @@ def load_embeddings(where: str, stage: str | None = None, *, verify: bool = Fals
             readable = fmt is not None and get_format(fmt).reader is not None
         except Exception:  # noqa: BLE001  a format this seqray does not know: not offered
             readable = False
-        if readable and (stage is None or stage in (e.stage, os.path.basename(_group(e.uri)))):
+        if readable and (stage is None or stage in (e.stage, _output_name(_group(e.uri)))):
             groups.setdefault(_group(e.uri), []).append(e)
     if stage is None and len(groups) > 1:
         holding = {g: es for g, es in groups.items() if _holds_embeddings(es[0])}
@@ -440,7 +449,7 @@ def load_embeddings(where: str, stage: str | None = None, *, verify: bool = Fals
             + " (Parquet, HDF5, NetCDF-4 or Zarr shards)"
         )
     if len(groups) > 1:
-        names = ", ".join(sorted(os.path.basename(g) for g in groups))
+        names = ", ".join(sorted(_output_name(g) for g in groups))
         raise ManifestError(f"{where}: the run wrote several array outputs ({names}): pass stage")
     entries = next(iter(groups.values()))
     return Embeddings(manifest, where, [_Shard(e, verify) for e in entries])

@@ -133,7 +133,8 @@ class Previous:
         d, base = _split(root)
         name = base[1:].rsplit(".tmp-", 1)[0]
         beside = join(d, name)
-        declared = {absolute(t.uri) for t in self.targets if t.kind == "file"}
+        # a file, or a store (a directory target without a shard pattern)
+        declared = {absolute(t.uri) for t in self.targets if t.kind == "file" or not t.pattern}
         return beside in declared or self.claims(beside)
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from ..errors import ConfigError
 from ..io.chunks import Chunk
 from ..io.formats import OutputFormat, ShardWriter, format_names, get_format
-from ..io.fs import GLOB_CHARS, is_directory, join
+from ..io.fs import GLOB_CHARS, is_directory, is_s3, join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
@@ -174,9 +174,11 @@ class WriteConfig(StageConfig):
     def _consistent(self):
         fmt = self.fmt
         joinable = [n for n in format_names() if get_format(n).join is not None]
-        if self.single_file and fmt.join is None:
+        mergeable = [n for n in format_names() if get_format(n).merge is not None]
+        if self.single_file and fmt.join is None and fmt.merge is None:
             raise ValueError(
-                f"single_file is for {'/'.join(joinable)}; {fmt.title} output is a set of shards"
+                f"single_file is for {'/'.join(joinable + mergeable)}; {fmt.title} output is "
+                "a set of shards"
             )
         if self.files and (fmt.join is None or self.single_file is False):
             raise ValueError(f"files is for single-file {'/'.join(joinable)} output")
@@ -250,6 +252,14 @@ class WriteStage(SinkStage):
         if not single:
             return [Target(join(output, c.path), "dir", label, f"part-*{ext}", c.fmt.directory)]
         mates = self._mates(paired)
+        if c.fmt.merge is not None:  # one store (a directory), made from the shards
+            store = join(output, f"{c.path}{ext}")
+            if is_s3(store):
+                raise ConfigError(
+                    f"{label}: single-file {c.fmt.title} output is written on a local or shared "
+                    "filesystem; on S3 write its shards (single_file: false)"
+                )
+            return [Target(store, "dir", label)]
         if c.files:
             if len(c.files) != len(mates):
                 raise ConfigError(
@@ -315,9 +325,11 @@ class WriteStage(SinkStage):
                 for s in shards
                 for f in s.files
             ]
-        join_parts = self.config.fmt.join
-        assert join_parts is not None  # single_file is refused for formats without a join
         ext = self._ext()
+        if fmt.merge is not None:  # one store from the shards, in read order
+            return [fmt.merge(shards, join(ctx.output, f"{self.config.path}{ext}"), ctx.runner)]
+        join_parts = fmt.join
+        assert join_parts is not None  # single_file is refused for formats without a join
         paired = any(s.uri.endswith(f"_R2{ext}") for s in shards)
         out = []
         for i, mate in enumerate(self._mates(paired)):

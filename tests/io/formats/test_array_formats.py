@@ -365,3 +365,97 @@ def _outputs(out: Path) -> dict[str, bytes]:
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.name != "manifest.json" and "_seqray" not in p.parts
     }
+
+
+# -- Zarr single-file output: one store, one N×D array ---------------------------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of a few rows and merge tasks of a few chunks: regions cross part and
+    chunk boundaries, and the copy runs as many tasks."""
+    from seqray.io.formats import arrays, zarr_store
+
+    monkeypatch.setattr(arrays, "CHUNK_BYTES", 64)  # vector float32 D=5: 3 rows a chunk
+    monkeypatch.setattr(zarr_store, "MERGE_TASK_BYTES", 3 * 40 * 2)
+
+
+@pytest.mark.parametrize("per_token", [False, True])
+def test_zarr_single_file_is_one_store_of_whole_arrays(
+    tmp_path, inputs, runs, small_chunks, per_token
+):
+    model, data = inputs
+    out = tmp_path / "o"
+    run(out, data, model, "zarr", single_file=True, per_token=per_token, dtype="float16")
+    store = out / "vectors.zarr"
+    ref = parquet_table(runs("parquet", "float16", per_token))
+    group = zarr.open_group(str(store), mode="r")
+    assert group.attrs["seqray_parts"] > 3
+    if per_token:
+        col = ref.column("token_values").combine_chunks()
+        np.testing.assert_array_equal(group["token_values"][:], fixed(col.flatten()))
+        np.testing.assert_array_equal(group["token_values_offsets"][:], col.offsets.to_numpy())
+    else:
+        assert group["vector"].shape == (READS + 40, DIM) and group["vector"].chunks == (6, DIM)
+        np.testing.assert_array_equal(group["vector"][:], fixed(ref.column("vector")))
+        np.testing.assert_array_equal(group["vector"][61:64], fixed(ref.column("vector"))[61:64])
+    names = group["source_names"][:]
+    assert list(names[group["source"][:]]) == ref.column("source").to_pylist()
+    assert len(names) == 2  # one table for the store, both inputs in it
+    np.testing.assert_array_equal(group["record"][:], ref.column("record").to_numpy())
+    ds = xr.open_zarr(str(store), chunks=None, consolidated=False)
+    assert ds.sizes["read"] == READS + 40
+    assert list(ds["name"].values) == ref.column("name").to_pylist()
+    # one manifest entry: the store, every file, the arrays; the parts are gone
+    m = json.loads((out / "manifest.json").read_text())
+    (entry,) = m["shards"]
+    assert entry["uri"] == str(store) and entry["rows"] == READS + 40
+    files = {Path(f["uri"]) for f in entry["files"]}
+    assert files == {p for p in store.rglob("*") if p.is_file()}
+    assert entry["arrays"]["record"]["shape"] == [READS + 40]
+    assert not (out / "_seqray" / "parts").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["_seqray", "manifest.json", "vectors.zarr"]
+
+
+def test_a_run_killed_while_merging_resumes(tmp_path, inputs, small_chunks, monkeypatch):
+    from seqray.io.formats import DirectoryShard, zarr_store
+
+    model, data = inputs
+    clean = tmp_path / "clean"
+    run(clean, data, model, "zarr", single_file=True)
+    out = tmp_path / "out"
+    real = zarr_store._copy_region
+    calls = {"n": 0}
+
+    def dying(item):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise _Killed
+        return real(item)
+
+    with monkeypatch.context() as m:
+        m.setattr(zarr_store, "_copy_region", dying)
+        m.setattr(DirectoryShard, "abort", lambda self: None)  # killed: nothing cleans up
+        with pytest.raises(_Killed):
+            run(out, data, model, "zarr", single_file=True)
+    assert [p.name for p in out.glob(".vectors.zarr.tmp-*")]  # the half-merged store
+    assert not (out / "vectors.zarr").exists()
+    cfg = parse_config(config(out, data, model, "zarr", single_file=True))
+    result = run_pipeline(cfg, resume=True)
+    assert result.resumed_chunks == result.chunks  # the parts were kept, only the merge redone
+    assert not list(out.rglob("*.tmp-*"))
+    assert _outputs(out) == _outputs(clean)
+    (out / "manifest.json").unlink()  # killed after the merge, before the manifest
+    run_pipeline(cfg, resume=True)
+    assert _outputs(out) == _outputs(clean)
+    run_pipeline(cfg, overwrite=True)
+    assert _outputs(out) == _outputs(clean)
+
+
+def test_zarr_single_file_on_s3_is_refused_before_anything_is_written(tmp_path, inputs):
+    model, data = inputs
+    cfg = config("s3://nowhere/run", data, model, "zarr", single_file=True)
+    with pytest.raises(ConfigError, match="on S3 write its shards"):
+        run_pipeline(parse_config(cfg))
+    with pytest.raises(ConfigError, match="single_file is for .*zarr; HDF5 output is a set"):
+        parse_config(config(tmp_path / "o", data, model, "hdf5", single_file=True))

@@ -117,6 +117,10 @@ class OutputFormat:
     finish_dir: Callable[[str, list[Any]], list[WrittenFile]] | None = None
     # reads a shard back as named NumPy arrays (`seqray.load_embeddings`)
     reader: Callable[[str], Any] | None = None
+    # merges a directory format's shards (ShardRecords, in read order) into one store at
+    # the target, the work spread by the runner (a TaskMapper): single-file output for
+    # formats whose shards do not simply concatenate (Zarr: one N×D array); opt-in
+    merge: Callable[[list[Any], str, Any], WrittenFile] | None = None
 
     @property
     def takes_reads(self) -> bool:

@@ -146,6 +146,146 @@ def _finish_dir(directory: str, shards: list[Any]) -> list[WrittenFile]:
     return [write_json(join(directory, "zarr.json"), root_metadata(directory, shards))]
 
 
+# -- single-file output: the parts merged into one store --------------------------------
+
+MERGE_TASK_BYTES = 64 << 20  # about this much of an array per merge task
+
+
+def _copy_region(item: tuple[str, str, int, int, list[tuple[Any, ...]]]) -> int:
+    """One merge task: rows [a, b) of the store's array `name` (a whole number of its
+    chunks, so tasks write disjoint chunk files), from the parts' segments overlapping
+    it: (store row, part, part row, rows, add, remap). Returns the rows written."""
+    import zarr
+    from zarr.storage import LocalStore
+
+    root, name, a, b, segments = item
+    dest = zarr.open_array(store=LocalStore(root), path=name, mode="r+")
+    pieces = []
+    for start, part, src, n, add, remap in segments:
+        lo, hi = max(a, start), min(b, start + n)
+        if lo >= hi:
+            continue
+        if part is None:  # the leading 0 of an offsets array
+            pieces.append(np.zeros(hi - lo, dtype=dest.dtype))
+            continue
+        got = zarr.open_array(store=LocalStore(part, read_only=True), path=name, mode="r")
+        block = np.asarray(got[src + lo - start : src + hi - start])
+        if remap is not None:
+            block = np.asarray(remap, dtype=np.int32)[block]
+        if add:
+            block = block + add
+        pieces.append(block)
+    data = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    dest[a:b] = data
+    return b - a
+
+
+def _merge(shards: list[Any], target: str, runner: Any) -> WrittenFile:
+    """The parts (`part-*.zarr` groups, in read order) as one Zarr v3 group at `target`:
+    each array end to end — `vector` [N, D], `record` [N], … — with `source` codes into
+    one name table and per-token offsets continued. Written in a staging directory renamed
+    into place when complete; the copy is spread over the runner in tasks that each write
+    whole chunks of one array (disjoint files)."""
+    import zarr
+    from zarr.storage import LocalStore
+
+    from ..writers import tree_digest
+
+    store = DirectoryShard(target)
+    try:
+        root = store.local_dir()
+        parts = [s.uri for s in shards]
+        first = (
+            zarr.open_group(store=LocalStore(parts[0], read_only=True), mode="r") if parts else None
+        )
+        group = zarr.open_group(store=LocalStore(root), mode="w", zarr_format=3)
+        if first is not None:
+            group.attrs.update({**dict(first.attrs), "seqray_parts": len(parts)})
+        rows = [s.rows for s in shards]
+        starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
+        total = int(starts[-1])
+        meta: dict[str, Any] = dict(shards[0].arrays or {}) if shards else {}
+        names = {n[: -len("_names")] for n in meta if n.endswith("_names") and n[:-6] in meta}
+        ragged = {n[: -len("_offsets")] for n in meta if n.endswith("_offsets")}
+        # the name tables: one for the store, and each part's codes remapped into it
+        tables: dict[str, list[str]] = {}
+        remaps: dict[str, list[list[int]]] = {}
+        for col in sorted(names):
+            table: dict[str, int] = {}
+            remaps[col] = []
+            for p in parts:
+                g: Any = zarr.open_group(store=LocalStore(p, read_only=True), mode="r")
+                local = [str(x) for x in np.asarray(g[f"{col}_names"][:])]
+                remaps[col].append([table.setdefault(x, len(table)) for x in local])
+            tables[col] = list(table)
+        # each part's length of every ragged column's values
+        values = {col: [int(s.arrays[col]["shape"][0]) for s in shards] for col in ragged}
+        items = []
+        out_arrays: dict[str, Any] = {}
+        for name, m in meta.items():
+            src: Any = first[name] if first is not None else None
+            inner = tuple(m["shape"][1:])
+            if name.endswith("_names") and name[:-6] in names:
+                length = len(tables[name[:-6]])
+            elif name.endswith("_offsets") and name[:-8] in ragged:
+                length = total + 1
+            elif name in ragged:
+                length = sum(values[name])
+            else:
+                length = total
+            chunks = tuple(m["chunks"]) if not name.endswith("_names") else (max(1, length),)
+            arr = group.create_array(
+                name,
+                shape=(length, *inner),
+                chunks=(chunks[0], *inner),
+                dtype=src.dtype if src is not None else m["dtype"],
+                compressors=src.compressors if src is not None else None,
+                dimension_names=tuple(m["dims"]),
+                attributes=dict(src.attrs) if src is not None else {},
+                fill_value=src.fill_value if src is not None else 0,
+            )
+            out_arrays[name] = {
+                "shape": [length, *inner],
+                "dtype": m["dtype"],
+                "chunks": [chunks[0], *inner],
+                "dims": m["dims"],
+            }
+            if name.endswith("_names") and name[:-6] in names:
+                if length:
+                    arr[:] = np.array(tables[name[:-6]], dtype=object)
+                continue
+            segments: list[tuple[Any, ...]] = []
+            if name.endswith("_offsets") and name[:-8] in ragged:
+                vals = values[name[:-8]]
+                bases = np.concatenate([[0], np.cumsum(vals, dtype=np.int64)])
+                segments.append((0, None, 0, 1, 0, None))
+                for k, p in enumerate(parts):
+                    segments.append((1 + int(starts[k]), p, 1, rows[k], int(bases[k]), None))
+            elif name in ragged:
+                bases = np.concatenate([[0], np.cumsum(values[name], dtype=np.int64)])
+                for k, p in enumerate(parts):
+                    segments.append((int(bases[k]), p, 0, values[name][k], 0, None))
+            else:
+                for k, p in enumerate(parts):
+                    remap = remaps[name][k] if name in names else None
+                    segments.append((int(starts[k]), p, 0, rows[k], 0, remap))
+            row_bytes = max(1, int(np.prod(inner, dtype=np.int64)) * 8)
+            step = chunks[0] * max(1, MERGE_TASK_BYTES // (chunks[0] * row_bytes))
+            for a in range(0, length, step):
+                b = min(length, a + step)
+                mine = [g for g in segments if g[0] < b and g[0] + g[3] > a]
+                items.append((root, name, a, b, mine))
+        done = sum(runner.map(_copy_region, items)) if items else 0
+        assert done == sum(it[3] - it[2] for it in items)
+        written = store.commit(total)
+    except BaseException:
+        store.abort()
+        raise
+    files = written.files
+    size = sum(f.bytes for f in files)
+    return WrittenFile(target, total, size, tree_digest(target, files), files, out_arrays)
+
+
 class ZarrArrays:
     """A part's arrays read with zarr-python, lazily (`read` reads the chunks the rows
     need). S3 needs fsspec's s3fs (zarr's FsspecStore)."""
@@ -231,5 +371,6 @@ register_format(
         provenance=True,
         finish_dir=_finish_dir,
         reader=ZarrArrays,
+        merge=_merge,
     )
 )
