@@ -163,8 +163,15 @@ def test_directory_shards_hold_their_files_and_list_each(tmp_path, npy_format):
         data = p.read_bytes()
         assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
     for s in m["shards"]:
-        lines = sorted(f"{f['sha256']}  {Path(f['uri']).name}\n" for f in s["files"])
-        assert s["sha256"] == hashlib.sha256("".join(lines).encode()).hexdigest()
+        # the sha256 of `sha256sum` run over its files in path order
+        listing = subprocess.run(
+            "find . -type f | sed 's|^\\./||' | LC_ALL=C sort | xargs sha256sum",
+            shell=True,
+            cwd=s["uri"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert s["sha256"] == hashlib.sha256(listing).hexdigest()
         assert s["bytes"] == sum(f["bytes"] for f in s["files"])
     # --resume of the finished run verifies each of them
     again = _npy_run(tmp_path, out, [fq], resume=True)

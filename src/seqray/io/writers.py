@@ -48,11 +48,13 @@ class WrittenFile:
 
 
 def tree_digest(base: str, files: list[WrittenFile]) -> str:
-    """The sha256 of a directory shard: of its files' `sha256sum` listing (relative
-    paths, sorted), so `cd DIR && find . -type f | sort | xargs sha256sum` checks it."""
+    """The sha256 of a directory shard: of its files' `sha256sum` listing, relative paths
+    in byte order (`cd DIR && find . -type f | sed 's|^\\./||' | LC_ALL=C sort | xargs
+    sha256sum | sha256sum` gives it)."""
     prefix = base.rstrip("/") + "/"
-    lines = sorted(f"{f.sha256}  {f.uri[len(prefix) :]}\n" for f in files)
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    listed = sorted((f.uri[len(prefix) :], f.sha256) for f in files)
+    lines = "".join(f"{sha}  {rel}\n" for rel, sha in listed)
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 class AtomicFile:

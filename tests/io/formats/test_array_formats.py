@@ -459,3 +459,24 @@ def test_zarr_single_file_on_s3_is_refused_before_anything_is_written(tmp_path, 
         run_pipeline(parse_config(cfg))
     with pytest.raises(ConfigError, match="single_file is for .*zarr; HDF5 output is a set"):
         parse_config(config(tmp_path / "o", data, model, "hdf5", single_file=True))
+
+
+# -- both runners -----------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_both_runners_write_the_same_bytes(tmp_path, inputs, ray_cluster):
+    """Ray tasks write the shards (and run the Zarr merge's copy tasks): the same bytes as
+    the in-process runner, whatever worker ran which chunk."""
+    model, data = inputs
+    cases = [(f, {}) for f in ARRAY_FORMATS] + [("zarr", {"single_file": True})]
+    for fmt, extra in cases:
+        written = {}
+        for runner in ("local", "ray"):
+            out = tmp_path / f"{fmt}-{len(extra)}-{runner}"
+            cfg = config(out, data, model, fmt, dtype="float16", **extra)
+            cfg["run"]["runner"] = runner
+            run_pipeline(parse_config(cfg))
+            written[runner] = _outputs(out)
+        assert written["local"] == written["ray"], (fmt, extra)
+        assert len(written["local"]) >= 4
