@@ -75,9 +75,8 @@ class _Shard:
 
     def arrays(self) -> dict[str, dict[str, Any]]:
         """The manifest's {name: {shape, dtype, chunks, dims}}, or the reader's (Parquet)."""
-        listed = getattr(self.entry, "arrays", None)
-        if listed:
-            return dict(listed)
+        if self.entry.arrays:
+            return {n: a.model_dump() for n, a in self.entry.arrays.items()}
         r = self.reader
         return {n: {"dims": list(r.dims(n))} for n in r.names()}
 
@@ -101,7 +100,7 @@ def _check_files(entry: OutputEntry, verify: bool) -> None:
     """Each file the entry lists is there with its recorded size (and sha256)."""
     from ..pipeline.manifest import file_sha256, shard_files
 
-    for f in shard_files(entry.model_dump()):
+    for f in shard_files(entry.model_dump(exclude_none=True)):
         fs, path = filesystem_for(f["uri"])
         info = fs.get_file_info(path)
         if info.size is None or info.size != f["bytes"]:
@@ -456,9 +455,8 @@ def load_embeddings(where: str, stage: str | None = None, *, verify: bool = Fals
 
 
 def _holds_embeddings(entry: OutputEntry) -> bool:
-    listed = getattr(entry, "arrays", None)
-    if listed:
-        return any(n in listed for n in EMBEDDINGS)
+    if entry.arrays:
+        return any(n in entry.arrays for n in EMBEDDINGS)
     reader = get_format(entry.format or "").reader
     if reader is None:
         return False

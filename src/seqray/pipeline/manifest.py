@@ -172,10 +172,25 @@ class FileEntry(_Entry):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class ArrayEntry(_Entry):
+    """One array of an array-format shard: what a job needs to allocate and read it."""
+
+    shape: list[int]
+    dtype: str  # a NumPy dtype name, or "string" (variable-length UTF-8)
+    chunks: list[int]
+    dims: list[str] = Field(default_factory=list)
+
+
 class OutputEntry(FileEntry):
+    """A sink's shard (or single-file output). A directory shard (a Zarr part) lists its
+    `files`, its sha256 being that of their `sha256sum` listing; an array format's shard
+    lists its `arrays`."""
+
     rows: int = Field(ge=0)
     stage: str
     format: str | None = None
+    files: list[FileEntry] | None = None
+    arrays: dict[str, ArrayEntry] | None = None
 
 
 class InputEntry(_Entry):

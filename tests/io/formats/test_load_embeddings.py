@@ -231,3 +231,22 @@ def test_zarr_on_s3_is_written_and_reading_it_needs_s3fs(s3_env, inputs):
     if importlib.util.find_spec("s3fs") is None:
         with pytest.raises(InputError, match="needs s3fs"):
             seqray.load_embeddings(out).vectors[0]
+
+
+def test_the_manifest_validates_array_entries(tmp_path, inputs):
+    from seqray.pipeline.manifest import load
+
+    model, data = inputs
+    out = tmp_path / "o"
+    run(out, data, model, "zarr")
+    m = load(str(out))
+    first = m.shards[0]
+    assert first.arrays is not None and first.files is not None
+    assert first.arrays["vector"].shape == [first.rows, DIM]
+    assert first.arrays["vector"].dims == ["read", "dim"]
+    assert sum(f.bytes for f in first.files) == first.bytes
+    raw = json.loads((out / "manifest.json").read_text())
+    raw["shards"][0]["arrays"]["vector"]["shape"] = "wide"
+    (out / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match=r"shards\.0\.arrays\.vector\.shape"):
+        seqray.load_embeddings(str(out))
