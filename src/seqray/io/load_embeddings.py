@@ -318,11 +318,10 @@ class Embeddings:
         if "token_values" not in self._cache:
             offsets = self.offsets
             assert offsets is not None
-            counts, parts = [], []
+            parts = []
             starts = np.concatenate([[0], np.cumsum([s.rows for s in self.shards])])
             for k, s in enumerate(self.shards):
                 n = int(offsets[starts[k + 1]] - offsets[starts[k]])
-                counts.append(n)
                 parts.append((s, "token_values", n))
             r = self.shards[0].reader
             shape = r.shape("token_values")

@@ -480,3 +480,54 @@ def test_both_runners_write_the_same_bytes(tmp_path, inputs, ray_cluster):
             written[runner] = _outputs(out)
         assert written["local"] == written["ray"], (fmt, extra)
         assert len(written["local"]) >= 4
+
+
+@pytest.mark.parametrize("fmt", ARRAY_FORMATS)
+def test_predictions_round_trip_with_ragged_strings(tmp_path, fmt):
+    """A classifier's batches: labels (strings), scores, and the ragged best labels and
+    scores, written in two batches and read back by the format's reader."""
+    from seqray.io.schema import source_column
+
+    n = 5
+    table = pa.table(
+        {
+            "source": source_column("/x/a.fq", n),
+            "record": pa.array(np.arange(n)),
+            "name": pa.array([f"r{i}" for i in range(n)], pa.large_string()),
+            "label": pa.array(["a", "b", "unclassified", "a", "c"], pa.large_string()),
+            "score": pa.array(np.linspace(0, 1, n).astype(np.float32)),
+            "top_labels": pa.array(
+                [["a", "b"], [], ["x"], ["a", "c", "d"], ["c"]], pa.list_(pa.large_string())
+            ),
+            "top_scores": pa.array(
+                [[0.5, 0.25], [], [0.125], [0.5, 0.25, 0.125], [1.0]], pa.list_(pa.float32())
+            ),
+        }
+    )
+    f = get_format(fmt)
+    uri = str(tmp_path / f"part-0{f.extensions[0]}")
+    w = f.open(
+        uri,
+        schema=table.schema,
+        paired=False,
+        mate=0,
+        compression=f.compression,
+        level=f.default_level,
+    )
+    w.write(table.slice(0, 2))
+    w.write(table.slice(2))
+    shard = w.commit()
+    assert shard.rows == n and shard.arrays["top_labels_offsets"]["shape"] == [n + 1]
+    r = f.reader(uri)
+    every = slice(None)
+    assert list(r.read("label", every)) == table.column("label").to_pylist()
+    np.testing.assert_array_equal(r.read("score", every), table.column("score").to_numpy())
+    offsets = r.read("top_labels_offsets", every)
+    labels = r.read("top_labels", every)
+    got = [list(labels[offsets[i] : offsets[i + 1]]) for i in range(n)]
+    assert got == table.column("top_labels").to_pylist()
+    np.testing.assert_array_equal(r.read("top_scores_offsets", every), offsets)
+    np.testing.assert_array_equal(
+        r.read("top_scores", every), [0.5, 0.25, 0.125, 0.5, 0.25, 0.125, 1.0]
+    )
+    r.close()
