@@ -96,7 +96,7 @@ def _write_config(tmp_path: Path, **write) -> dict:
 @pytest.mark.parametrize(
     "write, message",
     [
-        ({"format": "bam", "single_file": True}, "single_file is for fastq/fasta; BAM output"),
+        ({"format": "bam", "single_file": True}, "single_file is for fastq/fasta/zarr; BAM output"),
         ({"format": "bam", "files": ["a.bam"]}, "files is for single-file fastq/fasta output"),
         ({"format": "fastq", "compression": "zstd"}, "'zstd' is not one FASTQ takes"),
         ({"format": "fasta", "level": 9}, "FASTA takes levels 0..3"),
