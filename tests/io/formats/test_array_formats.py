@@ -531,3 +531,22 @@ def test_predictions_round_trip_with_ragged_strings(tmp_path, fmt):
         r.read("top_scores", every), [0.5, 0.25, 0.125, 0.5, 0.25, 0.125, 1.0]
     )
     r.close()
+
+
+@pytest.mark.parametrize("where", ["vectors/theirs.txt", "vectors/part-0000-00001.zarr/x.txt"])
+def test_overwrite_never_removes_a_foreign_file_in_a_zarr_store(tmp_path, inputs, where):
+    from seqray.errors import OutputError
+
+    model, data = inputs
+    out = tmp_path / "o"
+    cfg = parse_config(config(out, data, model, "zarr"))
+    run_pipeline(cfg)
+    foreign = out / where
+    foreign.write_text("the user's")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(OutputError, match=f"{where}.*did not write"):
+        run_pipeline(cfg, overwrite=True)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    foreign.unlink()
+    run_pipeline(cfg, overwrite=True)
+    assert (out / "vectors" / "zarr.json").exists()
