@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import json
 import subprocess
 from pathlib import Path
@@ -234,6 +235,23 @@ def test_directory_shard_abort_and_replace(tmp_path):
         assert [f.uri for f in w.files] == [str(nested / n) for n in names]
     assert sorted(str(p.relative_to(nested)) for p in nested.rglob("*") if p.is_file()) == names
     assert (nested / "x/c/1").read_bytes() == b"second"
+    # a tree written by a library into local_dir(), beside a file written through file()
+    mixed = tmp_path / "m" / "part-2.zarr"
+    shard = DirectoryShard(str(mixed))
+    os.makedirs(os.path.join(shard.local_dir(), "v", "c"))
+    with open(os.path.join(shard.local_dir(), "v", "c", "0"), "wb") as f:
+        f.write(b"chunk")
+    shard.file("zarr.json").write(b"{}")
+    w = shard.commit(rows=2)
+    assert [(f.uri, f.bytes) for f in w.files] == [
+        (str(mixed / "v/c/0"), 5),
+        (str(mixed / "zarr.json"), 2),
+    ]
+    assert w.files[0].sha256 == hashlib.sha256(b"chunk").hexdigest()
+    assert sorted(str(p.relative_to(mixed)) for p in mixed.rglob("*") if p.is_file()) == [
+        "v/c/0",
+        "zarr.json",
+    ]
     assert not list((tmp_path / "n").glob(".*"))
 
 

@@ -234,9 +234,12 @@ class DirectoryShard:
         if self._local is None:
             return []
         out = []
+        pending = {os.path.abspath(f.tmp) for f in self.files.values()}  # file()'s temporaries
         for d, _, names in os.walk(self._local):
             for n in names:
                 path = os.path.join(d, n)
+                if os.path.abspath(path) in pending:
+                    continue
                 rel = os.path.relpath(path, self._local).replace(os.sep, "/")
                 if rel in self.files or not _relative_name(rel):
                     raise OutputError(f"{self.uri}: {rel!r} is not a file name in the shard")
