@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import json
+import os
 import subprocess
 from pathlib import Path
 
