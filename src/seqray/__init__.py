@@ -9,13 +9,22 @@ try:  # written from the git tags at install time (setuptools-scm; see pyproject
 except ImportError:  # a source tree on sys.path, never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "versions", "read_fastq", "read_fasta", "read_bam", "read_reads"]
+__all__ = [
+    "__version__",
+    "versions",
+    "read_fastq",
+    "read_fasta",
+    "read_bam",
+    "read_reads",
+    "load_embeddings",
+]
 
 # what a bug report needs besides seqray's own version (`seqray --version`, the manifest)
 _COMPONENTS = ("ray", "pyarrow", "numba")
 
 if TYPE_CHECKING:
     from .io.datasource import read_bam, read_fasta, read_fastq, read_reads
+    from .io.load_embeddings import load_embeddings
 
 
 def versions() -> dict[str, str]:
@@ -40,4 +49,8 @@ def __getattr__(name: str) -> Any:
         from .io import datasource
 
         return getattr(datasource, name)
+    if name == "load_embeddings":  # a run's array output, read back (no Ray needed)
+        from .io.load_embeddings import load_embeddings
+
+        return load_embeddings
     raise AttributeError(name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -45,8 +46,11 @@ def _fastq_records(path: Path) -> list[tuple[str, str, str]]:
 
 
 def test_builtin_formats_and_lookup_by_file_name():
-    assert format_names() == ["fastq", "fasta", "parquet", "bam"]
+    assert format_names() == ["fastq", "fasta", "parquet", "bam", "hdf5", "netcdf", "zarr"]
     cases = {
+        "v.h5": ("hdf5", "gzip"),
+        "v.nc": ("netcdf", "zlib"),
+        "v.zarr": ("zarr", "zstd"),
         "a.fq": ("fastq", "none"),
         "a.FASTQ.GZ": ("fastq", "gzip"),
         "s3://b/x/a.fna.gz": ("fasta", "gzip"),
@@ -93,7 +97,7 @@ def _write_config(tmp_path: Path, **write) -> dict:
 @pytest.mark.parametrize(
     "write, message",
     [
-        ({"format": "bam", "single_file": True}, "single_file is for fastq/fasta; BAM output"),
+        ({"format": "bam", "single_file": True}, "single_file is for fastq/fasta/zarr; BAM output"),
         ({"format": "bam", "files": ["a.bam"]}, "files is for single-file fastq/fasta output"),
         ({"format": "fastq", "compression": "zstd"}, "'zstd' is not one FASTQ takes"),
         ({"format": "fasta", "level": 9}, "FASTA takes levels 0..3"),
@@ -149,16 +153,30 @@ def test_directory_shards_hold_their_files_and_list_each(tmp_path, npy_format):
         assert Path(shard["uri"]).is_dir() and shard["stage"] == "write"
         assert [Path(f["uri"]).parent for f in shard["files"]] == [Path(shard["uri"])] * 2
     assert sum(o["shards"][0]["rows"] for o in outcomes) == 300
-    # the manifest lists every file with its size and sha256
+    # the manifest lists each shard once (its rows, its total size, the sha256 of its
+    # `sha256sum` listing) and every file in it with its size and sha256
     m = json.loads((out / "manifest.json").read_text())
-    listed = {Path(s["uri"]): s for s in m["shards"]}
+    assert [Path(s["uri"]) for s in m["shards"]] == shards
+    assert sum(s["rows"] for s in m["shards"]) == 300
+    listed = {Path(f["uri"]): f for s in m["shards"] for f in s["files"]}
     assert set(listed) == {p for s in shards for p in s.iterdir()}
-    for p, s in listed.items():
+    for p, f in listed.items():
         data = p.read_bytes()
-        assert (s["bytes"], s["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+        assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    for s in m["shards"]:
+        # the sha256 of `sha256sum` run over its files in path order
+        listing = subprocess.run(
+            "find . -type f | sed 's|^\\./||' | LC_ALL=C sort | xargs sha256sum",
+            shell=True,
+            cwd=s["uri"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert s["sha256"] == hashlib.sha256(listing).hexdigest()
+        assert s["bytes"] == sum(f["bytes"] for f in s["files"])
     # --resume of the finished run verifies each of them
     again = _npy_run(tmp_path, out, [fq], resume=True)
-    assert again.verified == len(listed)
+    assert again.verified == len(listed)  # each file
     (shards[1] / FILES[1]).write_bytes(b"changed")
     with pytest.raises(OutputError, match="damaged.*seq_offsets.npy"):
         _npy_run(tmp_path, out, [fq], resume=True)
@@ -203,8 +221,38 @@ def test_directory_shard_abort_and_replace(tmp_path):
     with pytest.raises(OutputError, match="theirs.txt"):
         shard.commit(rows=1)
     assert (uri / "theirs.txt").read_text() == "not seqray's"
-    with pytest.raises(ValueError, match="not a new file name"):
-        DirectoryShard(str(tmp_path / "e")).file("x/y")
+    for bad in ("../y", "x//y", ".hidden", "x/.tmp", "/abs"):
+        with pytest.raises(ValueError, match="not a new file name"):
+            DirectoryShard(str(tmp_path / "e")).file(bad)
+    # a store's tree: names with `/`, replaced whole when the shard is done again
+    nested = tmp_path / "n" / "part-1.zarr"
+    names = ["x/c/0", "x/c/1", "zarr.json"]
+    for data in (b"first", b"second"):
+        shard = DirectoryShard(str(nested))
+        for n in names:
+            shard.file(n).write(data)
+        w = shard.commit(rows=1)
+        assert [f.uri for f in w.files] == [str(nested / n) for n in names]
+    assert sorted(str(p.relative_to(nested)) for p in nested.rglob("*") if p.is_file()) == names
+    assert (nested / "x/c/1").read_bytes() == b"second"
+    # a tree written by a library into local_dir(), beside a file written through file()
+    mixed = tmp_path / "m" / "part-2.zarr"
+    shard = DirectoryShard(str(mixed))
+    os.makedirs(os.path.join(shard.local_dir(), "v", "c"))
+    with open(os.path.join(shard.local_dir(), "v", "c", "0"), "wb") as f:
+        f.write(b"chunk")
+    shard.file("zarr.json").write(b"{}")
+    w = shard.commit(rows=2)
+    assert [(f.uri, f.bytes) for f in w.files] == [
+        (str(mixed / "v/c/0"), 5),
+        (str(mixed / "zarr.json"), 2),
+    ]
+    assert w.files[0].sha256 == hashlib.sha256(b"chunk").hexdigest()
+    assert sorted(str(p.relative_to(mixed)) for p in mixed.rglob("*") if p.is_file()) == [
+        "v/c/0",
+        "zarr.json",
+    ]
+    assert not list((tmp_path / "n").glob(".*"))
 
 
 # -- BAM through `write` ----------------------------------------------------------------

@@ -34,13 +34,18 @@ def _format_of(path: str) -> tuple[OutputFormat, str]:
     found = format_for_path(path)
     if found is None:
         raise SeqrayError(f"{path}: unknown output extension; use {extensions_hint()}")
+    if not found[0].takes_reads:
+        raise SeqrayError(
+            f"{path}: {found[0].title} output holds arrays (vectors, tokens), not reads; "
+            "convert writes reads: write them with `seqray embed`/`seqray run` instead"
+        )
     return found
 
 
 def _per_mate() -> tuple[str, str]:
     """The titles of the formats that write a pair as two files, and of those that keep
     it in one (for messages)."""
-    fmts = [get_format(n) for n in format_names()]
+    fmts = [f for f in (get_format(n) for n in format_names()) if f.takes_reads]
     two = "/".join(f.title for f in fmts if not f.pairs_in_one)
     one = [f.title for f in fmts if f.pairs_in_one]
     return two, ", ".join(one[:-1]) + " or " + one[-1] if len(one) > 1 else "".join(one)

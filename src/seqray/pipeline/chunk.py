@@ -158,7 +158,7 @@ def process_chunk(
                 shard = w.commit()
                 files = [FileRecord(f.uri, f.bytes, f.sha256) for f in shard.files]
                 name = pipeline.stages[i].name
-                shards.append(ShardRecord(shard.uri, shard.rows, files, name, i))
+                shards.append(ShardRecord(shard.uri, shard.rows, files, name, i, shard.arrays))
     except BaseException:
         for fut in (*pending, *writing):
             fut.cancel()

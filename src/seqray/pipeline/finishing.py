@@ -85,6 +85,8 @@ def finish_run(
 
     def record(f, stage: str) -> None:
         entry = {"uri": f.uri, "bytes": f.bytes, "sha256": f.sha256, "stage": stage}
+        if getattr(f, "files", None) is not None:  # a directory shard: each of its files
+            entry["files"] = f.to_json()["files"]
         journal.record_file(entry)
         recorded.append(entry)
 
@@ -110,16 +112,18 @@ def finish_run(
             shards = [s for o in ordered for s in o.shards if s.stage_index == i]
             for f in st.finish(shards, ctx):
                 ctx.record(f)
-                files.append(
-                    {
-                        "uri": f.uri,
-                        "rows": f.rows,
-                        "bytes": f.bytes,
-                        "sha256": f.sha256,
-                        "stage": st.name,
-                        "format": getattr(st.config, "format", None),
-                    }
-                )
+                entry = {
+                    "uri": f.uri,
+                    "rows": f.rows,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                    "stage": st.name,
+                    "format": getattr(st.config, "format", None),
+                }
+                # a directory shard's files, an array shard's arrays
+                extra = f.to_json() if hasattr(f, "to_json") else {}
+                entry.update({k: extra[k] for k in ("files", "arrays") if k in extra})
+                files.append(entry)
     rejects = [
         {"uri": f.uri, "rows": s.rows, "bytes": f.bytes, "sha256": f.sha256}
         for o in ordered

@@ -133,14 +133,19 @@ def shard_files(entry: dict[str, Any]) -> list[dict[str, Any]]:
 def file_ok(entry: dict[str, Any]) -> bool:
     """Whether the files an entry lists (a shard's `files`, or the entry itself: {uri,
     bytes, sha256}) are all there, unchanged."""
+    return damaged_file(entry) is None
+
+
+def damaged_file(entry: dict[str, Any]) -> str | None:
+    """The first file an entry lists that is missing or changed (None: all intact)."""
     for f in shard_files(entry):
         try:
             size, sha = file_sha256(f["uri"])
         except OSError:
-            return False
+            return str(f["uri"])
         if size != f["bytes"] or sha != f["sha256"]:
-            return False
-    return True
+            return str(f["uri"])
+    return None
 
 
 def write_manifest(output: str, body: dict[str, Any]) -> str:
@@ -167,10 +172,25 @@ class FileEntry(_Entry):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class ArrayEntry(_Entry):
+    """One array of an array-format shard: what a job needs to allocate and read it."""
+
+    shape: list[int]
+    dtype: str  # a NumPy dtype name, or "string" (variable-length UTF-8)
+    chunks: list[int]
+    dims: list[str] = Field(default_factory=list)
+
+
 class OutputEntry(FileEntry):
+    """A sink's shard (or single-file output). A directory shard (a Zarr part) lists its
+    `files`, its sha256 being that of their `sha256sum` listing; an array format's shard
+    lists its `arrays`."""
+
     rows: int = Field(ge=0)
     stage: str
     format: str | None = None
+    files: list[FileEntry] | None = None
+    arrays: dict[str, ArrayEntry] | None = None
 
 
 class InputEntry(_Entry):

@@ -34,7 +34,7 @@ import pyarrow.fs as pafs
 
 from ..errors import OutputError
 from ..io.fs import exists, filesystem_for, is_s3, join, read_json
-from .manifest import Journal, file_ok
+from .manifest import Journal, damaged_file, file_ok, shard_files
 from .outputs import STATE_DIR, Target, absolute, check_writable, within
 
 MARKER = f"{STATE_DIR}/run.json"
@@ -133,7 +133,8 @@ class Previous:
         d, base = _split(root)
         name = base[1:].rsplit(".tmp-", 1)[0]
         beside = join(d, name)
-        declared = {absolute(t.uri) for t in self.targets if t.kind == "file"}
+        # a file, or a store (a directory target without a shard pattern)
+        declared = {absolute(t.uri) for t in self.targets if t.kind == "file" or not t.pattern}
         return beside in declared or self.claims(beside)
 
 
@@ -397,13 +398,15 @@ def claim_output(
 
 
 def verify_finished(prev: Previous) -> int:
-    """Every file a finished run's manifest lists is there, unchanged; returns how many."""
+    """Every file a finished run's manifest lists is there, unchanged; returns how many
+    (each file of a directory shard counted)."""
     assert prev.manifest is not None  # a finished run is one with a manifest
     listed = [s for key in ("shards", "files", "rejects") for s in prev.manifest.get(key, [])]
     for entry in listed:
-        if not file_ok(entry):
+        bad = damaged_file(entry)
+        if bad is not None:
             raise OutputError(
-                f"{prev.output}: the finished run there is damaged: {entry['uri']} is missing "
+                f"{prev.output}: the finished run there is damaged: {bad} is missing "
                 "or changed since it was written; use --overwrite to run it again"
             )
-    return len(listed)
+    return sum(len(shard_files(e)) for e in listed)  # files: a directory shard's each

@@ -37,20 +37,24 @@ class ShardRecord:
     files: list[FileRecord]
     stage: str  # the sink's name ("rejects" for bad records)
     stage_index: int  # its place among the pipeline's stages (-1: rejects)
+    arrays: dict[str, Any] | None = None  # an array format's {name: {shape, dtype, chunks}}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "uri": self.uri,
             "rows": self.rows,
             "files": [f.to_json() for f in self.files],
             "stage": self.stage,
             "stage_index": self.stage_index,
         }
+        if self.arrays is not None:
+            out["arrays"] = self.arrays
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ShardRecord:
         files = [FileRecord.from_json(f) for f in d["files"]]
-        return cls(d["uri"], d["rows"], files, d["stage"], d["stage_index"])
+        return cls(d["uri"], d["rows"], files, d["stage"], d["stage_index"], d.get("arrays"))
 
 
 @dataclass

@@ -10,13 +10,13 @@ from pydantic import Field, field_validator, model_validator
 from ..errors import ConfigError
 from ..io.chunks import Chunk
 from ..io.formats import OutputFormat, ShardWriter, format_names, get_format
-from ..io.fs import GLOB_CHARS, is_directory, join
+from ..io.fs import GLOB_CHARS, is_directory, is_s3, join
 from ..io.parse import ReadOptions
 from ..io.schema import read_schema
 from ..io.sources import plan_chunks
-from ..io.writers import WrittenFile, write_json
+from ..io.writers import WrittenFile, tree_digest, write_json
 from ..qc.stats import ReadStats, stats_rows
-from .kinds import ANY, READS, BatchKind
+from .kinds import ANY, KINDS, READS, BatchKind
 from .outputs import Target
 from .records import ShardRecord
 from .registry import FinishContext, MapStage, SinkStage, Stage, StageConfig, register
@@ -174,9 +174,11 @@ class WriteConfig(StageConfig):
     def _consistent(self):
         fmt = self.fmt
         joinable = [n for n in format_names() if get_format(n).join is not None]
-        if self.single_file and fmt.join is None:
+        mergeable = [n for n in format_names() if get_format(n).merge is not None]
+        if self.single_file and fmt.join is None and fmt.merge is None:
             raise ValueError(
-                f"single_file is for {'/'.join(joinable)}; {fmt.title} output is a set of shards"
+                f"single_file is for {'/'.join(joinable + mergeable)}; {fmt.title} output is "
+                "a set of shards"
             )
         if self.files and (fmt.join is None or self.single_file is False):
             raise ValueError(f"files is for single-file {'/'.join(joinable)} output")
@@ -193,6 +195,12 @@ class WriteConfig(StageConfig):
                     + (f"ends in {suffix}" if suffix else "has no compression suffix")
                 )
         self.resolved()  # the compression and level are the format's
+        missing = fmt.missing()
+        if missing:
+            raise ValueError(
+                f"{fmt.title} output needs {', '.join(missing)}, which is not installed: "
+                "pip install 'seqray[formats]'"
+            )
         return self
 
 
@@ -206,7 +214,27 @@ class WriteStage(SinkStage):
     config: WriteConfig
 
     def takes(self) -> tuple[BatchKind, ...]:
-        return (READS,) if self.config.fmt.needs_reads else ANY
+        fmt = self.config.fmt
+        if fmt.kinds is not None:
+            return tuple(KINDS[k] for k in fmt.kinds)
+        return (READS,) if fmt.needs_reads else ANY
+
+    def _provenance(self) -> dict[str, str]:
+        """What made the batches it writes: their kind, the last stage before it that
+        changed the kind (`embed`), and that stage's model when its config names one."""
+        kind = READS
+        maker = "read"
+        model = None
+        for st in self.upstream:
+            given = st.gives(kind)
+            if given is not kind:
+                maker, kind = st.name, given
+                m = getattr(st.config, "model", None)
+                model = m if isinstance(m, str) else None
+        out = {"kind": kind.name, "stage": maker}
+        if model:
+            out["model"] = model
+        return out
 
     def _ext(self) -> str:
         comp, _, _ = self.config.resolved()
@@ -224,6 +252,14 @@ class WriteStage(SinkStage):
         if not single:
             return [Target(join(output, c.path), "dir", label, f"part-*{ext}", c.fmt.directory)]
         mates = self._mates(paired)
+        if c.fmt.merge is not None:  # one store (a directory), made from the shards
+            store = join(output, f"{c.path}{ext}")
+            if is_s3(store):
+                raise ConfigError(
+                    f"{label}: single-file {c.fmt.title} output is written on a local or shared "
+                    "filesystem; on S3 write its shards (single_file: false)"
+                )
+            return [Target(store, "dir", label)]
         if c.files:
             if len(c.files) != len(mates):
                 raise ConfigError(
@@ -249,6 +285,7 @@ class WriteStage(SinkStage):
         try:
             for mate, suffix in enumerate(self._mates(chunk.paired)):
                 uri = join(self._dir(output), f"part-{chunk_id}{suffix}{self._ext()}")
+                extra = {"provenance": self._provenance()} if fmt.provenance else {}
                 writers.append(
                     fmt.open(
                         uri,
@@ -257,6 +294,7 @@ class WriteStage(SinkStage):
                         mate=mate,
                         compression=comp,
                         level=level,
+                        **extra,
                     )
                 )
         except BaseException:
@@ -269,11 +307,29 @@ class WriteStage(SinkStage):
         """Lists the shards' files, or joins the parts of single-file outputs in
         read-identity order (the chunks' order)."""
         _, _, single = self.config.resolved()
+        fmt = self.config.fmt
+        if not single and fmt.directory:  # one entry per shard, listing its files
+            out = []
+            for s in shards:
+                files = [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for f in s.files]
+                digest = tree_digest(s.uri, files)
+                total = sum(f.bytes for f in files)
+                out.append(WrittenFile(s.uri, s.rows, total, digest, files, s.arrays))
+            if fmt.finish_dir is not None:  # what joins the shards into one store
+                for f in fmt.finish_dir(self._dir(ctx.output), shards):
+                    ctx.record(f)
+            return out
         if not single:
-            return [WrittenFile(f.uri, s.rows, f.bytes, f.sha256) for s in shards for f in s.files]
-        join_parts = self.config.fmt.join
-        assert join_parts is not None  # single_file is refused for formats without a join
+            return [
+                WrittenFile(f.uri, s.rows, f.bytes, f.sha256, arrays=s.arrays)
+                for s in shards
+                for f in s.files
+            ]
         ext = self._ext()
+        if fmt.merge is not None:  # one store from the shards, in read order
+            return [fmt.merge(shards, join(ctx.output, f"{self.config.path}{ext}"), ctx.runner)]
+        join_parts = fmt.join
+        assert join_parts is not None  # single_file is refused for formats without a join
         paired = any(s.uri.endswith(f"_R2{ext}") for s in shards)
         out = []
         for i, mate in enumerate(self._mates(paired)):

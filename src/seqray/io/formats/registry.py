@@ -51,9 +51,12 @@ def format_for_path(path: str) -> tuple[OutputFormat, str] | None:
 
 
 def extensions_hint() -> str:
-    """The file endings the formats take, for messages: `.fastq/.fq (optionally .gz), …`."""
+    """The file endings of the formats that write reads, for messages (`convert`):
+    `.fastq/.fq (optionally .gz), …`."""
     parts = []
     for fmt in _FORMATS.values():
+        if not fmt.takes_reads:
+            continue
         suffixes = sorted({s for s in fmt.compressions.values() if s})
         opt = f" (optionally {'/'.join(suffixes)})" if suffixes else ""
         parts.append("/".join(fmt.extensions) + opt)
