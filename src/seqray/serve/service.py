@@ -1,0 +1,154 @@
+"""Starting and stopping the service: Ray (local, or the cluster at `address` /
+RAY_ADDRESS), Serve's HTTP proxy on host:port, the application, and a clean stop.
+
+The model is loaded here once before anything is deployed, so a bad model directory is
+a clear error (exit 1) instead of a replica failing to start. On a cluster the replicas
+load it again on their nodes: the directory must be readable at the same path on every
+node (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from ..errors import ConfigError, SeqrayError
+from .app import APP_NAME, ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(SeqrayError):
+    """The service could not be deployed (the cause in words)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the service answers."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def check_model(settings: ServeSettings) -> Any:
+    """The embedder of `settings`, loaded in this process: a missing or broken model is
+    a SeqrayError here, before Ray starts."""
+    from ..embed.embedder import load_embedder
+
+    return load_embedder(settings.model, settings.backend, **settings.options)
+
+
+@contextmanager
+def running(
+    settings: ServeSettings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    address: str | None = None,
+) -> Iterator[Endpoint]:
+    """The service, deployed and answering at the yielded endpoint, until the block ends;
+    then the application is deleted, and Serve and Ray are shut down if this call
+    started them (on a cluster you joined, only the application goes)."""
+    import ray
+    from ray import serve
+
+    from .app import build_app
+
+    check_model(settings)
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(**kwargs)
+    started_serve = False
+    try:
+        started_serve = _start_serve(host, port)
+        try:
+            serve.run(build_app(settings), name=APP_NAME, route_prefix="/")
+        except Exception as exc:
+            raise ServeError(f"could not deploy the service: {_last_line(exc)}") from exc
+        yield Endpoint(host, port)
+    finally:
+        _stop(started_serve, started_ray)
+
+
+def _start_serve(host: str, port: int) -> bool:
+    """Starts Serve's HTTP proxy on host:port; False if Serve was already running on the
+    cluster (its proxy keeps the host and port it has: refused if they differ)."""
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
+    try:
+        client = _get_global_client(raise_if_no_controller_running=False)
+    except Exception:  # an unreachable controller: let serve.start say what is wrong
+        client = None
+    if client is not None:
+        config = client.http_config
+        if (config.host, config.port) != (host, port):
+            raise ConfigError(
+                f"Ray Serve already runs on this cluster on {config.host}:{config.port}; "
+                f"it cannot also listen on {host}:{port}: use --host {config.host} "
+                f"--port {config.port}"
+            )
+        return False
+    serve.start(http_options={"host": host, "port": port})
+    return True
+
+
+def _stop(started_serve: bool, started_ray: bool) -> None:
+    import ray
+    from ray import serve
+
+    try:
+        if started_serve:
+            serve.shutdown()
+        else:
+            serve.delete(APP_NAME)
+    except Exception as exc:  # stopping must not hide why we stop
+        log.warning("stopping Ray Serve: %s", exc)
+    if started_ray:
+        ray.shutdown()
+
+
+def _last_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def wait_for_stop() -> str:
+    """Blocks until SIGINT (Ctrl-C) or SIGTERM; returns the signal's name. The previous
+    handlers are restored."""
+    stop = threading.Event()
+    received: list[str] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return received[0]
