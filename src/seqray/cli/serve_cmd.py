@@ -30,58 +30,102 @@ def serve(
         "directory must be at the same path on its nodes). Default: a local Ray.",
     ),
     replicas: int = typer.Option(
-        1, "--replicas", min=1, help="Copies of the model, each answering requests.",
+        1,
+        "--replicas",
+        min=1,
+        help="Copies of the model, each answering requests.",
         rich_help_panel=BATCH_PANEL,
     ),
     threads: int = typer.Option(
-        1, "--threads", "-t", min=1, help="CPUs of each replica (Ray resources; hf: torch "
-        "threads).", rich_help_panel=BATCH_PANEL,
+        1,
+        "--threads",
+        "-t",
+        min=1,
+        help="CPUs of each replica (Ray resources; hf: torch threads).",
+        rich_help_panel=BATCH_PANEL,
     ),
     num_gpus: float = typer.Option(
-        0.0, "--num-gpus", min=0.0, help="GPUs of each replica (fractions share a GPU).",
+        0.0,
+        "--num-gpus",
+        min=0.0,
+        help="GPUs of each replica (fractions share a GPU).",
         rich_help_panel=BATCH_PANEL,
     ),
     max_batch_size: int = typer.Option(
-        1024, "--max-batch-size", min=1, help="Most sequences in one embed call (at least "
-        "--max-sequences: a request is never split).", rich_help_panel=BATCH_PANEL,
+        1024,
+        "--max-batch-size",
+        min=1,
+        help="Most sequences in one embed call (at least "
+        "--max-sequences: a request is never split).",
+        rich_help_panel=BATCH_PANEL,
     ),
     batch_wait_ms: float = typer.Option(
-        5.0, "--batch-wait-ms", min=0.0, help="How long a batch waits for more requests "
-        "after its first.", rich_help_panel=BATCH_PANEL,
+        5.0,
+        "--batch-wait-ms",
+        min=0.0,
+        help="How long a batch waits for more requests after its first.",
+        rich_help_panel=BATCH_PANEL,
     ),
     max_ongoing_requests: int = typer.Option(
-        64, "--max-ongoing-requests", min=1, help="Requests a replica holds at once "
-        "(batching or embedding); more wait in Serve's queue.", rich_help_panel=BATCH_PANEL,
+        64,
+        "--max-ongoing-requests",
+        min=1,
+        help="Requests a replica holds at once "
+        "(batching or embedding); more wait in Serve's queue.",
+        rich_help_panel=BATCH_PANEL,
     ),
     max_sequences: int = typer.Option(
-        1024, "--max-sequences", min=1, help="Most sequences in one request (more: 413).",
+        1024,
+        "--max-sequences",
+        min=1,
+        help="Most sequences in one request (more: 413).",
         rich_help_panel=LIMITS_PANEL,
     ),
     max_sequence_length: int = typer.Option(
-        1_000_000, "--max-sequence-length", min=1, help="Most letters in one sequence "
-        "(more: 413).", rich_help_panel=LIMITS_PANEL,
+        1_000_000,
+        "--max-sequence-length",
+        min=1,
+        help="Most letters in one sequence (more: 413).",
+        rich_help_panel=LIMITS_PANEL,
     ),
     max_body_bytes: int = typer.Option(
-        64 << 20, "--max-body-bytes", min=1, help="Largest request body (more: 413).",
+        64 << 20,
+        "--max-body-bytes",
+        min=1,
+        help="Largest request body (more: 413).",
         rich_help_panel=LIMITS_PANEL,
     ),
     pooling: Literal["cls", "mean"] | None = typer.Option(
-        None, "--pooling", help="One vector per sequence: the CLS token's or the mean.",
+        None,
+        "--pooling",
+        help="One vector per sequence: the CLS token's or the mean.",
         rich_help_panel=HF_PANEL,
     ),
     max_length: int | None = typer.Option(
-        None, "--max-length", min=2, help="Model window in tokens (longer sequences are cut "
-        "into overlapping windows).", rich_help_panel=HF_PANEL,
+        None,
+        "--max-length",
+        min=2,
+        help="Model window in tokens (longer sequences are cut into overlapping windows).",
+        rich_help_panel=HF_PANEL,
     ),
     overlap: int | None = typer.Option(
-        None, "--overlap", min=0, help="Tokens shared by neighbouring windows.",
+        None,
+        "--overlap",
+        min=0,
+        help="Tokens shared by neighbouring windows.",
         rich_help_panel=HF_PANEL,
     ),
     batch_tokens: int | None = typer.Option(
-        None, "--batch-tokens", min=1, help="Tokens per forward pass.", rich_help_panel=HF_PANEL,
+        None,
+        "--batch-tokens",
+        min=1,
+        help="Tokens per forward pass.",
+        rich_help_panel=HF_PANEL,
     ),
     dtype: Literal["float32", "float16", "bfloat16"] | None = typer.Option(
-        None, "--dtype", help="Model precision (float16/bfloat16 on GPU).",
+        None,
+        "--dtype",
+        help="Model precision (float16/bfloat16 on GPU).",
         rich_help_panel=HF_PANEL,
     ),
 ) -> None:

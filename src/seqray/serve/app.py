@@ -72,9 +72,7 @@ def model_name(model: str) -> str:
 
 
 def _json(data: dict[str, Any], status: int = 200) -> Response:
-    return Response(
-        json.dumps(data, separators=(",", ":")), status, media_type="application/json"
-    )
+    return Response(json.dumps(data, separators=(",", ":")), status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:
@@ -95,13 +93,16 @@ class EmbedService:
         self.embedder = load_embedder(settings.model, settings.backend, **settings.options)
         self.table = letter_table(getattr(self.embedder, "alphabet", "dna"))
         self.limits = settings.limits
-        self.info = {
+        self.dim = int(self.embedder.dim)
+        self.info: dict[str, Any] = {
             "model": model_name(settings.model),
-            "dim": int(self.embedder.dim),
+            "dim": self.dim,
             "backend": self.embedder.backend,
         }
-        self._embed_batch.set_max_batch_size(settings.max_batch_size)
-        self._embed_batch.set_batch_wait_timeout_s(settings.batch_wait_ms / 1000)
+        # serve.batch's queue takes its sizes from the decorator; these are the service's
+        batch = self._embed_batch
+        batch.set_max_batch_size(settings.max_batch_size)  # type: ignore[attr-defined]
+        batch.set_batch_wait_timeout_s(settings.batch_wait_ms / 1000)  # type: ignore[attr-defined]
         # since start, in this replica: embed calls, requests and sequences they embedded
         self.calls = self.requests = self.sequences = 0
 
@@ -112,7 +113,7 @@ class EmbedService:
         if flat:
             vectors = await asyncio.to_thread(self.embedder.embed, flat)
         else:
-            vectors = np.zeros((0, self.info["dim"]), np.float32)
+            vectors = np.zeros((0, self.dim), np.float32)
         self.calls += 1
         self.requests += len(items)
         self.sequences += len(flat)
@@ -159,11 +160,9 @@ class EmbedService:
 def build_app(settings: ServeSettings) -> Any:
     """The Serve application of `settings` (for `serve.run`)."""
     deployment = serve.deployment(
-        EmbedService,
         name="EmbedService",
         num_replicas=settings.replicas,
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
-    )
+    )(EmbedService)
     return deployment.bind(settings)
-
