@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 import typer
@@ -163,6 +164,8 @@ def serve(
             "max_ongoing_requests": max_ongoing_requests,
         },
     )
+    # Serve's start-up lines (one says new http_options "will not be applied": they were)
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
     console.print(f"starting the service for {model} ...", highlight=False)
     with running(settings, host, port, address) as endpoint:
         out.print(

@@ -67,6 +67,8 @@ def running(
 
     check_model(settings)
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address and not ray.is_initialized():
+        check_port_free(host, port)
     started_ray = not ray.is_initialized()
     if started_ray:
         kwargs: dict[str, Any] = {
@@ -109,8 +111,28 @@ def _start_serve(host: str, port: int) -> bool:
                 f"--port {config.port}"
             )
         return False
-    serve.start(http_options={"host": host, "port": port})
+    try:
+        serve.start(http_options={"host": host, "port": port})
+    except Exception as exc:
+        raise ServeError(f"could not start Ray Serve on {host}:{port}: {_last_line(exc)}") from exc
     return True
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuses a port something already listens on (when the proxy will run on this
+    machine), before Ray starts: Serve's own failure comes late and buried."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (another service "
+                "there? choose another --port)"
+            ) from None
 
 
 def _stop(started_serve: bool, started_ray: bool) -> None:
