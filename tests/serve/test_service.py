@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqray.cli.main import main
+from seqray.errors import ConfigError
 from seqray.serve.app import ServeSettings
 from seqray.serve.requests import Limits
 from seqray.serve.service import running
@@ -194,5 +195,20 @@ def test_unknown_routes_and_methods(client, method, path, status, message):
 def test_healthy_after_every_refusal(client):
     for body in (b"{oops", b'{"sequences": ["N" * 999]}', b'{"sequences": [1]}'):
         assert post(client, body)[0] in (400, 413)
+    assert client.health()["status"] == "ok"
+    assert client.embed(["ACGTACGT"])[0] == 200
+
+
+def test_a_second_service_on_the_same_serve_is_refused(service, client, model_dir):
+    """Serve has one HTTP proxy per cluster, and the service one application: a second
+    start is refused, and the running service is left alone."""
+    port = int(service.rsplit(":", 1)[1])
+    settings = ServeSettings(str(model_dir), limits=LIMITS, max_batch_size=64)
+    with pytest.raises(ConfigError, match=f"already runs on this cluster on 127.0.0.1:{port}"):
+        with running(settings, port=free_port()):
+            pass
+    with pytest.raises(ConfigError, match="already runs a seqray service"):
+        with running(settings, port=port):
+            pass
     assert client.health()["status"] == "ok"
     assert client.embed(["ACGTACGT"])[0] == 200

@@ -80,16 +80,22 @@ def running(
             ray.init(address=address, **kwargs)
         else:
             ray.init(**kwargs)
-    started_serve = False
+    started_serve = deployed = False
     try:
         started_serve = _start_serve(host, port)
+        if not started_serve and APP_NAME in serve.status().applications:
+            raise ConfigError(
+                f"Ray Serve on this cluster already runs a seqray service ({APP_NAME}); "
+                "stop it first (one per cluster)"
+            )
+        deployed = True  # from here a failure leaves a half-deployed application to delete
         try:
             serve.run(build_app(settings), name=APP_NAME, route_prefix="/")
         except Exception as exc:
             raise ServeError(f"could not deploy the service: {_last_line(exc)}") from exc
         yield Endpoint(host, port)
     finally:
-        _stop(started_serve, started_ray)
+        _stop(started_serve, deployed, started_ray)
 
 
 def _start_serve(host: str, port: int) -> bool:
@@ -135,14 +141,16 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _stop(started_serve: bool, started_ray: bool) -> None:
+def _stop(started_serve: bool, deployed: bool, started_ray: bool) -> None:
+    """Undoes what `running` did, and nothing else: Serve if it started it, else only
+    its application."""
     import ray
     from ray import serve
 
     try:
         if started_serve:
             serve.shutdown()
-        else:
+        elif deployed:
             serve.delete(APP_NAME)
     except Exception as exc:  # stopping must not hide why we stop
         log.warning("stopping Ray Serve: %s", exc)
