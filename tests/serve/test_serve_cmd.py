@@ -42,6 +42,18 @@ def test_hf_options_are_refused_for_lsh(model_dir, capsys):
     assert_user_error(capsys.readouterr().err, "backend lsh takes no options (pooling)")
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--alphabet", "protein"], "alphabet protein: a k-mer (lsh) model embeds DNA only"),
+        (["--backend", "hf", "--pooling", "tokens"], "invalid value for '--pooling'"),
+    ],
+)
+def test_options_the_service_cannot_take(model_dir, capsys, args, message):
+    assert main(["serve", "--model", str(model_dir), *args]) == 2
+    assert_user_error(capsys.readouterr().err.lower(), message.lower())
+
+
 def test_a_batch_smaller_than_a_request_is_a_usage_error(model_dir, capsys):
     args = ["serve", "--model", str(model_dir), "--max-batch-size", "10", "--max-sequences", "20"]
     assert main(args) == 2
@@ -93,3 +105,15 @@ def test_serve_answers_until_ctrl_c(model_dir, run_env, ray_cluster, tmp_path):
     with pytest.raises(OSError):  # nothing answers any more
         Client(url, timeout=2).health()
     assert ray_cluster.is_initialized() and ray_cluster.cluster_resources()["CPU"] == 2
+
+
+def test_settings_refuse_what_the_service_cannot_do(model_dir):
+    from seqray.errors import ConfigError
+    from seqray.serve.app import ServeSettings
+
+    with pytest.raises(ConfigError, match="pooling tokens: the service gives one vector"):
+        ServeSettings(str(model_dir), backend="hf", options={"pooling": "tokens"})
+    with pytest.raises(ConfigError, match="alphabet 'rna'"):
+        ServeSettings(str(model_dir), alphabet="rna")
+    with pytest.raises(ConfigError, match="replicas must be at least 1"):
+        ServeSettings(str(model_dir), replicas=0)

@@ -123,11 +123,24 @@ def serve(
         help="Tokens per forward pass.",
         rich_help_panel=HF_PANEL,
     ),
-    dtype: Literal["float32", "float16", "bfloat16"] | None = typer.Option(
+    precision: Literal["auto", "float32", "float16", "bfloat16"] | None = typer.Option(
         None,
-        "--dtype",
-        help="Model precision (float16/bfloat16 on GPU).",
+        "--precision",
+        help="Compute precision; auto: bfloat16 on a GPU, float32 on the CPU.",
         rich_help_panel=HF_PANEL,
+    ),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="auto (a GPU where torch sees one: give --num-gpus), cpu, cuda, cuda:1…",
+        rich_help_panel=HF_PANEL,
+    ),
+    alphabet: Literal["dna", "protein"] = typer.Option(
+        "dna",
+        "--alphabet",
+        help="Letters a request may hold: dna (ACGTN, IUPAC codes as N) or protein "
+        "(A-Z, *); protein needs --backend hf.",
+        rich_help_panel=LIMITS_PANEL,
     ),
 ) -> None:
     """Serve embeddings over HTTP: POST /embed {"sequences": [...]} gives
@@ -142,7 +155,8 @@ def serve(
         "max_length": max_length,
         "overlap": overlap,
         "batch_tokens": batch_tokens,
-        "dtype": dtype,
+        "precision": precision,
+        "device": device,
     }
     options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if backend == "hf":
@@ -154,6 +168,7 @@ def serve(
         {
             "model": model,
             "backend": backend,
+            "alphabet": alphabet,
             "options": options,
             "limits": limits,
             "max_batch_size": max_batch_size,

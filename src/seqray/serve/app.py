@@ -41,6 +41,7 @@ class ServeSettings:
     model: str
     backend: str = "lsh"
     options: dict[str, Any] = field(default_factory=dict)  # the backend's (hf: pooling, ...)
+    alphabet: str = "dna"  # letters a request may hold (requests.letter_table)
     limits: Limits = field(default_factory=Limits)
     max_batch_size: int = 1024  # sequences in one embed call
     batch_wait_ms: float = 5.0
@@ -58,6 +59,12 @@ class ServeSettings:
                 f"most sequences a request may hold ({self.limits.max_sequences}): "
                 "requests are never split across embed calls"
             )
+        if self.alphabet not in ("dna", "protein"):
+            raise ConfigError(f"alphabet {self.alphabet!r}: allowed: dna, protein")
+        if self.alphabet == "protein" and self.backend == "lsh":
+            raise ConfigError("alphabet protein: a k-mer (lsh) model embeds DNA only")
+        if self.options.get("pooling") == "tokens":
+            raise ConfigError("pooling tokens: the service gives one vector per sequence")
         for name in ("replicas", "max_ongoing_requests"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -91,7 +98,7 @@ class EmbedService:
 
         self.settings = settings
         self.embedder = load_embedder(settings.model, settings.backend, **settings.options)
-        self.table = letter_table(getattr(self.embedder, "alphabet", "dna"))
+        self.table = letter_table(settings.alphabet)
         self.limits = settings.limits
         self.dim = int(self.embedder.dim)
         self.info: dict[str, Any] = {

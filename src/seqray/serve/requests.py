@@ -7,9 +7,9 @@ a message that locates the problem (the index of the sequence, the letter).
 
 Letters: a DNA model takes the letters a FASTQ read may hold, normalised as the readers
 do (`io/parse.py`): A C G T N in either case, the other IUPAC codes and '.' as N. So a
-sequence sent here and the same sequence in a FASTQ file give the same vector. A protein
-model (an embedder whose `alphabet` is "protein") takes the 26 letters (either case)
-and '*'.
+sequence sent here and the same sequence in a FASTQ file give the same vector. A service
+started with alphabet protein (a protein model, hf backend) takes the 26 letters (either
+case) and '*'.
 """
 
 from __future__ import annotations
