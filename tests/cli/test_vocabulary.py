@@ -61,7 +61,7 @@ OTHER_SPELLINGS = {
     "--continue",
     "--silent",
     "--no-progress",
-    "--executor",  # (--backend is not here: it names the embedding backend of embed, serve)
+    "--executor",
     "--ray-address",
     "--cluster",
 }
