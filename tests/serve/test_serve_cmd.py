@@ -60,7 +60,11 @@ def test_a_batch_smaller_than_a_request_is_a_usage_error(model_dir, capsys):
     assert_user_error(capsys.readouterr().err, "max batch size (10 sequences) must be at least")
 
 
-def test_a_port_in_use_is_refused_before_ray_starts(model_dir, capsys):
+@pytest.mark.parametrize("ray_running", [False, True])
+def test_a_port_in_use_is_refused(model_dir, capsys, request, ray_running):
+    """Before Ray starts, or before Serve starts on a Ray already running here."""
+    if ray_running:
+        request.getfixturevalue("ray_cluster")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -82,7 +82,7 @@ def running(
             ray.init(**kwargs)
     started_serve = deployed = False
     try:
-        started_serve = _start_serve(host, port)
+        started_serve = _start_serve(host, port, local=not address)
         if not started_serve and APP_NAME in serve.status().applications:
             raise ConfigError(
                 f"Ray Serve on this cluster already runs a seqray service ({APP_NAME}); "
@@ -98,9 +98,10 @@ def running(
         _stop(started_serve, deployed, started_ray)
 
 
-def _start_serve(host: str, port: int) -> bool:
+def _start_serve(host: str, port: int, local: bool) -> bool:
     """Starts Serve's HTTP proxy on host:port; False if Serve was already running on the
-    cluster (its proxy keeps the host and port it has: refused if they differ)."""
+    cluster (its proxy keeps the host and port it has: refused if they differ). `local`:
+    the proxy will run on this machine, so a busy port is refused here."""
     from ray import serve
     from ray.serve.context import _get_global_client
 
@@ -117,9 +118,15 @@ def _start_serve(host: str, port: int) -> bool:
                 f"--port {config.port}"
             )
         return False
+    if local:
+        check_port_free(host, port)
     try:
         serve.start(http_options={"host": host, "port": port})
     except Exception as exc:
+        try:  # a controller without its proxy would refuse every later start
+            serve.shutdown()
+        except Exception as stop_exc:
+            log.warning("stopping a failed Ray Serve: %s", stop_exc)
         raise ServeError(f"could not start Ray Serve on {host}:{port}: {_last_line(exc)}") from exc
     return True
 
