@@ -42,12 +42,20 @@ class Endpoint:
         return f"http://{host}:{self.port}"
 
 
-def check_model(settings: ServeSettings) -> Any:
-    """The embedder of `settings`, loaded in this process: a missing or broken model is
-    a SeqrayError here, before Ray starts."""
+def check_model(settings: ServeSettings) -> None:
+    """Loads the model once in this process, so that a missing or broken model is a
+    SeqrayError here, before Ray starts. An hf model is checked on the CPU: the driver
+    never holds GPU memory that the replicas need."""
+    import gc
+
     from ..embed.embedder import load_embedder
 
-    return load_embedder(settings.model, settings.backend, **settings.options)
+    options = dict(settings.options)
+    if settings.backend == "hf":
+        options.update(device="cpu", threads=1)
+    embedder = load_embedder(settings.model, settings.backend, **options)
+    del embedder
+    gc.collect()
 
 
 @contextmanager
