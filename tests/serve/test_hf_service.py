@@ -16,15 +16,14 @@ from seqray.cli.main import main
 from seqray.serve.app import ServeSettings
 from seqray.serve.service import running
 
-from ..conftest import write_random_fastq
+from ..conftest import assert_user_error, write_random_fastq
 from .client import Client, free_port
 
 pytest.importorskip("seqray.embed.hf.embedder", reason="the hf backend is not in this tree")
 pytest.importorskip("transformers", reason="seqray[hf] is not installed")
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 def test_hf_vectors_equal_seqray_embed(ray_cluster, tmp_path):
     from ..embed.hf import models
 
@@ -49,3 +48,8 @@ def test_hf_vectors_equal_seqray_embed(ray_cluster, tmp_path):
         status, data = client.embed(["ACGT", "ACGE"])
         assert status == 400 and "sequence 1 has an invalid letter 'E'" in data["error"]
         client.close()
+
+
+def test_a_directory_without_an_hf_model_is_refused(tmp_path, capsys):
+    assert main(["serve", "--backend", "hf", "--model", str(tmp_path)]) == 1
+    assert_user_error(capsys.readouterr().err, "not a Hugging Face model directory")
