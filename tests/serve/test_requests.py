@@ -1,5 +1,6 @@
-"""Request checks without a server: every refusal (status and a message that locates it),
-the limits, and letters normalised exactly as the FASTQ reader normalises them."""
+"""Without a server: every refusal of a request (status and a message that locates it),
+the limits, letters normalised exactly as the FASTQ reader normalises them, and batched
+requests split back (a model's refusal kept to its own request)."""
 
 from __future__ import annotations
 
@@ -115,3 +116,32 @@ def test_declared_body_size():
 def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="max_sequences must be at least 1"):
         Limits(max_sequences=0)
+
+
+def test_batched_requests_are_split_back_and_a_refusal_stays_with_its_request():
+    """embed_requests (what serve.batch calls): one embed call for all requests; when the
+    model refuses a sequence, only the request holding it gets the error."""
+    import asyncio
+
+    from seqray.errors import InputError
+    from seqray.serve.app import embed_requests
+
+    calls: list[list[bytes]] = []
+
+    async def embed(seqs: list[bytes]) -> np.ndarray:
+        calls.append(seqs)
+        for i, s in enumerate(seqs):
+            if s == b"BAD":
+                raise InputError(f"sequence {i}: refused")
+        return np.array([[len(s), s.count(b"A")] for s in seqs], np.float32).reshape(-1, 2)
+
+    items = [[b"AAC", b"G"], [], [b"AAAA"]]
+    out = asyncio.run(embed_requests(items, embed))
+    assert calls == [[b"AAC", b"G", b"AAAA"]]
+    assert [o.tolist() for o in out] == [[[3, 2], [1, 0]], [], [[4, 4]]]
+
+    calls.clear()
+    out = asyncio.run(embed_requests([[b"AC"], [b"T", b"BAD"], [b"A"]], embed))
+    assert len(calls) == 4  # the batch, then each request alone
+    assert out[0].tolist() == [[2, 1]] and out[2].tolist() == [[1, 1]]
+    assert isinstance(out[1], InputError) and str(out[1]) == "sequence 1: refused"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,26 @@ def _sequence_count(items: list[list[bytes]]) -> int:
     return sum(len(x) for x in items)
 
 
+async def embed_requests(
+    items: list[list[bytes]], embed: Callable[[list[bytes]], Awaitable[np.ndarray]]
+) -> list[np.ndarray | SeqrayError]:
+    """Each request's vectors from one `embed` call over all their sequences, split back.
+    If the model refuses a sequence, each request is embedded alone, so that only the
+    request holding it gets the error (naming the sequence's index in that request)."""
+    try:
+        vectors = await embed([s for item in items for s in item])
+    except SeqrayError:
+        out: list[np.ndarray | SeqrayError] = []
+        for item in items:
+            try:
+                out.append(await embed(item))
+            except SeqrayError as exc:
+                out.append(exc)
+        return out
+    bounds = np.cumsum([len(item) for item in items])[:-1]
+    return list(np.split(vectors, bounds))
+
+
 class EmbedService:
     """One replica: the embedder, request checks, the batch queue and its counters."""
 
@@ -114,18 +135,21 @@ class EmbedService:
         self.calls = self.requests = self.sequences = 0
 
     @serve.batch(max_batch_size=1024, batch_wait_timeout_s=0.005, batch_size_fn=_sequence_count)
-    async def _embed_batch(self, items: list[list[bytes]]) -> list[np.ndarray]:
-        """One embed call for every sequence of the batched requests, split back."""
-        flat = [s for item in items for s in item]
-        if flat:
-            vectors = await asyncio.to_thread(self.embedder.embed, flat)
+    async def _embed_batch(self, items: list[list[bytes]]) -> list[np.ndarray | SeqrayError]:
+        """The batched requests' vectors (`embed_requests`), counted."""
+        results = await embed_requests(items, self._embed_now)
+        self.requests += sum(not isinstance(r, SeqrayError) for r in results)
+        return results
+
+    async def _embed_now(self, sequences: list[bytes]) -> np.ndarray:
+        # on a thread: the replica keeps taking requests (the next batch) meanwhile
+        if sequences:
+            vectors = await asyncio.to_thread(self.embedder.embed, sequences)
         else:
             vectors = np.zeros((0, self.dim), np.float32)
         self.calls += 1
-        self.requests += len(items)
-        self.sequences += len(flat)
-        bounds = np.cumsum([len(item) for item in items])[:-1]
-        return list(np.split(vectors, bounds))
+        self.sequences += len(sequences)
+        return vectors
 
     async def __call__(self, request: Request) -> Response:
         route = request.url.path.rstrip("/") or "/"
@@ -157,6 +181,8 @@ class EmbedService:
                 )
         sequences = parse_embed_request(bytes(body), self.limits, self.table)
         vectors = await self._embed_batch(sequences)
+        if isinstance(vectors, SeqrayError):
+            raise vectors
         return _json({"vectors": vectors.tolist(), **self.info})
 
     def counters(self) -> dict[str, int]:
