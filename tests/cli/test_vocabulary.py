@@ -62,13 +62,14 @@ OTHER_SPELLINGS = {
     "--silent",
     "--no-progress",
     "--executor",
-    "--backend",
     "--ray-address",
     "--cluster",
 }
 OTHER_NAMES = {"num_cpus", "cpus", "jobs", "nthreads", "kmer_length", "kmer_size", "force"}
 # a command with any of these runs a pipeline, and takes every run option
 PIPELINE_ONLY = {"runner", "address", "shared_output", "overwrite", "resume"}
+# commands that take --address (a Ray cluster) but run a service, not a pipeline
+SERVICES = {"serve"}
 PIPELINE_COMMANDS = {"run", "qc", "count run", "correct", "tokenize"}
 LONG_COMMANDS = PIPELINE_COMMANDS | {"inspect", "convert"}  # those that draw progress
 
@@ -127,7 +128,8 @@ def violations(typer_app: typer.Typer) -> list[str]:
             if p.name == "runner" and choices(p) != runner_values:
                 found.append(f"{where}: --runner is a choice of {runner_values}")
         names = {p.name for p in params}
-        if names & PIPELINE_ONLY and not set(options.RUN_OPTIONS) <= names:
+        pipeline_only = PIPELINE_ONLY - {"address"} if path in SERVICES else PIPELINE_ONLY
+        if names & pipeline_only and not set(options.RUN_OPTIONS) <= names:
             missing = sorted(set(options.RUN_OPTIONS) - names)
             found.append(f"{path}: runs a pipeline but lacks {missing}")
     return found

@@ -20,6 +20,7 @@ from .embeddings_cmd import embeddings_app
 from .inspect_cmd import inspect
 from .qc_cmd import qc
 from .run_cmd import run
+from .serve_cmd import serve
 from .tokenize_cmd import tokenize, tokenizer_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command()(run)
 app.command()(qc)
 app.command()(tokenize)
 app.command()(embed)
+app.command()(serve)
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(count_app, name="count")
 app.add_typer(embeddings_app, name="embeddings")
