@@ -62,7 +62,6 @@ OTHER_SPELLINGS = {
     "--silent",
     "--no-progress",
     "--executor",
-    "--backend",
     "--ray-address",
     "--cluster",
 }

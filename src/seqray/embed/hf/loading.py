@@ -93,12 +93,16 @@ def load(model_dir: ModelDir, device: Any) -> tuple[Any, Any]:
     with _quiet_transformers():
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}: the tokenizer could not be loaded: {exc}") from None
+        except Exception as exc:  # whatever transformers raises: the directory's fault
+            raise InputError(
+                f"{path}: the tokenizer could not be loaded: {type(exc).__name__}: {exc}"
+            ) from None
         try:
             model = AutoModel.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{path}: the model could not be loaded: {exc}") from None
+        except Exception as exc:  # a truncated safetensors file raises SafetensorError
+            raise InputError(
+                f"{path}: the model could not be loaded: {type(exc).__name__}: {exc}"
+            ) from None
     hidden = getattr(model.config, "hidden_size", None)
     if hidden != model_dir.dim:
         raise InputError(f"{path}: the model's hidden size {hidden} is not config.json's")
