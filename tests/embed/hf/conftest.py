@@ -14,4 +14,5 @@ def hf_models(tmp_path_factory):
         "dnabert": models.dnabert(root / "dnabert"),
         "esm": models.esm(root / "esm"),
         "protbert": models.protbert(root / "protbert"),
+        "nt": models.nucleotide_transformer(root / "nt"),
     }

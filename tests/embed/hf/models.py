@@ -56,17 +56,29 @@ def protbert(path: Path, max_positions: int = 48, seed: int = 2) -> Path:
 
 
 def esm(path: Path, max_positions: int = 40, seed: int = 1) -> Path:
-    """An ESM model (absolute positions offset by the padding id, as ESM-1b/NT)."""
+    """An ESM model (absolute positions offset by the padding id, as ESM-1b/NT v1)."""
+    return _esm(path, ESM_TOKENS, max_positions, "absolute", seed)
+
+
+def nucleotide_transformer(path: Path, max_positions: int = 34, seed: int = 3) -> Path:
+    """A Nucleotide-Transformer-style model (v2: rotary positions) with 3-mers instead of
+    6-mers: its tokenizer splits a sequence into non-overlapping k-mers, single bases for
+    the rest (N included)."""
+    vocab = ["<unk>", "<pad>", "<mask>", "<cls>", *dnabert_kmers(3), *"ATCGN", "<eos>", "<bos>"]
+    return _esm(path, vocab, max_positions, "rotary", seed)
+
+
+def _esm(path: Path, vocab: list[str], max_positions: int, positions: str, seed: int) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(ESM_TOKENS) + "\n")
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = EsmTokenizer(str(path / "vocab.txt"))
     torch.manual_seed(seed)
     config = EsmConfig(
-        vocab_size=len(ESM_TOKENS),
-        pad_token_id=ESM_TOKENS.index("<pad>"),
-        mask_token_id=ESM_TOKENS.index("<mask>"),
+        vocab_size=len(vocab),
+        pad_token_id=vocab.index("<pad>"),
+        mask_token_id=vocab.index("<mask>"),
         max_position_embeddings=max_positions,
-        position_embedding_type="absolute",
+        position_embedding_type=positions,
         token_dropout=True,
         **SMALL,
     )
