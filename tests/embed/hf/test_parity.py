@@ -227,3 +227,16 @@ def test_windows_and_batches():
         assert together.tolist() == list(range(len(w)))
         for b in batches:
             assert len(b) == 1 or len(b) * (w.length[b] + 2).max() <= 40
+
+
+def test_lower_precision_autocast(hf_models):
+    """An explicit bfloat16 precision runs the forward pass under autocast (on the CPU
+    too): the vectors move off float32's, but stay close; the output is float32."""
+    seqs = [s.encode() for s in dna(random.Random(8), 12, 150)]
+    path = str(hf_models["dnabert"])
+    full = HFEmbedder(path, pooling="mean").embed(seqs)
+    emb = HFEmbedder(path, pooling="mean", precision="bfloat16")
+    assert emb.precision == "bfloat16" and emb.describe()["precision"] == "bfloat16"
+    half = emb.embed(seqs)
+    assert half.dtype == np.float32 and not np.array_equal(half, full)
+    np.testing.assert_allclose(half, full, rtol=0.1, atol=0.05)

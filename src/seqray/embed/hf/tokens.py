@@ -18,6 +18,7 @@ are found by tokenizing a probe with and without them.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ class SequenceEncoder:
     def __init__(self, tokenizer: Any, path: str = ""):
         self.tokenizer = tokenizer
         self.path = path
+        # a fast tokenizer resets its padding/truncation state on every call: calls from
+        # the pipeline's threads must not overlap ("Already borrowed")
+        self._lock = threading.Lock()
         vocab: dict[str, int] = tokenizer.get_vocab()
         self.vocab = vocab
         specials = set(tokenizer.all_special_tokens)
@@ -90,7 +94,8 @@ class SequenceEncoder:
 
     def _hf(self, seqs: list[str], special: bool = False) -> list[list[int]]:
         texts = [self.text(s) for s in seqs]
-        out = self.tokenizer(texts, add_special_tokens=special, verbose=False)["input_ids"]
+        with self._lock:
+            out = self.tokenizer(texts, add_special_tokens=special, verbose=False)["input_ids"]
         return [list(map(int, ids)) for ids in out]
 
     def _fast(self, seqs: list[str]) -> list[list[int]]:
