@@ -221,3 +221,37 @@ def test_import_does_not_load_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("device, gpus", [("cuda", 1), ("cuda:0", 1), ("cpu", 0), ("auto", None)])
+def test_gpu_workers_ask_for_a_gpu(tmp_path, hf_models, device, gpus):
+    """device cuda: each worker (a Ray actor) asks for one GPU; auto: where the driver's
+    torch sees one; cpu: none. A `resources` key replaces the hints."""
+    import torch
+
+    from seqray.pipeline.definition import Pipeline
+
+    cfg = _config(tmp_path / "out", hf_models["dnabert"], [tmp_path / "r.fq"], backend="hf",
+                  device=device)  # fmt: skip
+    pipeline = Pipeline.from_config(parse_config(cfg))
+    want = int(torch.cuda.is_available()) if gpus is None else gpus
+    assert pipeline.resources().num_gpus == want
+    cfg["stages"][1]["embed"]["resources"] = {"num_cpus": 2}
+    assert Pipeline.from_config(parse_config(cfg)).resources().num_gpus == 0
+
+
+def test_torch_threads_are_the_worker_cpus(tmp_path, hf_models):
+    """The runner's threads for a worker reach torch when the stage is set up (CPU)."""
+    import torch
+
+    from seqray.pipeline.definition import Pipeline
+
+    cfg = _config(tmp_path / "out", hf_models["dnabert"], [tmp_path / "r.fq"], backend="hf",
+                  device="cpu")  # fmt: skip
+    pipeline = Pipeline.from_config(parse_config(cfg))
+    before = torch.get_num_threads()
+    try:
+        pipeline.setup(threads=1)
+        assert pipeline.stages[0].threads == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
