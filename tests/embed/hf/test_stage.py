@@ -110,6 +110,16 @@ def test_float16_output_and_protein_model(tmp_path, hf_models):
     np.testing.assert_allclose(got, want.astype(np.float16).astype(np.float32), rtol=1e-3)
 
 
+def test_tokenizer_model_on_threads(tmp_path, hf_models):
+    """A model whose own tokenizer does the work (Nucleotide-Transformer-style), with
+    batches of reads on two threads: the tokenizer calls must not collide."""
+    fq = write_random_fastq(tmp_path / "r.fq", 80, max_len=90)
+    _run(tmp_path / "out", hf_models["nt"], [fq], threads=2, backend="hf", pooling="cls")
+    got = _output(tmp_path / "out").column("vector").combine_chunks()
+    want = HFEmbedder(str(hf_models["nt"]), pooling="cls").embed(_reads(fq)[1])
+    np.testing.assert_allclose(got.values.to_numpy().reshape(-1, 32), want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.integration
 def test_ray_runner_gives_the_local_runner_files(tmp_path, hf_models, ray_cluster):
     fq = write_random_fastq(tmp_path / "r.fq", 80, max_len=150)
