@@ -61,8 +61,11 @@ class SequenceEncoder:
         if words and len(lengths) == 1 and set("".join(words)) <= set("ACGT"):
             self.k = lengths.pop()
         if self.k > 1:
+            from ...tokenize.schemes import KmerTokenizer
+
             self.convention = "kmer"
             self._lut = self._kmer_table()
+            self._kmers = KmerTokenizer(k=self.k, add_special_tokens=False)
             probe = PROBE
             if self._fast([probe]) != self._hf([probe]):
                 raise InputError(
@@ -137,9 +140,7 @@ class SequenceEncoder:
     def encode(self, values: np.ndarray, offsets: np.ndarray) -> Tokens:
         """Content token ids of the sequences in (values, offsets) (bytes + offsets)."""
         if self.convention == "kmer":
-            from ...tokenize.schemes import KmerTokenizer
-
-            enc = KmerTokenizer(k=self.k, add_special_tokens=False).tokenize(values, offsets)
+            enc = self._kmers.tokenize(values, offsets)
             assert self._lut is not None
             return Tokens(self._lut[enc.ids], np.asarray(enc.offsets, np.int64))
         if self._lut is not None:
