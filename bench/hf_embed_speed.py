@@ -22,7 +22,7 @@ the tools alternating; the table gives the min–max over rounds of reads/s and 
 ratio (plain's wall / seqray's, same round). On a shared machine absolute times are
 noisy; the ratio is what counts.
 
-    python bench/hf_embed_speed.py --reads 600 --threads 2 --runs 3
+    python bench/hf_embed_speed.py --reads 400 --threads 2 --runs 3
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Plain:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reads", type=int, default=600)
+    ap.add_argument("--reads", type=int, default=400)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=16384)
