@@ -83,17 +83,8 @@ class EmbedConfig(StageConfig):
         return self
 
     def hf_options(self) -> dict[str, Any]:
-        """HFEmbedder's keyword options (defaults filled in)."""
-        from .hf.embedder import DEFAULT_BATCH_TOKENS
-
-        return {
-            "pooling": self.pooling or "mean",
-            "max_length": self.max_length,
-            "overlap": self.overlap,
-            "batch_tokens": self.batch_tokens or DEFAULT_BATCH_TOKENS,
-            "precision": self.precision or "auto",
-            "device": self.device or "auto",
-        }
+        """HFEmbedder's keyword options (None: its default)."""
+        return {k: getattr(self, k) for k in HF_KEYS}
 
 
 class EmbedTally(DictAccumulator):
@@ -323,14 +314,13 @@ class EmbedStage(MapStage):
 
     def finish(self, acc: Any, ctx: FinishContext) -> dict:
         if self.hf:
-            opts = self.config.hf_options()
             workers = acc["workers"]
             return {
                 "backend": "hf",
                 "model": self.model_dir,
                 "dim": self.dim,
                 "dtype": self.config.dtype,
-                "pooling": opts["pooling"],
+                "pooling": self.config.pooling or "mean",
                 "device": ", ".join(sorted({w.split(" ")[0] for w in workers})) or "none",
                 "precision": ", ".join(sorted({w.split(" ")[1] for w in workers})) or "none",
                 "padding_share": acc["padding"] / max(acc["batch_tokens"], 1),

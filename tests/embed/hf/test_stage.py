@@ -265,3 +265,15 @@ def test_torch_threads_are_the_worker_cpus(tmp_path, hf_models):
         assert pipeline.stages[0].threads == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_load_embedder_gives_the_hf_embedder(hf_models):
+    """What `seqray serve` calls: the shared entry point, unset options as None."""
+    from seqray.embed.embedder import load_embedder
+
+    seqs = [b"ACGTACGTTGCA", b"", b"ACGTN" * 30]
+    emb = load_embedder(str(hf_models["dnabert"]), "hf", pooling=None, batch_tokens=None,
+                        precision=None, device=None, max_length=None, overlap=None)  # fmt: skip
+    assert (emb.backend, emb.model, emb.dim) == ("hf", str(hf_models["dnabert"]), 32)
+    want = HFEmbedder(str(hf_models["dnabert"])).embed(seqs)
+    np.testing.assert_allclose(emb.embed(seqs), want, rtol=1e-5, atol=1e-6)

@@ -84,6 +84,7 @@ class HFEmbedder:
     windows (default: an eighth of a window's content tokens); batch_tokens: padded tokens
     a batch holds; precision: auto | float32 | float16 | bfloat16 (auto: bfloat16 on a
     GPU, float32 on the CPU); device: auto | cpu | cuda[:i]; threads: torch's CPU threads.
+    An option given as None takes its default.
     """
 
     backend = "hf"
@@ -92,14 +93,18 @@ class HFEmbedder:
         self,
         model_dir: str,
         *,
-        pooling: str = "mean",
+        pooling: str | None = "mean",
         max_length: int | None = None,
         overlap: int | None = None,
-        batch_tokens: int = DEFAULT_BATCH_TOKENS,
-        precision: str = "auto",
-        device: str = "auto",
+        batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+        precision: str | None = "auto",
+        device: str | None = "auto",
         threads: int | None = None,
     ):
+        # None: the default (callers pass their unset options through)
+        pooling = pooling or "mean"
+        batch_tokens = DEFAULT_BATCH_TOKENS if batch_tokens is None else batch_tokens
+        precision, device = precision or "auto", device or "auto"
         check_options(pooling, max_length, overlap, batch_tokens, precision)
         files = check_model_dir(model_dir)
         torch = import_torch()
