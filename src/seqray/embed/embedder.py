@@ -58,7 +58,7 @@ class KmerEmbedder:
 
 def load_embedder(model_dir: str, backend: str = "lsh", **options: Any) -> Embedder:
     """The embedder of `backend` for the model in `model_dir`; `options` are the
-    backend's (hf: pooling, max_length, overlap, batch_tokens, dtype, device, threads)."""
+    backend's (hf: pooling, max_length, overlap, batch_tokens, precision, device, threads)."""
     if backend == "lsh":
         if options:
             raise ConfigError(f"backend lsh takes no options ({', '.join(sorted(options))})")

@@ -114,10 +114,12 @@ class Pipeline:
     def stateful(self) -> bool:
         return any(st.stateful for st in self.stages)
 
-    def setup(self) -> None:
+    def setup(self, threads: int = 1) -> None:
         """Builds the state of its stateful stages: once per worker that holds them (the
-        prepare passes and the main pass of a local run share the stage objects)."""
+        prepare passes and the main pass of a local run share the stage objects).
+        `threads`: the worker's CPUs (a model's math library may use them)."""
         for st in self.stages:
             if st.stateful and not st.set_up:
+                st.threads = threads
                 st.setup()
                 st.set_up = True

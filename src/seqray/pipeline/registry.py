@@ -170,6 +170,7 @@ class Stage:
     # per worker process locally, in a pool of Ray actors on the Ray runner
     stateful: ClassVar[bool] = False
     set_up: bool = False  # `setup` ran in this process
+    threads: int = 1  # the CPUs of the worker holding it (set before `setup`)
 
     def takes(self) -> tuple[BatchKind, ...]:
         """The batch kinds it accepts."""

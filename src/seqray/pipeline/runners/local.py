@@ -96,7 +96,7 @@ class LocalRunner:
         if any(c.split_pair for c in chunks):
             # R2 starts of split pairs need every chunk's count first
             chunks = number_chunks(chunks, pipeline.read_options(), known=journaled(done))
-        pipeline.setup()  # this process is the one worker: stateful stages build once
+        pipeline.setup(self.threads)  # this process is the one worker: stateful stages build once
         numbering = Numbering()  # ordinals as the chunks are read, no counting pass
         for ch in chunks:
             first = numbering.first(ch)

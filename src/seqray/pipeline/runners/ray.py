@@ -74,7 +74,7 @@ class ChunkWorker:
 
     def __init__(self, pipeline: Pipeline, threads: int):
         self.pipeline, self.threads = pipeline, threads
-        self.failed = _shipping_errors(pipeline.setup)
+        self.failed = _shipping_errors(pipeline.setup, threads)
 
     def process(self, chunk: Chunk, chunk_id: str, output: str) -> tuple[bool, Any]:
         if not self.failed[0]:
