@@ -19,8 +19,8 @@ if [ "$what" = "test" ]; then
   # the peers the parity tests compare against, the read simulator, samtools (SAM/BAM/CRAM
   # checks), the browser that renders the HTML report, and GNU time (bench/ measures
   # peak memory with it); tests/peers.py names the peers
-  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium time)
-  tools+=(seqkit fastp jellyfish kmc kmc_tools lighter art_illumina samtools chromium)
+  debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium time openmpi-bin libopenmpi-dev)
+  tools+=(seqkit fastp jellyfish kmc kmc_tools lighter art_illumina samtools chromium mpirun)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -57,7 +57,7 @@ if [ "$what" = "test" ]; then
   # torch first, pinned: 2.13.0 is the CPU build that lies on this machine image's disk;
   # an unpinned `torch` would pull a CUDA build of several GB
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test,hf,formats,serve]"
+  .venv/bin/python -m pip install -q -e ".[test,hf,formats,serve,hpc]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

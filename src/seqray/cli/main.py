@@ -21,6 +21,7 @@ from .inspect_cmd import inspect
 from .qc_cmd import qc
 from .run_cmd import run
 from .serve_cmd import serve
+from .solve_cmd import solve_app
 from .tokenize_cmd import tokenize, tokenizer_app
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(count_app, name="count")
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(classify_app, name="classify")
+app.add_typer(solve_app, name="solve")
 
 
 def _version(value: bool) -> None:

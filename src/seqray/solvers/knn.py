@@ -1,0 +1,168 @@
+"""Exact k-nearest-neighbour graph: `python -m seqray.solvers.knn EMBEDDINGS -o OUT
+--neighbors K`.
+
+Each rank holds its rows (the queries) and passes a block of rows around the ring of
+ranks (`Sendrecv`, P steps): every query block meets every row once. Distances of a block
+pair come from BLAS (`|a|² + |b|² − 2 a·bᵀ`, float64, clipped at 0), in column tiles; each
+tile is cut to its k nearest per row (`argpartition`) and merged with the best so far. A
+row is not its own neighbour. Ties are broken by the lower global row, so the graph is the
+same with any number of ranks. Memory per rank: its rows, one travelling block, and a
+(rows × tile) distance tile. Equals scikit-learn's brute-force `NearestNeighbors`
+(indices equal where distances differ by more than rounding, distances to rtol 1e-6).
+
+Output: `OUT/neighbors/part-<rank>.parquet` (`source`, `record`, `name`, `row`,
+`neighbors` int64[K] global rows of the input in read order, `distances` float32[K]
+Euclidean, nearest first), `OUT/manifest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import (
+    check_output,
+    finish,
+    fixed_list,
+    identity_table,
+    now,
+    read_share,
+    run_main,
+    write_rank_shard,
+)
+
+TILE = 4096  # columns of one distance tile
+NONE = np.iinfo(np.int64).max  # the row of an empty slot (sorts after every real row)
+
+
+def smallest(d: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the `k` smallest of `d` with their `idx` (both [rows, m], `idx`
+    increasing along each row), ties at the k-th value kept for the lower index;
+    in column order, not sorted."""
+    rows, m = d.shape
+    if m <= k:
+        return d, idx
+    kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+    less = d < kth
+    room = k - less.sum(axis=1, keepdims=True)
+    tie = d == kth
+    keep = less | (tie & (np.cumsum(tie, axis=1) <= room))
+    r, c = np.nonzero(keep)
+    return d[r, c].reshape(rows, k), idx[r, c].reshape(rows, k)
+
+
+def merge(
+    best_d: np.ndarray, best_i: np.ndarray, d: np.ndarray, i: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest of two candidate sets, sorted by (distance, row)."""
+    cd, ci = np.concatenate([best_d, d], axis=1), np.concatenate([best_i, i], axis=1)
+    order = np.lexsort((ci, cd), axis=1)[:, :k]
+    return np.take_along_axis(cd, order, 1), np.take_along_axis(ci, order, 1)
+
+
+def block_neighbors(
+    q: np.ndarray,
+    q_lo: int,
+    b: np.ndarray,
+    b_lo: int,
+    best_d: np.ndarray,
+    best_i: np.ndarray,
+    k: int,
+    tile: int = TILE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold block `b` (global rows from `b_lo`) into the best k (squared distances) of
+    queries `q` (global rows from `q_lo`)."""
+    q2 = np.einsum("ij,ij->i", q, q)[:, None]
+    qrows = np.arange(q_lo, q_lo + len(q), dtype=np.int64)[:, None]
+    for s in range(0, len(b), tile):
+        t = b[s : s + tile]
+        d = q2 + np.einsum("ij,ij->i", t, t)[None, :] - 2.0 * (q @ t.T)
+        np.maximum(d, 0.0, out=d)
+        cols = np.arange(b_lo + s, b_lo + s + len(t), dtype=np.int64)
+        d[qrows == cols[None, :]] = np.inf  # a row is not its own neighbour
+        idx = np.broadcast_to(cols, d.shape)
+        td, ti = smallest(d, idx, k)
+        best_d, best_i = merge(best_d, best_i, td, ti, k)
+    return best_d, best_i
+
+
+def knn_graph(comm: Any, x: np.ndarray, part: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's rows' k nearest rows (global) and Euclidean distances, over all ranks."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    lo, _ = part.range(rank)
+    best_d = np.full((len(x), k), np.inf)
+    best_i = np.full((len(x), k), NONE, dtype=np.int64)
+    cur, owner = np.ascontiguousarray(x), rank
+    for step in range(size):
+        best_d, best_i = block_neighbors(x, lo, cur, part.range(owner)[0], best_d, best_i, k)
+        if step == size - 1:
+            break
+        nxt_owner = (owner - 1) % size
+        nxt = np.empty((part.rows(nxt_owner), x.shape[1]), dtype=np.float64)
+        comm.Sendrecv(cur, dest=(rank + 1) % size, recvbuf=nxt, source=(rank - 1) % size)
+        cur, owner = nxt, nxt_owner
+    return np.sqrt(best_d), best_i
+
+
+def solve(comm: Any, args: argparse.Namespace) -> None:
+    t0 = now()
+    rank = comm.Get_rank()
+    err = None
+    if rank == 0:
+        try:
+            check_output(args.output)
+        except Exception as exc:  # noqa: BLE001  told to every rank
+            err = exc
+    err = comm.bcast(err, root=0)
+    if err is not None:
+        if rank == 0:
+            raise err
+        return
+    share = read_share(args.embeddings, comm)
+    n, k = share.part.total, args.neighbors
+    if not 1 <= k <= n - 1:
+        if rank == 0:
+            raise InputError(
+                f"{args.embeddings}: {n} vectors: --neighbors must be between 1 and "
+                f"{max(n - 1, 0)}, not {k}"
+            )
+        return
+    dist, idx = knn_graph(comm, share.vectors, share.part, k)
+    table = identity_table(
+        share, {"neighbors": fixed_list(idx), "distances": fixed_list(dist.astype(np.float32))}
+    )
+    entry = write_rank_shard(args.output, "neighbors", rank, table)
+    entries = comm.gather(entry, root=0)
+    if rank == 0:
+        report = {"rows": n, "dim": share.dim, "neighbors": k, "ranks": comm.Get_size()}
+        finish(
+            args.output,
+            "knn",
+            {"neighbors": k},
+            args.embeddings,
+            entries,
+            [],
+            report,
+            n,
+            now() - t0,
+        )
+    comm.Barrier()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seqray.solvers.knn", description=__doc__)
+    p.add_argument("embeddings", help="a seqray run's output directory or its manifest")
+    p.add_argument("-o", "--output", required=True, help="a new or empty output directory")
+    p.add_argument("--neighbors", type=int, default=10, help="neighbours per row (10)")
+    return p
+
+
+def main() -> int:
+    return run_main("knn", solve, parser())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
