@@ -1,5 +1,5 @@
-"""`seqray solve`: the MPI solvers (PCA, exact k-NN graph) on a run's embeddings, in this
-process (`--ranks 1`) or on N ranks of a local `mpirun`."""
+"""`seqray solve`: the MPI solvers (PCA, exact k-NN graph, spectral clustering) on a run's
+embeddings, in this process (`--ranks 1`) or on N ranks of a local `mpirun`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .options import output_option
 
 solve_app = typer.Typer(
     no_args_is_help=True,
-    help="MPI solvers on a run's embeddings (docs/solvers.md): pca, knn.",
+    help="MPI solvers on a run's embeddings (docs/solvers.md): pca, knn, spectral.",
 )
 
 TAIL = 30  # lines of the ranks' stderr shown when a launch fails
@@ -85,9 +85,9 @@ def launch(solver: str, ranks: int, args: list[str]) -> None:
 
 
 def _run(solver: str, embeddings: str, output: str, ranks: int, opts: dict[str, int]) -> None:
-    from ..solvers import _common, knn, pca
+    from ..solvers import _common, knn, pca, spectral
 
-    module = {"pca": pca, "knn": knn}[solver]
+    module = {"pca": pca, "knn": knn, "spectral": spectral}[solver]
     _common.check_output(output)  # before any rank starts
     flags = [f"--{k}={v}" for k, v in opts.items()]
     if ranks == 1:
@@ -118,3 +118,17 @@ def knn_cmd(
 ) -> None:
     """Exact k-nearest-neighbour graph (ring exchange, BLAS distances, deterministic ties)."""
     _run("knn", embeddings, output, ranks, {"neighbors": neighbors})
+
+
+@solve_app.command("spectral")
+def spectral_cmd(
+    embeddings: str = _embeddings_arg(),
+    output: str = output_option("New or empty output directory."),
+    ranks: int = _ranks_option(),
+    clusters: int = typer.Option(8, "--clusters", min=2, help="Clusters."),
+    neighbors: int = typer.Option(
+        10, "--neighbors", min=2, help="Neighbours of each vector in the graph, itself included."
+    ),
+) -> None:
+    """Spectral clustering (normalised k-NN graph, LOBPCG, k-means++); labels keep identity."""
+    _run("spectral", embeddings, output, ranks, {"clusters": clusters, "neighbors": neighbors})
