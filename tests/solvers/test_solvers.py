@@ -176,3 +176,34 @@ def test_a_failing_rank_fails_the_command_with_its_error(run_dir, tmp_path, caps
     assert "--components must be between 1 and 12, not 40" in err.out + err.err
     assert "on 2 ranks failed" in err.out + err.err
     assert not (out / "manifest.json").exists()
+
+
+def test_on_a_real_embedding_run(tmp_path):
+    """A pipeline's own output (reads → embed → Parquet shards, float16 vectors)."""
+    from ..io.formats.runs import make_inputs
+    from ..io.formats.runs import run as embed_run
+
+    model, data = make_inputs(tmp_path / "in")
+    emb = tmp_path / "emb"
+    embed_run(emb, data, model, "hdf5", dtype="float16")
+    src = seqray.load_embeddings(str(emb))
+    assert len(src.shards) > 3
+    x = np.asarray(src.vectors[:], dtype=np.float64)
+    keep = np.unique(x, axis=0, return_index=True)[1]
+    assert len(keep) > 20  # distinct vectors: the reads differ
+    assert main(["solve", "pca", str(emb), "-o", str(tmp_path / "pca"), "--components", "3"]) == 0
+    e = check_pca(tmp_path / "pca", x, 3)
+    assert list(e.source[:]) == list(src.source[:])
+    np.testing.assert_array_equal(e.record[:], src.record[:])
+    out = tmp_path / "knn"
+    assert main(["solve", "knn", str(emb), "-o", str(out), "--neighbors", "3"]) == 0
+    got = seqray.load_embeddings(str(out), stage="knn")
+    d, _ = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(x).kneighbors()
+    # equal vectors (reads without k-mers, repeats) tie: compare distances, and check ties
+    # went to the lowest rows by recomputing each neighbour's distance
+    got_i = np.asarray(got.column("neighbors")[:])
+    got_d = np.asarray(got.column("distances")[:], dtype=np.float64)
+    np.testing.assert_allclose(got_d, d, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(x[got_i] - x[:, None, :], axis=2), got_d, rtol=1e-5, atol=1e-6
+    )

@@ -123,9 +123,9 @@ def identity_table(share: Share, columns: dict[str, pa.Array]) -> pa.Table:
     row in the input), then `columns`."""
     n = len(share.record)
     table = {
-        "source": pa.array(share.source.tolist(), pa.large_string()).dictionary_encode(),
+        "source": pa.array(share.source, pa.large_string()).dictionary_encode(),
         "record": pa.array(share.record, pa.int64()),
-        "name": pa.array(share.name.tolist(), pa.large_string()),
+        "name": pa.array(share.name, pa.large_string()),
         "row": pa.array(np.arange(share.lo, share.lo + n, dtype=np.int64)),
     }
     return pa.table({**table, **columns})
@@ -165,11 +165,8 @@ def finish(
     reads the shards, `files` lists the other outputs), written last."""
     from ..pipeline.manifest import MANIFEST, load
 
-    try:
-        size, sha = file_sha256(join(source, MANIFEST) if not source.endswith(".json") else source)
-        in_uri = source
-    except OSError:
-        size, sha, in_uri = 0, None, source
+    in_uri = source if source.endswith(".json") else join(source, MANIFEST)
+    size, sha = file_sha256(in_uri)
     load(source)  # still complete and valid
     config = {"solver": solver, "input": source, **args}
     body = {

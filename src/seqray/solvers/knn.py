@@ -3,11 +3,11 @@
 
 Each rank holds its rows (the queries) and passes a block of rows around the ring of
 ranks (`Sendrecv`, P steps): every query block meets every row once. Distances of a block
-pair come from BLAS (`|a|² + |b|² − 2 a·bᵀ`, float64, clipped at 0), in column tiles; each
+pair come from BLAS (`|a|² + |b|² − 2 a·bᵀ`, float64, clipped at 0), in tiles; each
 tile is cut to its k nearest per row (`argpartition`) and merged with the best so far. A
 row is not its own neighbour. Ties are broken by the lower global row, so the graph is the
 same with any number of ranks. Memory per rank: its rows, one travelling block, and a
-(rows × tile) distance tile. Equals scikit-learn's brute-force `NearestNeighbors`
+TILE × TILE distance tile. Equals scikit-learn's brute-force `NearestNeighbors`
 (indices equal where distances differ by more than rounding, distances to rtol 1e-6).
 
 Output: `OUT/neighbors/part-<rank>.parquet` (`source`, `record`, `name`, `row`,
@@ -34,7 +34,7 @@ from ._common import (
     write_rank_shard,
 )
 
-TILE = 4096  # columns of one distance tile
+TILE = 2048  # rows and columns of one distance tile (32 MB of float64)
 NONE = np.iinfo(np.int64).max  # the row of an empty slot (sorts after every real row)
 
 
@@ -74,19 +74,24 @@ def block_neighbors(
     tile: int = TILE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fold block `b` (global rows from `b_lo`) into the best k (squared distances) of
-    queries `q` (global rows from `q_lo`)."""
-    q2 = np.einsum("ij,ij->i", q, q)[:, None]
-    qrows = np.arange(q_lo, q_lo + len(q), dtype=np.int64)[:, None]
-    for s in range(0, len(b), tile):
-        t = b[s : s + tile]
-        d = q2 + np.einsum("ij,ij->i", t, t)[None, :] - 2.0 * (q @ t.T)
-        np.maximum(d, 0.0, out=d)
-        cols = np.arange(b_lo + s, b_lo + s + len(t), dtype=np.int64)
-        d[qrows == cols[None, :]] = np.inf  # a row is not its own neighbour
-        idx = np.broadcast_to(cols, d.shape)
-        td, ti = smallest(d, idx, k)
-        best_d, best_i = merge(best_d, best_i, td, ti, k)
-    return best_d, best_i
+    queries `q` (global rows from `q_lo`), in tiles of at most `tile` × `tile`."""
+    out_d, out_i = best_d.copy(), best_i.copy()
+    b2 = np.einsum("ij,ij->i", b, b)
+    for r in range(0, len(q), tile):
+        qt = q[r : r + tile]
+        q2 = np.einsum("ij,ij->i", qt, qt)[:, None]
+        qrows = np.arange(q_lo + r, q_lo + r + len(qt), dtype=np.int64)[:, None]
+        bd, bi = out_d[r : r + tile], out_i[r : r + tile]
+        for s in range(0, len(b), tile):
+            t = b[s : s + tile]
+            d = q2 + b2[None, s : s + tile] - 2.0 * (qt @ t.T)
+            np.maximum(d, 0.0, out=d)
+            cols = np.arange(b_lo + s, b_lo + s + len(t), dtype=np.int64)
+            d[qrows == cols[None, :]] = np.inf  # a row is not its own neighbour
+            td, ti = smallest(d, np.broadcast_to(cols, d.shape), k)
+            bd, bi = merge(bd, bi, td, ti, k)
+        out_d[r : r + tile], out_i[r : r + tile] = bd, bi
+    return out_d, out_i
 
 
 def knn_graph(comm: Any, x: np.ndarray, part: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
