@@ -38,20 +38,25 @@ TILE = 2048  # rows and columns of one distance tile (32 MB of float64)
 NONE = np.iinfo(np.int64).max  # the row of an empty slot (sorts after every real row)
 
 
-def smallest(d: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the `k` smallest of `d` with their `idx` (both [rows, m], `idx`
-    increasing along each row), ties at the k-th value kept for the lower index;
-    in column order, not sorted."""
+def smallest(d: np.ndarray, cols: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `d` ([rows, m]; column j is row `cols[j]`, increasing), the `k`
+    smallest values and their rows, ties at the k-th value kept for the lower row; not
+    sorted."""
     rows, m = d.shape
     if m <= k:
-        return d, idx
-    kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
-    less = d < kth
-    room = k - less.sum(axis=1, keepdims=True)
-    tie = d == kth
-    keep = less | (tie & (np.cumsum(tie, axis=1) <= room))
-    r, c = np.nonzero(keep)
-    return d[r, c].reshape(rows, k), idx[r, c].reshape(rows, k)
+        return d, np.broadcast_to(cols, d.shape)
+    pos = np.argpartition(d, k - 1, axis=1)[:, :k]
+    got = np.take_along_axis(d, pos, 1)
+    kth = got.max(axis=1, keepdims=True)
+    over = np.flatnonzero(np.count_nonzero(d <= kth, axis=1) > k)  # ties at the k-th value
+    if len(over):
+        sub, at = d[over], kth[over]
+        tie = sub == at
+        room = k - np.count_nonzero(sub < at, axis=1)[:, None]
+        keep = (sub < at) | (tie & (np.cumsum(tie, axis=1) <= room))
+        pos[over] = np.nonzero(keep)[1].reshape(len(over), k)
+        got[over] = np.take_along_axis(sub, pos[over], 1)
+    return got, cols[pos]
 
 
 def merge(
@@ -80,15 +85,18 @@ def block_neighbors(
     for r in range(0, len(q), tile):
         qt = q[r : r + tile]
         q2 = np.einsum("ij,ij->i", qt, qt)[:, None]
-        qrows = np.arange(q_lo + r, q_lo + r + len(qt), dtype=np.int64)[:, None]
         bd, bi = out_d[r : r + tile], out_i[r : r + tile]
         for s in range(0, len(b), tile):
             t = b[s : s + tile]
-            d = q2 + b2[None, s : s + tile] - 2.0 * (qt @ t.T)
+            d = qt @ t.T
+            d *= -2.0
+            d += q2
+            d += b2[None, s : s + tile]
             np.maximum(d, 0.0, out=d)
             cols = np.arange(b_lo + s, b_lo + s + len(t), dtype=np.int64)
-            d[qrows == cols[None, :]] = np.inf  # a row is not its own neighbour
-            td, ti = smallest(d, np.broadcast_to(cols, d.shape), k)
+            same = np.arange(max(q_lo + r, b_lo + s), min(q_lo + r + len(qt), b_lo + s + len(t)))
+            d[same - (q_lo + r), same - (b_lo + s)] = np.inf  # a row is not its own neighbour
+            td, ti = smallest(d, cols, k)
             bd, bi = merge(bd, bi, td, ti, k)
         out_d[r : r + tile], out_i[r : r + tile] = bd, bi
     return out_d, out_i
