@@ -58,8 +58,8 @@ class SelfComm:
 
 
 def world() -> Any:
-    """mpi4py's COMM_WORLD when started by a launcher with more than one rank (or when
-    mpi4py is already initialised), else a one-rank SelfComm."""
+    """mpi4py's COMM_WORLD when a launcher (mpirun, srun) started more than one rank,
+    else a one-rank SelfComm (no MPI needed)."""
     sizes = [os.environ.get(v) for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")]
     launched = any(s and s != "1" for s in sizes) or (
         os.environ.get("SLURM_STEP_NUM_TASKS", "1") != "1"
