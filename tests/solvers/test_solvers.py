@@ -8,6 +8,7 @@ error reaches the user with a non-zero exit."""
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -17,6 +18,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import seqray
 from seqray.cli.main import main
+from seqray.errors import SeqrayError
 from seqray.solvers import knn, partition_rows, pca
 from seqray.solvers._common import SelfComm
 from seqray.solvers.knn import block_neighbors, knn_graph
@@ -150,7 +152,7 @@ def test_the_manifest_lists_the_shards_with_checksums(run_dir, tmp_path):
 @pytest.mark.integration
 @pytest.mark.parametrize("ranks", [2, 4])
 def test_pca_on_mpi_ranks_equals_sklearn(run_dir, x, tmp_path, ranks):
-    out = tmp_path / "pca"
+    out = tmp_path / "pca 'q' $HOME `x`"  # the launch is an argument list, never a shell
     args = ["solve", "pca", str(run_dir), "-o", str(out), "--components", "5"]
     assert main([*args, "--ranks", str(ranks)]) == 0
     assert len(list((out / "projections").iterdir())) == ranks
@@ -207,3 +209,33 @@ def test_on_a_real_embedding_run(tmp_path):
     np.testing.assert_allclose(
         np.linalg.norm(x[got_i] - x[:, None, :], axis=2), got_d, rtol=1e-5, atol=1e-6
     )
+
+
+def test_the_module_runs_alone_without_mpirun(run_dir, x, tmp_path):
+    import subprocess
+    import sys
+
+    import seqray as pkg
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pkg.__file__)))
+    for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"):
+        env.pop(v, None)
+    out = tmp_path / "knn"
+    cmd = [sys.executable, "-m", "seqray.solvers.knn", str(run_dir), "-o", str(out)]
+    subprocess.run([*cmd, "--neighbors", "4"], env=env, check=True)
+    check_knn(out, x, 4)
+    bad = subprocess.run(cmd, env=env, capture_output=True, text=True)  # OUT is not empty
+    assert bad.returncode == 1 and "is not empty" in bad.stderr
+
+
+def test_the_launch_is_an_argument_list(monkeypatch):
+    from seqray.cli import solve_cmd
+
+    monkeypatch.setattr(solve_cmd.shutil, "which", lambda name: "/usr/bin/mpirun")
+    cmd = solve_cmd.mpirun_command("knn", 3, ["a b", "-o", "$x `y`"])
+    assert cmd[:4] == ["/usr/bin/mpirun", "-n", "3", "--oversubscribe"]
+    assert ("--allow-run-as-root" in cmd) == (os.geteuid() == 0)
+    assert cmd[-5:] == ["-m", "seqray.solvers.knn", "a b", "-o", "$x `y`"]
+    monkeypatch.setattr(solve_cmd.shutil, "which", lambda name: None)
+    with pytest.raises(SeqrayError, match="needs `mpirun`"):
+        solve_cmd.mpirun_command("knn", 2, [])
