@@ -72,7 +72,9 @@ class JobSpec:
     `argv` is the command as a list of arguments. In an array, `{index}` in an argument is
     replaced by the task's index and `{key}` by `items[index][key]` (plain text replacement
     of exactly these tokens; other braces are left alone), so task i runs its own argv.
-    `log_dir` receives `<name>.<jobkey>.out|.err|.exit` per task.
+    `log_dir` receives `<name>.<jobkey>.out|.err|.exit` per task. `preamble` is script text
+    written as it is before the command (`module load ...`): render it with
+    `templates.render_preamble`, which quotes every value.
     """
 
     argv: tuple[str, ...]
@@ -83,6 +85,7 @@ class JobSpec:
     resources: Resources = field(default_factory=Resources)
     items: tuple[Mapping[str, str], ...] = ()
     array: int | None = None
+    preamble: str = ""  # trusted script lines run before the command (templates.py)
 
     def __post_init__(self) -> None:
         argv = tuple(str(a) for a in self.argv)

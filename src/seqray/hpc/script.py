@@ -45,6 +45,8 @@ def render(spec: JobSpec) -> str:
         lines.append(f"cd -- {q(os.path.abspath(spec.workdir))} || exit {EXIT_NO_WORKDIR}")
     for key, value in spec.env.items():
         lines.append(f"export {key}={q(value)}")  # key validated by JobSpec
+    if spec.preamble:
+        lines += ["# preamble", spec.preamble.rstrip("\n")]
     lines += [
         'index="${SEQRAY_TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-0}}"',
         'if [ -n "${SEQRAY_JOB_KEY:-}" ]; then key="$SEQRAY_JOB_KEY"',
