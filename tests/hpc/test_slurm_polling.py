@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from seqray.errors import SeqrayError
 from seqray.hpc import JobSpec, JobState, RetryPolicy, SlurmError, SlurmExecutor
 from seqray.hpc.jobs import Resources
 from seqray.hpc.slurm import parse_scontrol, slurm_state, subprocess_runner
@@ -233,8 +234,6 @@ def test_retry_policy():
 def test_spec_validation_and_pickling(tmp_path):
     import pickle
 
-    from seqray.errors import SeqrayError
-
     for bad in (
         dict(argv=[]),
         dict(argv=["x"], name="a b"),
@@ -288,3 +287,29 @@ def test_real_polling_is_batched(slurm, tmp_path):
     assert len(squeues) == polls >= 1
     first = next(a for a in squeues[0] if a.startswith("--jobs=")).split("=", 1)[1]
     assert sorted(first.split(",")) == sorted(s.job_ids[0] for s in subs)
+
+
+@pytest.mark.integration
+def test_attach_after_restart(slurm, tmp_path):
+    """A second executor (a resumed run) re-attaches to an array by its job ids, including
+    a retried task's plain job id, and collects the results without resubmitting."""
+    code = "import sys, time; time.sleep(1); print('task', sys.argv[1])"
+    spec = JobSpec(
+        argv=[sys.executable, "-c", code, "{index}"], log_dir=tmp_path, array=3, name="att"
+    )
+    first = SlurmExecutor()
+    sub = first.submit(spec)
+    ids = sub.job_ids
+    calls: list[list[str]] = []
+
+    def counting(argv):
+        calls.append(list(argv))
+        return subprocess_runner(argv)
+
+    second = SlurmExecutor(runner=counting, poll_interval=0.2, max_poll_interval=0.5)
+    results = second.wait(second.attach(spec, ids), timeout=60)
+    assert [r.job_id for r in results] == ids and all(r.ok for r in results)
+    assert [Path(r.stdout).read_text() for r in results] == [f"task {i}\n" for i in range(3)]
+    assert not any(c[0] == "sbatch" for c in calls)
+    with pytest.raises(SeqrayError):
+        second.attach(spec, ids[:2])

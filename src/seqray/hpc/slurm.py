@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import SeqrayError
 from . import script
-from .base import Executor, RetryPolicy, Task
+from .base import Executor, RetryPolicy, Submission, Task
 from .jobs import JobSpec, JobState
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -187,6 +187,23 @@ class SlurmExecutor(Executor):
             out, err, exit_file = script.log_paths(spec, key)
             tasks.append(Task(spec, i, key, out, err, exit_file))
         return tasks
+
+    def attach(self, spec: JobSpec, job_ids: Sequence[str]) -> Submission:
+        """A submission for jobs submitted earlier (by this or another process), from the
+        job ids it recorded, one per task in index order (`Submission.job_ids`): a run
+        that was killed while its jobs were queued waits for them instead of resubmitting.
+        Their exit codes come from the exit-code files, so this works after Slurm has
+        forgotten the jobs."""
+        if len(job_ids) != spec.size:
+            raise SeqrayError(f"{len(job_ids)} job ids for a spec of {spec.size} tasks")
+        tasks = []
+        for i, job_id in enumerate(job_ids):
+            job, _, task = str(job_id).partition("_")
+            if not job.isdigit() or (task and not task.isdigit()):
+                raise SeqrayError(f"{job_id!r} is not a Slurm job id")
+            out, err, exit_file = script.log_paths(spec, str(job_id))
+            tasks.append(Task(spec, i, str(job_id), out, err, exit_file))
+        return Submission(spec, tasks)
 
     def _poll(self, tasks: list[Task]) -> dict[str, tuple[JobState, int | None]]:
         jobs = sorted({t.job_id.split("_")[0] for t in tasks}, key=int)
