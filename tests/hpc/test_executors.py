@@ -112,6 +112,16 @@ def test_failure_surfaces_exit_code_and_log_tail(kind, request, tmp_path):
     assert not again.ok and again.exit_code == 7 and "boom" in again.log_tail
 
 
+def test_missing_workdir_fails_with_its_exit_code(tmp_path):
+    from seqray.hpc import script
+
+    spec = JobSpec(argv=["true"], log_dir=tmp_path, workdir=tmp_path / "no such dir")
+    with pytest.raises(JobFailedError) as info:
+        LocalExecutor().run(spec, timeout=30)
+    assert info.value.results[0].exit_code == script.EXIT_NO_WORKDIR
+    assert "no such dir" in str(info.value)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_array_over_items(kind, request, tmp_path):
     ex = make(kind, request)

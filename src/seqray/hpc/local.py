@@ -70,8 +70,7 @@ class LocalExecutor(Executor):
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    env=env,
-                    cwd=task.spec.workdir,
+                    env=env,  # the script enters the workdir (exit 97 if it cannot)
                     start_new_session=True,
                 )
             running += 1
