@@ -83,6 +83,8 @@ class SlurmCluster:
             "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_Core",
             "SchedulerType=sched/builtin",
+            # start a job as soon as it is submitted (the default waits up to ~3 s)
+            "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0",
             "MpiDefault=none",
             "SwitchType=switch/none",
             "ReturnToService=2",
