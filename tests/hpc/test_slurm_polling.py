@@ -197,6 +197,26 @@ def test_errors(tmp_path):
         SlurmExecutor(runner=failing).submit(JobSpec(argv=["true"], log_dir=tmp_path))
     with pytest.raises(SlurmError, match="'%'"):
         SlurmExecutor(runner=FakeSlurm()).submit(JobSpec(argv=["true"], log_dir=tmp_path / "a%j"))
+
+    def scancel_done(argv):
+        if argv[0] == "scancel":
+            msg = "scancel: error: Kill job error on job id 100: "
+            msg += "Job/step already completing or completed"
+            return subprocess.CompletedProcess(argv, 1, "", msg)
+        return fake(argv)
+
+    fake = FakeSlurm()
+    ex = SlurmExecutor(runner=scancel_done)
+    ex.cancel(ex.submit(JobSpec(argv=["true"], log_dir=tmp_path)))  # not an error
+
+    def scancel_down(argv):
+        if argv[0] == "scancel":
+            return subprocess.CompletedProcess(argv, 1, "", "Unable to contact slurm controller")
+        return fake(argv)
+
+    ex = SlurmExecutor(runner=scancel_down)
+    with pytest.raises(SlurmError, match="scancel failed"):
+        ex.cancel(ex.submit(JobSpec(argv=["true"], log_dir=tmp_path)))
     with pytest.raises(SlurmError, match="could not run"):
         SlurmExecutor(sbatch="/nonexistent/sbatch").submit(JobSpec(argv=["true"], log_dir=tmp_path))
 

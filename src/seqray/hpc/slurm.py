@@ -258,5 +258,9 @@ class SlurmExecutor(Executor):
 
     def _cancel(self, tasks: list[Task]) -> None:
         proc = self._call([self.scancel, *[t.job_id for t in tasks]])
-        if proc.returncode != 0:
+        # a job that ended (or was forgotten) since the last poll is not an error
+        benign = ("already completing or completed", "Invalid job id")
+        if proc.returncode != 0 and not all(
+            any(b in line for b in benign) for line in proc.stderr.splitlines() if line.strip()
+        ):
             raise SlurmError(f"scancel failed (exit {proc.returncode}): {proc.stderr.strip()}")
