@@ -20,6 +20,7 @@ from seqray.hpc import (
     JobState,
     JobTimeoutError,
     LocalExecutor,
+    Resources,
     RetryPolicy,
     SlurmExecutor,
 )
@@ -261,3 +262,31 @@ def test_script_is_valid_bash_and_quotes_everything(tmp_path):
     proc = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True)
     assert proc.returncode == script.EXIT_NO_TASK and "no task 5" in proc.stderr
     assert "$(y)" in text and "export X='$(y)'" in text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        pytest.param(["srun", "--ntasks=2"], id="srun"),
+        pytest.param(
+            ["mpirun", "-np", "2", "--allow-run-as-root", "--oversubscribe"],
+            id="mpirun",
+            marks=pytest.mark.peers("mpirun"),
+        ),
+    ],
+)
+def test_two_rank_launch_inside_a_slurm_job(slurm, tmp_path, launcher):
+    """A 2-task Slurm job starts two ranks with srun or OpenMPI's mpirun (as root, as CI
+    runs): what the MPI solver jobs need from the test cluster."""
+    rank = (
+        'echo "rank ${OMPI_COMM_WORLD_RANK:-$SLURM_PROCID}'
+        ' of ${OMPI_COMM_WORLD_SIZE:-$SLURM_NTASKS}"'
+    )
+    spec = JobSpec(
+        argv=[*launcher, "bash", "-c", rank],
+        log_dir=tmp_path,
+        resources=Resources(ntasks=2),
+    )
+    (result,) = SlurmExecutor(poll_interval=0.2, max_poll_interval=1.0).run(spec, timeout=60)
+    assert sorted(Path(result.stdout).read_text().splitlines()) == ["rank 0 of 2", "rank 1 of 2"]
