@@ -221,6 +221,17 @@ def test_errors(tmp_path):
         SlurmExecutor(sbatch="/nonexistent/sbatch").submit(JobSpec(argv=["true"], log_dir=tmp_path))
 
 
+def test_runner_drops_task_variables(monkeypatch):
+    """sbatch exports the submitter's environment: a submitter inside an array job must
+    not hand its task id to the jobs it submits."""
+    for k in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_JOB_ID", "SEQRAY_TASK_INDEX"):
+        monkeypatch.setenv(k, "3")
+    monkeypatch.setenv("SEQRAY_KEEP_ME", "1")
+    out = subprocess_runner(["env"]).stdout
+    assert "SEQRAY_KEEP_ME=1" in out
+    assert "SLURM_ARRAY_" not in out and "SEQRAY_TASK_INDEX" not in out
+
+
 def test_parse_scontrol_and_states():
     text = (
         "JobId=7 JobName=a JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0\n"

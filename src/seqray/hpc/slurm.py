@@ -63,7 +63,14 @@ class SlurmError(SeqrayError):
 
 
 def subprocess_runner(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
+    """Runs a Slurm command. The environment loses the variables the batch script reads
+    to know its task (ours, and `SLURM_ARRAY_*` of a submitter that itself runs in an
+    array job), since sbatch exports the submitter's environment to the job."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _ENV_DROP and not k.startswith("SLURM_ARRAY_")
+    }
     return subprocess.run(
         list(argv), capture_output=True, text=True, env=env, timeout=120, check=False
     )
