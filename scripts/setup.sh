@@ -21,6 +21,9 @@ if [ "$what" = "test" ]; then
   # peak memory with it); tests/peers.py names the peers
   debs+=(seqkit fastp jellyfish kmc lighter art-nextgen-simulation-tools samtools chromium time openmpi-bin libopenmpi-dev)
   tools+=(seqkit fastp jellyfish kmc kmc_tools lighter art_illumina samtools chromium mpirun)
+  # a real one-node Slurm for tests/hpc (its fixture starts munged, slurmctld and slurmd)
+  debs+=(slurm-wlm munge)
+  tools+=(sbatch slurmctld slurmd munged)
 fi
 missing=()
 for p in "${debs[@]}"; do

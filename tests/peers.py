@@ -32,9 +32,17 @@ DEBIAN_PACKAGE = {
     "kmc": "kmc",
     "kmc_tools": "kmc",
     "lighter": "lighter",
+    "munged": "munge",
     "samtools": "samtools",
+    "sbatch": "slurm-wlm",
+    "scancel": "slurm-wlm",
+    "scontrol": "slurm-wlm",
     "seqkit": "seqkit",
     "setpriv": "util-linux",
+    "sinfo": "slurm-wlm",
+    "slurmctld": "slurm-wlm",
+    "slurmd": "slurm-wlm",
+    "squeue": "slurm-wlm",
 }
 
 
