@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import ConfigError, OutputError
+from .base import WrittenShard
 
 # the batch kinds array formats write (pipeline/kinds.py): everything a read turns into
 ARRAY_KINDS = ("tokens", "vectors", "token_arrays", "predictions")
@@ -263,13 +264,35 @@ class ArrayShardWriter:
 
     title = "array"
 
-    def __init__(self, uri: str, schema: pa.Schema, provenance: dict[str, str] | None):
+    def __init__(
+        self,
+        uri: str,
+        schema: pa.Schema,
+        compression: str,
+        level: int | None,
+        provenance: dict[str, str] | None,
+    ):
         self.uri = uri
         self.batches = BatchArrays(schema, self.title)
         self.specs = {s.name: s for s in self.batches.specs}
         self.provenance = dict(provenance or {})
         self.rows = 0
         self.lengths = {s.name: 0 for s in self.batches.specs}
+
+    @classmethod
+    def open(
+        cls,
+        uri: str,
+        *,
+        schema: pa.Schema,
+        paired: bool,
+        mate: int,
+        compression: str,
+        level: int | None,
+        provenance: dict[str, str] | None = None,
+    ) -> ArrayShardWriter:
+        """The format's `Opener`: a writer of `cls` (array shards hold pairs as rows)."""
+        return cls(uri, schema, compression, level, provenance)
 
     def _start(self) -> None:
         """Creates every array but the name tables (their length is known at commit)."""
@@ -321,6 +344,12 @@ class ArrayShardWriter:
         return (max(1, rows), *spec.inner)
 
     # the format's part
+    def commit(self) -> WrittenShard:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
     def _create(self, spec: ArraySpec, length: int | None) -> None:
         raise NotImplementedError
 

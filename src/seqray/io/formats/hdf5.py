@@ -38,7 +38,7 @@ class HDF5ShardWriter(ArrayShardWriter):
     ):
         import h5py  # type: ignore[import-untyped]  # an extra: seqray[formats]
 
-        super().__init__(uri, schema, provenance)
+        super().__init__(uri, schema, compression, level, provenance)
         self.h5py = h5py
         self.compression = compression
         self.level = level
@@ -98,19 +98,6 @@ class HDF5ShardWriter(ArrayShardWriter):
         except Exception:  # noqa: BLE001  an h5py error while giving up: the file goes anyway
             pass
         self.staged.abort()
-
-
-def _open(
-    uri: str,
-    *,
-    schema: pa.Schema,
-    paired: bool,
-    mate: int,
-    compression: str,
-    level: int | None,
-    provenance: dict[str, str] | None = None,
-) -> HDF5ShardWriter:
-    return HDF5ShardWriter(uri, schema, compression, level, provenance)
 
 
 class HDF5Arrays:
@@ -173,7 +160,7 @@ register_format(
         name="hdf5",
         title="HDF5",
         extensions=(".h5", ".hdf5"),
-        open=_open,
+        open=HDF5ShardWriter.open,
         compressions={"gzip": "", "lzf": "", "none": ""},  # inside the file
         pairs_in_one=True,
         needs_reads=False,

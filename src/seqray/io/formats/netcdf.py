@@ -41,7 +41,7 @@ class NetCDFShardWriter(ArrayShardWriter):
     ):
         import netCDF4  # an extra: seqray[formats]
 
-        super().__init__(uri, schema, provenance)
+        super().__init__(uri, schema, compression, level, provenance)
         self.compression = compression
         self.level = level
         self.staged = StagedFile(uri)
@@ -126,25 +126,12 @@ class NetCDFShardWriter(ArrayShardWriter):
         self.staged.abort()
 
 
-def _open(
-    uri: str,
-    *,
-    schema: pa.Schema,
-    paired: bool,
-    mate: int,
-    compression: str,
-    level: int | None,
-    provenance: dict[str, str] | None = None,
-) -> NetCDFShardWriter:
-    return NetCDFShardWriter(uri, schema, compression, level, provenance)
-
-
 register_format(
     OutputFormat(
         name="netcdf",
         title="NetCDF-4",
         extensions=(".nc",),
-        open=_open,
+        open=NetCDFShardWriter.open,
         compressions={"zlib": "", "none": ""},  # inside the file
         pairs_in_one=True,
         needs_reads=False,

@@ -55,7 +55,7 @@ class ZarrShardWriter(ArrayShardWriter):
         import zarr
         from zarr.storage import LocalStore
 
-        super().__init__(uri, schema, provenance)
+        super().__init__(uri, schema, compression, level, provenance)
         self.compressors = _compressors(compression, level)
         self.shard = DirectoryShard(uri)
         try:
@@ -99,19 +99,6 @@ class ZarrShardWriter(ArrayShardWriter):
 
     def abort(self) -> None:
         self.shard.abort()
-
-
-def _open(
-    uri: str,
-    *,
-    schema: pa.Schema,
-    paired: bool,
-    mate: int,
-    compression: str,
-    level: int | None,
-    provenance: dict[str, str] | None = None,
-) -> ZarrShardWriter:
-    return ZarrShardWriter(uri, schema, compression, level, provenance)
 
 
 def root_metadata(directory: str, shards: list[Any]) -> dict[str, Any]:
@@ -359,7 +346,7 @@ register_format(
         name="zarr",
         title="Zarr",
         extensions=(".zarr",),
-        open=_open,
+        open=ZarrShardWriter.open,
         compressions={"zstd": "", "gzip": "", "none": ""},  # inside the store
         pairs_in_one=True,
         needs_reads=False,
