@@ -28,15 +28,21 @@ SHARED = {
     "resume": {"--resume"},
     "quiet": {"--quiet"},
 }
+# `seqray solve` runs no Ray: its --executor (local or Slurm) is where the MPI job runs,
+# the spelling (docs/solvers.md)
+SOLVE = {"executor": {"--executor"}}
 # `seqray qc` is fastp: these of its flags keep fastp's meanings (README, docs/qc.md)
 EXCEPTIONS = {
+    "solve pca": SOLVE,
+    "solve knn": SOLVE,
+    "solve spectral": SOLVE,
     "qc": {
         "threads": {"-w", "--thread", "--threads"},
         "out1": {"-o", "--out1"},
         "trim_tail1": {"-t", "--trim_tail1"},
         "json_report": {"-j", "--json"},
         "outdir": {"--outdir"},
-    }
+    },
 }
 # other spellings of the shared concepts (compared without case, '_' as '-'): no command
 # may take them, except where EXCEPTIONS gives one to qc
@@ -61,7 +67,7 @@ OTHER_SPELLINGS = {
     "--continue",
     "--silent",
     "--no-progress",
-    "--executor",
+    "--executor",  # but where a job goes outside Ray (EXCEPTIONS: seqray solve)
     "--ray-address",
     "--cluster",
 }

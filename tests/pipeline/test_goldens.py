@@ -67,6 +67,8 @@ GOLDENS = Path(__file__).with_name("goldens.json")
 INPUT_DIR = Path("/tmp/seqray-goldens-inputs-v1")  # fixed: the outputs record input URIs
 VERSION_MARK = b"<seqray-version>"
 SKIP = {"manifest.json"}  # and the `_seqray/` state directory
+# files named or filled by the moment they were made: job logs (job ids), manifests (times)
+SKIP_PATTERNS = ("hpc/logs/*", "hpc/*/manifest.json")
 # files whose bytes come from floating-point training (fastmath Numba code compiled for the
 # host CPU may round differently on another CPU): recorded as present, not by hash; their
 # bytes are compared across runners on one machine in tests/embed/test_pipeline.py
@@ -221,6 +223,22 @@ STAGES: dict[str, list[dict]] = {
         {"classify": {"top": 2}},
         {"write": {"format": "parquet", "path": "predictions"}},
     ],
+    # a job on the local executor, after the shards are written: the rows it was handed
+    "hpc": [
+        PARQUET,
+        {
+            "hpc": {
+                "command": [
+                    sys.executable,
+                    "-c",
+                    "import json, sys; m = json.load(open(sys.argv[1])); "
+                    "open(sys.argv[2], 'w').write(str(sum(s['rows'] for s in m['shards'])))",
+                    "{manifest}",
+                    "rows.txt",  # in the job's working directory, its result/
+                ]
+            }
+        },
+    ],
     "write-parquet": [PARQUET],
     "write-fastq-gzip": [{"write": {"format": "fastq", "compression": "gzip"}}],
     "write-fastq-plain-sharded": [
@@ -280,7 +298,7 @@ def output_hashes(out: Path) -> tuple[dict[str, str], list[str]]:
     hashes, normalized = {}, []
     for p in found:
         rel = os.path.relpath(p, out)
-        if rel in SKIP:
+        if rel in SKIP or any(fnmatch.fnmatch(rel, pattern) for pattern in SKIP_PATTERNS):
             continue
         if any(fnmatch.fnmatch(rel, pattern) for pattern in FLOAT_OUTPUTS):
             hashes[rel] = FLOAT_MARK

@@ -62,8 +62,9 @@ def test_the_pairs_cover_the_catalog():
     from seqray.pipeline.registry import stage_names
 
     # train_embeddings → embed: their own pair test, tests/embed/test_pipeline.py;
-    # train_classifier → classify: tests/classify/test_classify_stage.py
-    trained = {"train_embeddings", "embed", "train_classifier", "classify"}
+    # train_classifier → classify: tests/classify/test_classify_stage.py; write → hpc
+    # (a job after the run's shards are written) on both runners: tests/hpc/test_hpc_stage.py
+    trained = {"train_embeddings", "embed", "train_classifier", "classify", "hpc"}
     named = {"read", "write"} | set(MAPS) | {"count"} | trained
     assert set(stage_names()) == named, "a new stage needs its place in this test"
 

@@ -1,5 +1,6 @@
 """`seqray solve`: the MPI solvers (PCA, exact k-NN graph, spectral clustering) on a run's
-embeddings, in this process (`--ranks 1`) or on N ranks of a local `mpirun`."""
+embeddings, in this process (`--ranks 1`), on N ranks of a local `mpirun`, or as a Slurm job
+(`--executor slurm`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import typer
 
-from ..errors import SeqrayError
+from ..errors import OutputError, SeqrayError
+from ..hpc.solver_job import python_path, solver_args
+from ..hpc.templates import mpi_solver
 from .common import out
 from .options import output_option
 
@@ -38,37 +42,33 @@ def _ranks_option() -> Any:
 
 
 def mpirun_command(solver: str, ranks: int, args: list[str]) -> list[str]:
-    """The launch, as an argument list (never a shell string): `mpirun -n N --oversubscribe
-    [--allow-run-as-root] -x PYTHONPATH python -m seqray.solvers.<solver> ARGS`."""
+    """The local launch, as an argument list (never a shell string): `mpirun -np N
+    [--allow-run-as-root] --oversubscribe -x PYTHONPATH python -m seqray.solvers.<solver>
+    ARGS`."""
     mpirun = shutil.which("mpirun")
     if mpirun is None:
         raise SeqrayError(
             "--ranks > 1 needs `mpirun` (Debian: openmpi-bin libopenmpi-dev) and mpi4py "
             "(pip install 'seqray[hpc]'); or use --ranks 1"
         )
-    cmd = [mpirun, "-n", str(ranks), "--oversubscribe"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    cmd += ["-x", "PYTHONPATH", sys.executable, "-m", f"seqray.solvers.{solver}", *args]
-    return cmd
-
-
-def _environment() -> dict[str, str]:
-    """This process's environment, with this seqray first on PYTHONPATH: the ranks import
-    the same package as the command that launched them."""
-    import seqray
-
-    here = os.path.dirname(os.path.dirname(os.path.abspath(seqray.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
-    return env
+    cmd = mpi_solver(
+        solver,
+        args,
+        ranks=ranks,
+        python=sys.executable,
+        allow_run_as_root=hasattr(os, "geteuid") and os.geteuid() == 0,
+        oversubscribe=True,
+        launcher_args=["-x", "PYTHONPATH"],
+    )
+    return [mpirun, *cmd[1:]]
 
 
 def launch(solver: str, ranks: int, args: list[str]) -> None:
     """Run `seqray.solvers.<solver>` on `ranks` ranks; a failure is an error carrying the
     exit status and the tail of the ranks' stderr."""
     cmd = mpirun_command(solver, ranks, args)
-    proc = subprocess.Popen(cmd, env=_environment(), stdout=None, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": python_path()}
+    proc = subprocess.Popen(cmd, env=env, stdout=None, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     lines = []
     for line in proc.stderr:  # streamed as the ranks write it, the tail kept
@@ -84,18 +84,111 @@ def launch(solver: str, ranks: int, args: list[str]) -> None:
         )
 
 
-def _run(solver: str, embeddings: str, output: str, ranks: int, opts: dict[str, int]) -> None:
+def _run(
+    solver: str,
+    embeddings: str,
+    output: str,
+    ranks: int,
+    opts: dict[str, int],
+    slurm: SlurmOptions,
+) -> None:
     from ..solvers import _common, knn, pca, spectral
 
     module = {"pca": pca, "knn": knn, "spectral": spectral}[solver]
     _common.check_output(output)  # before any rank starts
-    flags = [f"--{k}={v}" for k, v in opts.items()]
-    if ranks == 1:
+    if slurm.executor == "slurm":
+        _submit(solver, embeddings, output, ranks, opts, slurm)
+    elif ranks == 1:
         args = argparse.Namespace(embeddings=embeddings, output=output, **opts)
         module.solve(_common.SelfComm(), args)
     else:
-        launch(solver, ranks, [embeddings, "-o", output, *flags])
-    out.print(f"{solver}: wrote {output} ({ranks} rank{'s' if ranks > 1 else ''})")
+        launch(solver, ranks, solver_args(solver, embeddings, output, opts))
+    where = f"{ranks} rank{'s' if ranks > 1 else ''}"
+    out.print(f"{solver}: wrote {output} ({where}{', Slurm' if slurm.executor == 'slurm' else ''})")
+
+
+def _submit(
+    solver: str,
+    embeddings: str,
+    output: str,
+    ranks: int,
+    opts: dict[str, int],
+    slurm: SlurmOptions,
+) -> None:
+    """Runs the solver as one Slurm job (its logs in OUT/.seqray-job/) and waits for it;
+    Ctrl-C cancels the job."""
+    from ..hpc import JobFailedError, Resources, SlurmExecutor
+    from ..hpc.solver_job import solver_spec
+    from ..solvers._common import JOB_DIR
+
+    if shutil.which("sbatch") is None:
+        raise SeqrayError("--executor slurm needs Slurm's sbatch on PATH (Debian: slurm-client)")
+    embeddings = os.path.abspath(embeddings) if "://" not in embeddings else embeddings
+    output = os.path.abspath(output)
+    if os.path.lexists(os.path.join(output, JOB_DIR)):
+        raise OutputError(f"{output}: already holds {JOB_DIR}/; give a new or empty directory")
+    resources = Resources(
+        cpus_per_task=1, mem=slurm.mem, time=slurm.time, partition=slurm.partition
+    )
+    spec = solver_spec(
+        solver,
+        embeddings,
+        output,
+        opts,
+        ranks=ranks,
+        launcher=slurm.launcher,
+        log_dir=os.path.join(output, JOB_DIR),
+        resources=resources,
+    )
+    executor = SlurmExecutor()
+    submission = executor.submit(spec)
+    out.print(f"{solver}: submitted Slurm job {', '.join(submission.job_ids)}")
+    try:
+        results = executor.wait(submission)
+    except KeyboardInterrupt:
+        executor.cancel(submission)
+        raise
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise JobFailedError(failed)
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    executor: str = "local"
+    launcher: str = "srun"
+    partition: str | None = None
+    time: str | None = None
+    mem: str | None = None
+
+
+Executor = Literal["local", "slurm"]
+Launcher = Literal["srun", "mpirun"]
+
+
+def _executor_option() -> Any:
+    return typer.Option(
+        "local",
+        "--executor",
+        help="local: this machine (in-process, or mpirun for --ranks > 1); slurm: one Slurm "
+        "job of --ranks tasks, waited for (logs in OUT/.seqray-job/).",
+    )
+
+
+def _launcher_option() -> Any:
+    return typer.Option("srun", "--launcher", help="With --executor slurm: how ranks start.")
+
+
+def _partition_option() -> Any:
+    return typer.Option(None, "--partition", help="With --executor slurm: the partition.")
+
+
+def _time_option() -> Any:
+    return typer.Option(None, "--time", help="With --executor slurm: time limit (HH:MM:SS).")
+
+
+def _mem_option() -> Any:
+    return typer.Option(None, "--mem", help="With --executor slurm: memory per node (8G).")
 
 
 @solve_app.command("pca")
@@ -104,9 +197,15 @@ def pca_cmd(
     output: str = output_option("New or empty output directory."),
     ranks: int = _ranks_option(),
     components: int = typer.Option(2, "--components", min=1, help="Components to keep."),
+    executor: Executor = _executor_option(),
+    launcher: Launcher = _launcher_option(),
+    partition: str | None = _partition_option(),
+    time: str | None = _time_option(),
+    mem: str | None = _mem_option(),
 ) -> None:
     """Principal components (covariance all-reduce); projections keep the reads' identity."""
-    _run("pca", embeddings, output, ranks, {"components": components})
+    slurm = SlurmOptions(executor, launcher, partition, time, mem)
+    _run("pca", embeddings, output, ranks, {"components": components}, slurm)
 
 
 @solve_app.command("knn")
@@ -115,9 +214,15 @@ def knn_cmd(
     output: str = output_option("New or empty output directory."),
     ranks: int = _ranks_option(),
     neighbors: int = typer.Option(10, "--neighbors", min=1, help="Neighbours per vector."),
+    executor: Executor = _executor_option(),
+    launcher: Launcher = _launcher_option(),
+    partition: str | None = _partition_option(),
+    time: str | None = _time_option(),
+    mem: str | None = _mem_option(),
 ) -> None:
     """Exact k-nearest-neighbour graph (ring exchange, BLAS distances, deterministic ties)."""
-    _run("knn", embeddings, output, ranks, {"neighbors": neighbors})
+    slurm = SlurmOptions(executor, launcher, partition, time, mem)
+    _run("knn", embeddings, output, ranks, {"neighbors": neighbors}, slurm)
 
 
 @solve_app.command("spectral")
@@ -129,6 +234,13 @@ def spectral_cmd(
     neighbors: int = typer.Option(
         10, "--neighbors", min=2, help="Neighbours of each vector in the graph, itself included."
     ),
+    executor: Executor = _executor_option(),
+    launcher: Launcher = _launcher_option(),
+    partition: str | None = _partition_option(),
+    time: str | None = _time_option(),
+    mem: str | None = _mem_option(),
 ) -> None:
     """Spectral clustering (normalised k-NN graph, LOBPCG, k-means++); labels keep identity."""
-    _run("spectral", embeddings, output, ranks, {"clusters": clusters, "neighbors": neighbors})
+    slurm = SlurmOptions(executor, launcher, partition, time, mem)
+    opts = {"clusters": clusters, "neighbors": neighbors}
+    _run("spectral", embeddings, output, ranks, opts, slurm)

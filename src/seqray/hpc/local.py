@@ -1,8 +1,10 @@
 """LocalExecutor: runs the same batch scripts as Slurm would, as local subprocesses.
 
 Each task is `bash <script>` in its own session (so cancelling kills its whole process
-group), with `SEQRAY_TASK_INDEX` and `SEQRAY_JOB_KEY` set, stdout/stderr to the task's log
-files. At most `max_parallel` tasks run at once; the rest wait as PENDING.
+group, and it outlives the process that started it), with `SEQRAY_TASK_INDEX` and
+`SEQRAY_JOB_KEY` set, stdout/stderr to the task's log files. At most `max_parallel` tasks
+run at once; the rest wait as PENDING. `attach` follows tasks another process started (a
+run killed while its jobs ran) by pid, checked against the task's `SEQRAY_JOB_KEY`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import uuid
 
 from . import script
-from .base import Executor, RetryPolicy, Task
+from .base import Executor, RetryPolicy, Submission, Task
 from .jobs import JobSpec, JobState
 
 _ENV_DROP = ("SEQRAY_TASK_INDEX", "SEQRAY_JOB_KEY")
@@ -37,6 +39,7 @@ class LocalExecutor(Executor):
         self._count = itertools.count()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._queued: dict[str, tuple[Task, str]] = {}  # job id -> (task, script path)
+        self._attached: dict[str, int] = {}  # job id -> pid of a task another process started
 
     def _submit(self, spec: JobSpec, index: int | None) -> list[Task]:
         n = next(self._count)
@@ -54,6 +57,25 @@ class LocalExecutor(Executor):
             tasks.append(task)
         self._start_queued()
         return tasks
+
+    def pids(self, submission: Submission) -> list[int | None]:
+        """The process id of each task (None: still queued), for `attach` later."""
+        out: list[int | None] = []
+        for t in submission.tasks:
+            proc = self._procs.get(t.job_id)
+            out.append(proc.pid if proc is not None else self._attached.get(t.job_id))
+        return out
+
+    def attach(self, spec: JobSpec, job_ids: list[str], pids: list[int]) -> Submission:
+        """A submission for tasks started earlier by another process (from the job ids and
+        pids it recorded): each is RUNNING while its process lives, then ends with the
+        status its exit-code file holds (LOST without one)."""
+        tasks = []
+        for i, (job_id, pid) in enumerate(zip(job_ids, pids, strict=True)):
+            out, err, exit_file = script.log_paths(spec, job_id)
+            tasks.append(Task(spec, i, job_id, out, err, exit_file))
+            self._attached[job_id] = int(pid)
+        return Submission(spec, tasks)
 
     def _start_queued(self) -> None:
         running = sum(1 for p in self._procs.values() if p.poll() is None)
@@ -78,6 +100,9 @@ class LocalExecutor(Executor):
     def _poll(self, tasks: list[Task]) -> dict[str, tuple[JobState, int | None]]:
         answer: dict[str, tuple[JobState, int | None]] = {}
         for t in tasks:
+            if t.job_id in self._attached:
+                answer[t.job_id] = self._poll_attached(t)
+                continue
             proc = self._procs.get(t.job_id)
             if proc is None:
                 if t.job_id not in self._queued:
@@ -100,7 +125,24 @@ class LocalExecutor(Executor):
                 answer[t.job_id] = (JobState.RUNNING, None)
         return answer
 
+    def _poll_attached(self, t: Task) -> tuple[JobState, int | None]:
+        pid = self._attached[t.job_id]
+        if _runs_task(pid, t.job_id):
+            return JobState.RUNNING, None
+        del self._attached[t.job_id]
+        code = script.read_exit_file(t.exit_file)
+        if code is None:
+            return (JobState.CANCELLED if t.cancelled else JobState.LOST), None
+        return (JobState.COMPLETED if code == 0 else JobState.FAILED), code
+
     def _cancel(self, tasks: list[Task]) -> None:
+        for t in tasks:
+            pid = self._attached.get(t.job_id)
+            if pid is not None and _runs_task(pid, t.job_id):
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         for t in tasks:
             if self._queued.pop(t.job_id, None) is not None:
                 t.state = JobState.CANCELLED
@@ -121,3 +163,15 @@ class LocalExecutor(Executor):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._update(tasks)
+
+
+def _runs_task(pid: int, job_id: str) -> bool:
+    """Whether process `pid` is alive and is the task `job_id` (not a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z" and f"SEQRAY_JOB_KEY={job_id}".encode() in environ.split(b"\0")

@@ -18,6 +18,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "seqray.embed.embed_stage",
     "seqray.classify.train_stage",
     "seqray.classify.classify_stage",
+    "seqray.hpc.stage",
 )
 
 

@@ -124,6 +124,7 @@ def finish_run(
                 extra = f.to_json() if hasattr(f, "to_json") else {}
                 entry.update({k: extra[k] for k in ("files", "arrays") if k in extra})
                 files.append(entry)
+                ctx.outputs.setdefault(st.index, []).append(entry)
     rejects = [
         {"uri": f.uri, "rows": s.rows, "bytes": f.bytes, "sha256": f.sha256}
         for o in ordered

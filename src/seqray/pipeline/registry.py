@@ -92,6 +92,8 @@ class FinishContext:
     # (the journal lists it, so even an interrupted run owns exactly what it wrote)
     on_record: Callable[[Any, str], None] | None = None
     stage: str = ""  # the stage finishing now (set by the driver), for the records
+    # the manifest entries of each sink finished so far, by the sink's `index`
+    outputs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     def record(self, written: Any) -> None:
         """Records a WrittenFile of the stage finishing now in the run's journal/manifest."""

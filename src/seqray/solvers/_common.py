@@ -105,16 +105,21 @@ def read_share(where: str, comm: Any) -> Share:
     return Share(part, lo, vectors, ids[0], ids[1].astype(np.int64), ids[2], dim)
 
 
+# where `seqray solve --executor slurm` keeps the job's script and logs, inside the output
+JOB_DIR = ".seqray-job"
+
+
 def check_output(output: str) -> None:
-    """The output directory must be new or empty: a solver never writes among files it
-    did not create."""
+    """The output directory must be new or empty (but for the job directory of the launch
+    that made it): a solver never writes among files it did not create."""
     fs, path = filesystem_for(output)
     info = fs.get_file_info(path)
     if info.type == pa.fs.FileType.NotFound:
         return
     if info.type != pa.fs.FileType.Directory:
         raise OutputError(f"{output}: exists and is not a directory")
-    if fs.get_file_info(pa.fs.FileSelector(path, recursive=False)):
+    entries = fs.get_file_info(pa.fs.FileSelector(path, recursive=False))
+    if any(e.base_name != JOB_DIR for e in entries):
         raise OutputError(f"{output}: is not empty; give a new or empty directory")
 
 
