@@ -226,26 +226,28 @@ def inject_errors(
 
 
 def fragments(
-    records: list[tuple[str, bytes]], n: int, rng: np.random.Generator
+    records: list[tuple[str, bytes]], n: int, rng: np.random.Generator, length: int = READ_LEN
 ) -> tuple[np.ndarray, np.ndarray]:
-    """n error-free READ_LEN fragments (uint8 [n, READ_LEN]) at uniform positions and strands of
-    the records (weighted by the number of start positions); and each one's record index."""
-    starts_per = np.array([max(len(s) - READ_LEN + 1, 0) for _, s in records], dtype=np.int64)
+    """n error-free fragments (uint8 [n, length]) at uniform positions and strands of the
+    records (weighted by the number of start positions); and each one's record index."""
+    starts_per = np.array([max(len(s) - length + 1, 0) for _, s in records], dtype=np.int64)
     if starts_per.sum() == 0:
-        raise SystemExit(f"no record is {READ_LEN} bp long")
+        raise SystemExit(f"no record is {length} bp long")
     cat = np.frombuffer(b"".join(s for _, s in records), dtype=np.uint8)
     rec_off = np.concatenate(([0], np.cumsum([len(s) for _, s in records])[:-1]))
     rec = rng.choice(len(records), size=n, p=starts_per / starts_per.sum())
     pos = rec_off[rec] + (rng.random(n) * starts_per[rec]).astype(np.int64)
-    frags = cat[pos[:, None] + np.arange(READ_LEN)]
+    frags = cat[pos[:, None] + np.arange(length)]
     rev = rng.random(n) < 0.5
     frags[rev] = _COMP[frags[rev, ::-1]]
     return frags, rec
 
 
-def simulate_injected(records: list[tuple[str, bytes]], n: int, rate: float, seed: int) -> Reads:
+def simulate_injected(
+    records: list[tuple[str, bytes]], n: int, rate: float, seed: int, length: int = READ_LEN
+) -> Reads:
     rng = np.random.default_rng(seed)
-    frags, rec = fragments(records, n, rng)
+    frags, rec = fragments(records, n, rng, length)
     bases, offs = inject_errors(frags, rate, rng)
     q = 40 if rate <= 0 else min(40, max(2, round(-10 * np.log10(rate))))
     return Reads(bases, np.full(len(bases), 33 + q, dtype=np.uint8), offs, rec)

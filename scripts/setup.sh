@@ -3,7 +3,7 @@
 # the tests' peer tools, and a virtual environment .venv with seqray and its extras.
 # Fails (exit 1, saying what is missing) when it cannot install what is needed, e.g. test
 # packages missing and not root.
-# Usage: scripts/setup.sh [demo|test]
+# Usage: scripts/setup.sh [demo|hpc|test]   (hpc: MPI + Slurm for examples/cluster_genomes.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
@@ -24,6 +24,10 @@ if [ "$what" = "test" ]; then
   # a real one-node Slurm for tests/hpc (its fixture starts munged, slurmctld and slurmd)
   debs+=(slurm-wlm munge)
   tools+=(sbatch slurmctld slurmd munged)
+fi
+if [ "$what" = "hpc" ]; then
+  debs+=(openmpi-bin libopenmpi-dev slurm-wlm munge)
+  tools+=(mpirun sbatch slurmctld slurmd munged)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -61,6 +65,8 @@ if [ "$what" = "test" ]; then
   # an unpinned `torch` would pull a CUDA build of several GB
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[test,hf,formats,serve,hpc]"
+elif [ "$what" = "hpc" ]; then
+  .venv/bin/python -m pip install -q -e ".[hpc]"
 else
   .venv/bin/python -m pip install -q -e .
 fi
