@@ -1,9 +1,11 @@
 """Embedding runs for the solver tests: vectors with known structure written as a seqray
 run writes them (Parquet shards of uneven sizes, `source`/`record`/`name`/`vector`, a
-manifest that `seqray.load_embeddings` validates)."""
+manifest that `seqray.load_embeddings` validates); and the check of a solver's per-rank
+report."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +65,15 @@ def write_run(out: Path, x: np.ndarray, shard_rows: list[int]) -> Path:
         },
     )
     return out
+
+
+def check_per_rank(out: Path, solver: str, ranks: int) -> None:
+    """`reports.<solver>.per_rank`: one entry per rank, in rank order, each with its wall
+    seconds (positive) and peak RSS in bytes (an int above 10 MiB, below 1 TiB)."""
+    report = json.loads((out / "manifest.json").read_text())["reports"][solver]
+    per_rank = report["per_rank"]
+    assert report["ranks"] == ranks
+    assert [r["rank"] for r in per_rank] == list(range(ranks))
+    for r in per_rank:
+        assert isinstance(r["seconds"], float) and 0 < r["seconds"] < 600
+        assert isinstance(r["peak_rss_bytes"], int) and 10 << 20 < r["peak_rss_bytes"] < 1 << 40

@@ -23,7 +23,7 @@ from seqray.solvers import knn, partition_rows, pca
 from seqray.solvers._common import SelfComm
 from seqray.solvers.knn import block_neighbors, knn_graph
 
-from .data import blobs, write_run
+from .data import blobs, check_per_rank, write_run
 
 N, DIM = 1500, 12
 SHARDS = [400, 37, 700, 363]  # uneven: rank ranges cut across shards
@@ -147,6 +147,7 @@ def test_the_manifest_lists_the_shards_with_checksums(run_dir, tmp_path):
     assert [damaged_file(s.model_dump()) for s in m.shards] == [None]
     assert [damaged_file(f.model_dump()) for f in m.files] == [None]
     assert pq.read_table(m.shards[0].uri).column_names[:4] == ["source", "record", "name", "row"]
+    check_per_rank(out, "pca", 1)
 
 
 @pytest.mark.integration
@@ -157,6 +158,7 @@ def test_pca_on_mpi_ranks_equals_sklearn(run_dir, x, tmp_path, ranks):
     assert main([*args, "--ranks", str(ranks)]) == 0
     assert len(list((out / "projections").iterdir())) == ranks
     check_identity(check_pca(out, x, 5), run_dir)
+    check_per_rank(out, "pca", ranks)
 
 
 @pytest.mark.integration
@@ -167,6 +169,7 @@ def test_knn_on_mpi_ranks_equals_sklearn(run_dir, x, tmp_path, ranks):
     assert main([*args, "--ranks", str(ranks)]) == 0
     assert len(list((out / "neighbors").iterdir())) == ranks
     check_identity(check_knn(out, x, 7), run_dir)
+    check_per_rank(out, "knn", ranks)
 
 
 @pytest.mark.integration

@@ -14,7 +14,7 @@ import seqray
 from seqray.cli.main import main
 from seqray.solvers.spectral import kmeans
 
-from .data import blobs, write_run
+from .data import blobs, check_per_rank, write_run
 
 N, K, C = 1200, 15, 4
 
@@ -60,6 +60,7 @@ def test_spectral_equals_sklearn(blobs_run, reference, tmp_path, ranks):
     assert model["embedding"].shape == (N, C)
     assert model["eigenvalues"][0] == pytest.approx(1.0, abs=1e-6)  # D^-1/2 A D^-1/2's top
     assert len(list((out / "labels").iterdir())) == ranks
+    check_per_rank(out, "spectral", ranks)
 
 
 def test_separated_blobs_are_found(tmp_path):

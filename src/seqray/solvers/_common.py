@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -221,3 +222,22 @@ def run_main(name: str, solve: Callable[[Any, Any], None], parser: Any) -> int:
 
 def now() -> float:
     return time.perf_counter()
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (`getrusage`: KiB on Linux, bytes on
+    macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def gather_shards(
+    comm: Any, entry: dict[str, Any], t0: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | tuple[None, None]:
+    """Rank 0: every rank's shard entry, and every rank's use so far (`rank`, `seconds`
+    since `t0`, `peak_rss_bytes`) for the report's `per_rank`; (None, None) elsewhere."""
+    use = {"rank": comm.Get_rank(), "seconds": round(now() - t0, 3)}
+    got = comm.gather((entry, {**use, "peak_rss_bytes": peak_rss_bytes()}), root=0)
+    if got is None:
+        return None, None
+    return [e for e, _ in got], [u for _, u in got]

@@ -27,6 +27,7 @@ from ._common import (
     check_output,
     finish,
     fixed_list,
+    gather_shards,
     identity_table,
     now,
     read_share,
@@ -148,9 +149,15 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
         share, {"neighbors": fixed_list(idx), "distances": fixed_list(dist.astype(np.float32))}
     )
     entry = write_rank_shard(args.output, "neighbors", rank, table)
-    entries = comm.gather(entry, root=0)
+    entries, per_rank = gather_shards(comm, entry, t0)
     if rank == 0:
-        report = {"rows": n, "dim": share.dim, "neighbors": k, "ranks": comm.Get_size()}
+        report = {
+            "rows": n,
+            "dim": share.dim,
+            "neighbors": k,
+            "ranks": comm.Get_size(),
+            "per_rank": per_rank,
+        }
         finish(
             args.output,
             "knn",

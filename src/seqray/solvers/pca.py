@@ -26,6 +26,7 @@ from ._common import (
     check_output,
     finish,
     fixed_list,
+    gather_shards,
     identity_table,
     now,
     read_share,
@@ -94,7 +95,7 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
     proj = (share.vectors - model["mean"]) @ model["components"].T
     table = identity_table(share, {"vector": fixed_list(proj.astype(np.float32))})
     entry = write_rank_shard(args.output, "projections", rank, table)
-    entries = comm.gather(entry, root=0)
+    entries, per_rank = gather_shards(comm, entry, t0)
     if rank == 0:
         model_file = write_npz(join(args.output, "pca.npz"), model)
         report = {
@@ -102,6 +103,7 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
             "dim": d,
             "components": k,
             "ranks": comm.Get_size(),
+            "per_rank": per_rank,
             "explained_variance": model["explained_variance"].tolist(),
             "explained_variance_ratio": model["explained_variance_ratio"].tolist(),
         }

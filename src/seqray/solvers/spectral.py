@@ -30,6 +30,7 @@ from ..io.writers import write_npz
 from ._common import (
     check_output,
     finish,
+    gather_shards,
     identity_table,
     now,
     read_share,
@@ -188,7 +189,7 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
     labels = comm.bcast(labels, root=0)
     table = identity_table(share, {"label": pa.array(labels[lo:hi], pa.int32())})
     entry = write_rank_shard(args.output, "labels", rank, table)
-    entries = comm.gather(entry, root=0)
+    entries, per_rank = gather_shards(comm, entry, t0)
     if rank == 0:
         model = write_npz(
             join(args.output, "spectral.npz"), {"eigenvalues": vals, "embedding": emb}
@@ -199,6 +200,7 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
             "clusters": c,
             "neighbors": k,
             "ranks": comm.Get_size(),
+            "per_rank": per_rank,
             "eigenvalues": vals.tolist(),
             "sizes": np.bincount(labels, minlength=c).tolist(),
         }
