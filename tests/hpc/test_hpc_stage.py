@@ -15,12 +15,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from seqray.errors import ConfigError
 from seqray.hpc import JobFailedError
+from seqray.io.fs import filesystem_for
 from seqray.pipeline import manifest as manifest_mod
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.driver import run_pipeline
@@ -63,6 +66,16 @@ def _config(tmp: Path, out: Path, hpc: dict, runner: str = "local") -> dict:
 
 def _run(tmp: Path, out: Path, hpc: dict, runner: str = "local", **kw):
     return run_pipeline(parse_config(_config(tmp, out, hpc, runner)), **kw)
+
+
+def read_text(uri: str) -> str:
+    return read_bytes_buffer(uri).to_pybytes().decode()
+
+
+def read_bytes_buffer(uri: str) -> pa.Buffer:
+    fs, path = filesystem_for(uri)
+    with fs.open_input_stream(path) as f:
+        return f.read_buffer()
 
 
 def _direct_knn(out: Path, tmp: Path, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -281,3 +294,53 @@ def test_solve_on_slurm_from_the_cli(slurm, tmp_path):
     assert np.array_equal(a, b)
     assert (slurm_res / _common.JOB_DIR).is_dir()
     manifest_mod.load(str(slurm_res))
+
+
+def test_s3_output_works_in_scratch(tmp_path, s3_env):
+    """Output on S3: the shards are copied into a new directory under `scratch`, the job
+    works there, and its directories go up to OUT/hpc/ on S3; nothing is left in scratch."""
+    _, bucket, _ = s3_env
+    out = f"s3://{bucket}/run"
+    scratch = tmp_path / "scratch"
+    cfg = _config(tmp_path, tmp_path / "unused", {"solver": "knn", "neighbors": 4})
+    cfg["output"] = out
+    cfg["stages"][-1]["hpc"]["scratch"] = str(scratch)
+    run_pipeline(parse_config(cfg))
+    m = json.loads(read_text(f"{out}/manifest.json"))
+    uris = [f["uri"] for f in m["files"] if "/hpc/" in f["uri"]]
+    assert f"{out}/hpc/result/manifest.json" in uris
+    for f in m["files"]:
+        assert manifest_mod.file_ok(f), f["uri"]
+    staged = json.loads(read_text(f"{out}/hpc/input/manifest.json"))
+    # the staged copies lay in scratch while the job ran; now named where they went
+    assert all(s["uri"].startswith(f"{out}/hpc/input/") for s in staged["shards"])
+    assert list(scratch.iterdir()) == []
+    result = json.loads(read_text(f"{out}/hpc/result/manifest.json"))
+    assert result["inputs"][0]["uri"] == f"{out}/hpc/input/manifest.json"
+    # the graph equals the solver on the finished run, read from S3
+    direct = tmp_path / "direct"
+    knn.solve(
+        _common.SelfComm(),
+        argparse.Namespace(embeddings=out, output=str(direct), neighbors=4),
+    )
+    shards = [s["uri"] for s in result["shards"]]
+    got = pa.concat_tables([pq.read_table(read_bytes_buffer(u)) for u in shards]).sort_by("row")
+    want = ds.dataset(direct / "neighbors").to_table().sort_by("row")
+    assert got.column("neighbors").to_pylist() == want.column("neighbors").to_pylist()
+
+
+def test_s3_output_needs_scratch(tmp_path, s3_env):
+    _, bucket, _ = s3_env
+    cfg = _config(tmp_path, tmp_path / "unused", {"solver": "pca"})
+    cfg["output"] = f"s3://{bucket}/run"
+    with pytest.raises(ConfigError, match="set scratch"):
+        run_pipeline(parse_config(cfg))
+
+
+def test_overwrite_replaces_a_finished_run(tmp_path):
+    out = tmp_path / "out"
+    hpc = {"command": ["bash", "-c", "echo $RANDOM > r.txt"]}
+    _run(tmp_path, out, hpc)
+    _run(tmp_path, out, hpc, overwrite=True)  # every file under hpc/ was the run's own
+    _check_recorded(out, solver=False)
+    assert len(list((out / "hpc" / "logs").glob("*.out"))) == 1  # the old logs went

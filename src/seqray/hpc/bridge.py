@@ -2,14 +2,17 @@
 re-attaches to the one an interrupted run submitted), waits, and moves what the job wrote
 into the run's output.
 
-The job works in the stage's working directory (`OUT/_seqray/hpc/<i>/`, or under
-`scratch` when the output is on S3): `input/manifest.json` lists the shards it reads (local
-shards in place, S3 shards copied in), `result/` is what it writes, `logs/` its scripts and
-logs. `jobs.json` there records the job ids (and local pids) as soon as they are known, so a
-resumed run waits for the same jobs instead of submitting them again. When the jobs end
-well, the three directories move to `OUT/<path>/`; manifests that name files by their
-working path are rewritten to their final one, and `done.json` keeps the report, so a run
-killed after this point does not run the job again.
+The job works in a working directory — the stage's state directory `OUT/_seqray/hpc/<i>/`,
+or a new `SCRATCH/seqray-hpc-<random>/` (named in the state directory's `workdir.json`)
+when a scratch directory is given, as it must be for an output on S3: `input/manifest.json`
+lists the shards it reads (local shards in place, S3 shards copied in), `result/` is what
+it writes, `logs/` its scripts and logs. `jobs.json` in the state directory records the job
+ids (and local pids) as soon as they are known, so a resumed run waits for the same jobs
+instead of submitting them again. When the jobs end well, the three directories move to
+`OUT/<path>/` (a scratch working directory is then removed); manifests that name files by
+their working path are rewritten to their final one, and `done.json` keeps the report, so
+a run killed after this point does not run the job again. The state lives with the run:
+`--overwrite` removes it, `--resume` keeps it.
 
 Everything here runs in the task (a Ray worker, or the driver for the local runner); it
 never imports Ray.
@@ -22,8 +25,9 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -31,7 +35,7 @@ import pyarrow.fs as pafs
 from ..errors import SeqrayError
 from ..io.fs import filesystem_for, is_s3, join, read_json
 from ..io.writers import write_json
-from ..pipeline.manifest import file_sha256, write_manifest
+from ..pipeline.manifest import file_ok, file_sha256, write_manifest
 from .base import Executor, RetryPolicy, Submission
 from .jobs import JobFailedError, JobResult, JobSpec, Resources
 from .local import LocalExecutor
@@ -49,7 +53,7 @@ SLURM_ENV = ("SLURM_CONF", "SLURM_CLUSTERS")
 class HpcTask:
     """What the task needs, as plain values (it pickles into a Ray task)."""
 
-    workdir: str  # local (or shared) directory the job works in
+    state: str  # OUT/_seqray/hpc/<i>: the stage's records (local or S3)
     final: str  # OUT/<path>: where its directories end up (local or S3)
     output: str  # the run's output: S3 shards under it are copied in, paths kept
     shards: tuple[dict[str, Any], ...]  # manifest entries of the output the job reads
@@ -67,6 +71,8 @@ class HpcTask:
     timeout: float | None = None
     preamble: str = ""
     env: Mapping[str, str] = field(default_factory=dict)  # the driver's Slurm settings
+    scratch: str | None = None  # a directory every node sees, to work in
+    workdir: str = ""  # where the job works (set by `run_job`)
 
     @property
     def input_dir(self) -> str:
@@ -86,33 +92,54 @@ def run_job(task: HpcTask) -> dict[str, Any]:
     are {uri, bytes, sha256} of everything now under `task.final`."""
     for key, value in task.env.items():
         os.environ[key] = value
-    done = read_json(os.path.join(task.workdir, "done.json"))
-    if done is not None:
+    done = read_json(join(task.state, "done.json"))
+    if done is not None and all(file_ok(f) for f in done["files"]):
         return dict(done)
+    task = replace(task, workdir=_workdir(task))
     executor = _executor(task)
     spec = job_spec(task)
-    state = read_json(os.path.join(task.workdir, "jobs.json"))
+    state = read_json(join(task.state, "jobs.json"))
     if state is None:
         submission, state = _submit(task, executor, spec)
     else:
         submission = _attach(executor, spec, state)
         state = {**state, "attached": state.get("attached", 0) + 1}
-        write_json(os.path.join(task.workdir, "jobs.json"), state)
+        write_json(join(task.state, "jobs.json"), state)
     t0 = time.monotonic()
     results = executor.wait(submission, task.timeout)
     waited = time.monotonic() - t0
     failed = [r for r in results if not r.ok]
     if failed:
         # the next run submits again instead of attaching to jobs that failed
-        os.replace(
-            os.path.join(task.workdir, "jobs.json"), os.path.join(task.workdir, "failed.json")
-        )
+        write_json(join(task.state, "failed.json"), state)
+        _delete(join(task.state, "jobs.json"))
         raise JobFailedError(failed)
     files = _promote(task)
     report = _report(task, state, results, waited)
     out = {"report": report, "files": files}
-    write_json(os.path.join(task.workdir, "done.json"), out)
+    write_json(join(task.state, "done.json"), out)
     return out
+
+
+def _workdir(task: HpcTask) -> str:
+    """The state directory (local output), or the scratch directory this run chose."""
+    if task.scratch is None:
+        return task.state
+    chosen = read_json(join(task.state, "workdir.json"))
+    if chosen is not None:
+        return str(chosen["workdir"])
+    path = os.path.join(task.scratch, f"seqray-hpc-{uuid.uuid4().hex[:12]}")
+    os.makedirs(path)  # new: nothing of anyone else's is there
+    write_json(join(task.state, "workdir.json"), {"workdir": path})
+    return path
+
+
+def _delete(uri: str) -> None:
+    fs, path = filesystem_for(uri)
+    try:
+        fs.delete_file(path)
+    except FileNotFoundError:
+        pass
 
 
 def job_spec(task: HpcTask) -> JobSpec:
@@ -176,7 +203,7 @@ def _submit(task: HpcTask, executor: Executor, spec: JobSpec) -> tuple[Submissio
     }
     if isinstance(executor, LocalExecutor):
         state["pids"] = executor.pids(submission)
-    write_json(os.path.join(task.workdir, "jobs.json"), state)
+    write_json(join(task.state, "jobs.json"), state)
     return submission, state
 
 
@@ -274,8 +301,10 @@ def _promote(task: HpcTask) -> list[dict[str, Any]]:
             shutil.rmtree(os.path.join(task.workdir, part))
     else:
         os.makedirs(task.final, exist_ok=True)
-        for part in PARTS:
-            os.replace(os.path.join(task.workdir, part), os.path.join(task.final, part))
+        for part in PARTS:  # a rename, or a copy from a scratch on another filesystem
+            shutil.move(os.path.join(task.workdir, part), os.path.join(task.final, part))
+    if task.scratch is not None:  # the directory this run made there, now empty
+        shutil.rmtree(task.workdir)
     return sorted(listed, key=lambda f: f["uri"])
 
 

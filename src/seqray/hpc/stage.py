@@ -170,17 +170,13 @@ class HpcStage(MapStage):
             )
         return [Target(join(output, self.config.path), "dir", label)]
 
-    def workdir(self, output: str) -> str:
-        if self.config.scratch is None:
-            return join(output, STATE_DIR, "hpc", str(self.index))
-        return os.path.join(os.path.abspath(self.config.scratch), f"seqray-hpc-{self.index}")
-
     def task(self, output: str, shards: list[dict[str, Any]]) -> HpcTask:
         c = self.config
         launcher = c.launcher or ("srun" if c.executor == "slurm" else "mpirun")
         options = {k: getattr(c, k) for k in ("components", "neighbors", "clusters")}
         return HpcTask(
-            workdir=self.workdir(output),
+            state=join(output, STATE_DIR, "hpc", str(self.index)),
+            scratch=os.path.abspath(c.scratch) if c.scratch is not None else None,
             final=join(output, c.path),
             output=output,
             shards=tuple(shards),
