@@ -344,3 +344,27 @@ def test_overwrite_replaces_a_finished_run(tmp_path):
     _run(tmp_path, out, hpc, overwrite=True)  # every file under hpc/ was the run's own
     _check_recorded(out, solver=False)
     assert len(list((out / "hpc" / "logs").glob("*.out"))) == 1  # the old logs went
+
+
+def test_a_retried_solver_starts_from_an_empty_result(tmp_path):
+    """Attempt 1 leaves a file in result/ and exits 75 (retried); attempt 2 runs the
+    solver, which writes only into an empty directory."""
+    import shlex
+
+    mark = tmp_path / "attempted"
+    result = tmp_path / "out" / "_seqray" / "hpc" / "4" / "result"
+    preamble = (
+        f"if [ ! -e {shlex.quote(str(mark))} ]; then touch {shlex.quote(str(mark))}; "
+        f"echo partial > {shlex.quote(str(result / 'junk'))}; exit 75; fi\n"
+    )
+    hpc = {
+        "solver": "pca",
+        "preamble": preamble,
+        "max_attempts": 2,
+        "retry_exit_codes": [75],
+    }
+    res = _run(tmp_path, tmp_path / "out", hpc)
+    (job,) = res.reports["hpc"]["jobs"]
+    assert job["attempts"] == 2 and job["state"] == "COMPLETED" and mark.exists()
+    assert not (tmp_path / "out" / "hpc" / "result" / "junk").exists()
+    manifest_mod.load(str(tmp_path / "out" / "hpc" / "result"))

@@ -44,6 +44,8 @@ from .solver_job import solver_spec
 from .templates import user_command
 
 PARTS = ("input", "result", "logs")  # what the job's working directory holds
+# empties the result directory "$1", then runs the rest of the arguments
+_FRESH_RESULT = 'rm -rf -- "$1" && mkdir -- "$1" && shift && exec "$@"'
 # variables of the driver's environment the task passes on to sbatch/squeue (a Ray worker
 # started before they were set does not have them)
 SLURM_ENV = ("SLURM_CONF", "SLURM_CLUSTERS")
@@ -147,7 +149,7 @@ def job_spec(task: HpcTask) -> JobSpec:
     {input}, {manifest}, {out} (and {shard_uri} per task) filled in."""
     name = task.name
     if task.solver is not None:
-        return solver_spec(
+        spec = solver_spec(
             task.solver,
             task.input_dir,
             task.result_dir,
@@ -159,6 +161,10 @@ def job_spec(task: HpcTask) -> JobSpec:
             resources=task.resources,
             preamble=task.preamble,
         )
+        # each attempt starts from an empty result directory (this module's own): a solver
+        # writes only into an empty one, so a retry must not find the last attempt's files
+        fresh = ("bash", "-c", _FRESH_RESULT, "seqray-hpc", task.result_dir)
+        return replace(spec, argv=fresh + spec.argv)
     values = {
         "input": task.input_dir,
         "manifest": os.path.join(task.input_dir, "manifest.json"),
