@@ -24,6 +24,9 @@ if [ "$what" = "test" ]; then
   # a real one-node Slurm for tests/hpc (its fixture starts munged, slurmctld and slurmd)
   debs+=(slurm-wlm munge)
   tools+=(sbatch slurmctld slurmd munged)
+  # GROMACS for tests/hpc/test_gromacs.py (grompp + mdrun through both executors)
+  debs+=(gromacs)
+  tools+=(gmx)
 fi
 if [ "$what" = "hpc" ]; then
   debs+=(openmpi-bin libopenmpi-dev slurm-wlm munge)

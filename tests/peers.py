@@ -28,6 +28,7 @@ DEBIAN_PACKAGE = {
     "art_illumina": "art-nextgen-simulation-tools",
     "chromium": "chromium",
     "fastp": "fastp",
+    "gmx": "gromacs",
     "jellyfish": "jellyfish",
     "kmc": "kmc",
     "kmc_tools": "kmc",
