@@ -45,7 +45,7 @@ EXCEPTIONS = {
     },
 }
 # other spellings of the shared concepts (compared without case, '_' as '-'): no command
-# may take them, except where EXCEPTIONS gives one to qc
+# may take them, except where EXCEPTIONS gives one to qc or solve
 OTHER_SPELLINGS = {
     "--num-cpus",
     "--cpus",

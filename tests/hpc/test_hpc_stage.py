@@ -130,7 +130,7 @@ def test_solver_job_equals_the_solver_on_the_finished_run(tmp_path, runner, requ
     staged = json.loads((out / "hpc" / "input" / "manifest.json").read_text())
     written = [s["uri"] for s in m["shards"] if s["stage"] == "write"]
     assert [s["uri"] for s in staged["shards"]] == written
-    assert not (out / "_seqray" / "hpc" / "4" / "result").exists()  # moved, not copied
+    assert not list((out / "_seqray" / "hpc" / "4").glob("work-*/result"))  # moved
 
 
 def test_solver_job_on_slurm(slurm, tmp_path):
@@ -248,6 +248,11 @@ def test_killed_run_reattaches_to_its_job(kind, request, tmp_path):
         ({"solver": "knn", "launcher": "srun"}, "launcher srun needs executor: slurm"),
         ({"solver": "knn", "per_shard": True}, "per_shard is for a command"),
         ({"solver": "knn", "input": "nothing"}, "no write stage before it with path"),
+        ({"solver": "knn", "path": ".."}, "give a directory name under the output"),
+        ({"solver": "knn", "path": "_seqray"}, "give a directory name under the output"),
+        ({"command": "tool {inptu}"}, "placeholder.*inptu"),
+        ({"command": "tool {shard_uri}"}, "need per_shard"),
+        ({"command": "tool 'unclosed"}, "No closing quotation"),
     ],
 )
 def test_config_errors(tmp_path, hpc, message):
@@ -351,11 +356,11 @@ def test_a_retried_solver_starts_from_an_empty_result(tmp_path):
     solver, which writes only into an empty directory."""
     import shlex
 
-    mark = tmp_path / "attempted"
-    result = tmp_path / "out" / "_seqray" / "hpc" / "4" / "result"
+    mark = shlex.quote(str(tmp_path / "attempted"))
+    state = shlex.quote(str(tmp_path / "out" / "_seqray" / "hpc" / "4"))
     preamble = (
-        f"if [ ! -e {shlex.quote(str(mark))} ]; then touch {shlex.quote(str(mark))}; "
-        f"echo partial > {shlex.quote(str(result / 'junk'))}; exit 75; fi\n"
+        f"if [ ! -e {mark} ]; then touch {mark}; "
+        f'for d in {state}/work-*/result; do echo partial > "$d/junk"; done; exit 75; fi\n'
     )
     hpc = {
         "solver": "pca",
@@ -365,6 +370,31 @@ def test_a_retried_solver_starts_from_an_empty_result(tmp_path):
     }
     res = _run(tmp_path, tmp_path / "out", hpc)
     (job,) = res.reports["hpc"]["jobs"]
-    assert job["attempts"] == 2 and job["state"] == "COMPLETED" and mark.exists()
+    assert job["attempts"] == 2 and job["state"] == "COMPLETED"
+    assert (tmp_path / "attempted").exists()
     assert not (tmp_path / "out" / "hpc" / "result" / "junk").exists()
     manifest_mod.load(str(tmp_path / "out" / "hpc" / "result"))
+
+
+def test_a_result_changed_before_the_manifest_is_refused_on_resume(tmp_path):
+    """A run killed after the job's directories moved (no manifest yet) takes the job's
+    recorded result on --resume, unless a file of it changed since."""
+    out = tmp_path / "out"
+    hpc = {"command": ["bash", "-c", "echo 1 > r.txt"]}
+    _run(tmp_path, out, hpc)
+    (out / "manifest.json").unlink()  # as if killed before the manifest was written
+    again = _run(tmp_path, out, hpc, resume=True)
+    assert (
+        again.reports["hpc"]["jobs"]
+        == json.loads((out / "manifest.json").read_text())["reports"]["hpc"]["jobs"]
+    )
+    (out / "manifest.json").unlink()
+    (out / "hpc" / "result" / "r.txt").write_text("edited\n")
+    with pytest.raises(Exception, match="r.txt: changed or removed since the hpc job"):
+        _run(tmp_path, out, hpc, resume=True)
+
+
+def test_solve_refuses_slurm_options_without_slurm(tmp_path):
+    proc = _seqray("solve", "pca", str(tmp_path), "-o", str(tmp_path / "o"), "--time", "1:00")
+    text, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "--time: only with --executor slurm" in text

@@ -5,7 +5,8 @@
 takes all of the run options (`RUN_OPTIONS`). The one exception is `seqray qc`, a drop-in
 for fastp: its fastp flags keep fastp's meanings (`-o` is read 1's output, `-t` trims read
 1's tail), so its CPUs are `-w/--thread/--threads` and its run directory `--outdir`.
-tests/cli/test_vocabulary.py holds every command to this.
+`seqray solve`, which runs no Ray, takes `--executor local|slurm` (where its MPI job runs,
+the `hpc` stage's `executor`). tests/cli/test_vocabulary.py holds every command to this.
 """
 
 from __future__ import annotations

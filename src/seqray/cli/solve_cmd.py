@@ -95,6 +95,19 @@ def _run(
     from ..solvers import _common, knn, pca, spectral
 
     module = {"pca": pca, "knn": knn, "spectral": spectral}[solver]
+    if slurm.executor != "slurm":
+        given = [
+            flag
+            for flag, value in (
+                ("--launcher", slurm.launcher != "srun"),
+                ("--partition", slurm.partition),
+                ("--time", slurm.time),
+                ("--mem", slurm.mem),
+            )
+            if value
+        ]
+        if given:
+            raise SeqrayError(f"{', '.join(given)}: only with --executor slurm")
     _common.check_output(output)  # before any rank starts
     if slurm.executor == "slurm":
         _submit(solver, embeddings, output, ranks, opts, slurm)
@@ -123,10 +136,18 @@ def _submit(
 
     if shutil.which("sbatch") is None:
         raise SeqrayError("--executor slurm needs Slurm's sbatch on PATH (Debian: slurm-client)")
+    if "://" in output:
+        raise SeqrayError(
+            f"{output}: with --executor slurm the output is a directory the job's nodes "
+            "share (its logs go there), not an object store"
+        )
     embeddings = os.path.abspath(embeddings) if "://" not in embeddings else embeddings
     output = os.path.abspath(output)
     if os.path.lexists(os.path.join(output, JOB_DIR)):
-        raise OutputError(f"{output}: already holds {JOB_DIR}/; give a new or empty directory")
+        raise OutputError(
+            f"{output}: holds {JOB_DIR}/ from an earlier Slurm launch; remove it (or give "
+            "a new or empty directory)"
+        )
     resources = Resources(
         cpus_per_task=1, mem=slurm.mem, time=slurm.time, partition=slurm.partition
     )

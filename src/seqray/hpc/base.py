@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .jobs import JobFailedError, JobResult, JobSpec, JobState, JobTimeoutError, tail
@@ -130,6 +130,9 @@ class Executor(ABC):
         poll_backoff: float = 1.5,
     ):
         self.retry = retry or RetryPolicy()
+        # called when a task's job id changes (a retry; a queued local task starting), so
+        # a caller can keep its record of the jobs current
+        self.on_change: Callable[[], None] | None = None
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.poll_backoff = poll_backoff
@@ -250,3 +253,5 @@ class Executor(ABC):
         t.exit_file = new.exit_file
         t.attempt += 1
         t.state, t.exit_code, t.resubmit_at = JobState.PENDING, None, None
+        if self.on_change is not None:
+            self.on_change()

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,12 +33,12 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from ..errors import SeqrayError
+from ..errors import OutputError, SeqrayError
 from ..io.fs import filesystem_for, is_s3, join, read_json
 from ..io.writers import write_json
 from ..pipeline.manifest import file_ok, file_sha256, write_manifest
 from .base import Executor, RetryPolicy, Submission
-from .jobs import JobFailedError, JobResult, JobSpec, Resources
+from .jobs import JobFailedError, JobResult, JobSpec, JobTimeoutError, Resources
 from .local import LocalExecutor
 from .slurm import SlurmExecutor
 from .solver_job import solver_spec
@@ -95,45 +96,112 @@ def run_job(task: HpcTask) -> dict[str, Any]:
     for key, value in task.env.items():
         os.environ[key] = value
     done = read_json(join(task.state, "done.json"))
-    if done is not None and all(file_ok(f) for f in done["files"]):
+    if done is not None:
+        changed = next((f["uri"] for f in done["files"] if not file_ok(f)), None)
+        if changed is not None:
+            raise OutputError(
+                f"{changed}: changed or removed since the hpc job wrote it; rerun with "
+                "--overwrite to run the job again"
+            )
         return dict(done)
-    task = replace(task, workdir=_workdir(task))
-    executor = _executor(task)
-    spec = job_spec(task)
+    plan = read_json(join(task.state, "promote.json"))
+    if plan is not None:  # the job ended well; moving its directories was interrupted
+        return _promote(task, plan)
     state = read_json(join(task.state, "jobs.json"))
     if state is None:
-        submission, state = _submit(task, executor, spec)
+        task, executor, submission, state = _submit(task)
     else:
-        submission = _attach(executor, spec, state)
-        state = {**state, "attached": state.get("attached", 0) + 1}
-        write_json(join(task.state, "jobs.json"), state)
+        task, executor, submission = _attach(task, state)
+        state["attached"] = state.get("attached", 0) + 1
+        _save(task, state, submission, executor)
+    executor.on_change = lambda: _save(task, state, submission, executor)
     t0 = time.monotonic()
-    results = executor.wait(submission, task.timeout)
-    waited = time.monotonic() - t0
+    try:
+        results = executor.wait(submission, task.timeout)
+    except JobTimeoutError:
+        _forget(task, state)
+        raise
     failed = [r for r in results if not r.ok]
     if failed:
-        # the next run submits again instead of attaching to jobs that failed
-        write_json(join(task.state, "failed.json"), state)
-        _delete(join(task.state, "jobs.json"))
+        _forget(task, state)
         raise JobFailedError(failed)
-    files = _promote(task)
-    report = _report(task, state, results, waited)
-    out = {"report": report, "files": files}
-    write_json(join(task.state, "done.json"), out)
-    return out
+    return _promote(task, _plan(task, state, results, time.monotonic() - t0))
 
 
 def _workdir(task: HpcTask) -> str:
-    """The state directory (local output), or the scratch directory this run chose."""
+    """A new directory for one submission: in the stage's state (local output) or under
+    `scratch`. A job of an earlier submission that still runs (a run killed, then started
+    again with --overwrite) writes only into its own."""
+    token = uuid.uuid4().hex[:12]
     if task.scratch is None:
-        return task.state
-    chosen = read_json(join(task.state, "workdir.json"))
-    if chosen is not None:
-        return str(chosen["workdir"])
-    path = os.path.join(task.scratch, f"seqray-hpc-{uuid.uuid4().hex[:12]}")
-    os.makedirs(path)  # new: nothing of anyone else's is there
-    write_json(join(task.state, "workdir.json"), {"workdir": path})
+        path = os.path.join(task.state, f"work-{token}")
+    else:
+        path = os.path.join(task.scratch, f"seqray-hpc-{token}")
+    os.makedirs(path)
     return path
+
+
+def _executor(task: HpcTask) -> Executor:
+    if task.executor == "slurm":
+        return SlurmExecutor(retry=task.retry)
+    return LocalExecutor(retry=task.retry)
+
+
+def _submit(task: HpcTask) -> tuple[HpcTask, Executor, Submission, dict[str, Any]]:
+    """Stages the input in a new working directory, submits, and records the job ids
+    before waiting on them."""
+    task = replace(task, workdir=_workdir(task))
+    _stage_input(task)
+    os.makedirs(task.result_dir)
+    executor = _executor(task)
+    submission = executor.submit(job_spec(task))
+    state: dict[str, Any] = {
+        "executor": task.executor,
+        "host": socket.gethostname(),
+        "workdir": task.workdir,
+        "submitted": _now(),
+    }
+    _save(task, state, submission, executor)
+    return task, executor, submission, state
+
+
+def _save(task: HpcTask, state: dict[str, Any], submission: Submission, ex: Executor) -> None:
+    """jobs.json: the current job id (and local pid) and attempt of every task — after
+    submitting, after every retry, and as queued local tasks start."""
+    state["job_ids"] = submission.job_ids
+    state["attempts"] = [t.attempt for t in submission.tasks]
+    if isinstance(ex, LocalExecutor):
+        state["pids"] = ex.pids(submission)
+    write_json(join(task.state, "jobs.json"), state)
+
+
+def _attach(task: HpcTask, state: dict[str, Any]) -> tuple[HpcTask, Executor, Submission]:
+    task = replace(task, workdir=str(state["workdir"]))
+    executor = _executor(task)
+    spec = job_spec(task)
+    ids = list(state["job_ids"])
+    if isinstance(executor, SlurmExecutor):
+        submission = executor.attach(spec, ids)
+    else:
+        assert isinstance(executor, LocalExecutor)
+        here = socket.gethostname()
+        if state.get("host") != here:
+            raise SeqrayError(
+                f"{task.label}: its local job ran on host {state.get('host')}, not {here}: "
+                "resume the run there (local jobs are followed by their process ids)"
+            )
+        submission = executor.attach(spec, ids, list(state["pids"]))
+    for t, attempt in zip(submission.tasks, state.get("attempts", []), strict=False):
+        t.attempt = int(attempt)
+    return task, executor, submission
+
+
+def _forget(task: HpcTask, state: dict[str, Any]) -> None:
+    """After a failure or a timeout: the next run submits again instead of attaching to
+    these jobs (their ids stay in failed.json, their logs in their working directory)."""
+    failures = read_json(join(task.state, "failed.json")) or []
+    write_json(join(task.state, "failed.json"), [*failures, {**state, "failed": _now()}])
+    _delete(join(task.state, "jobs.json"))
 
 
 def _delete(uri: str) -> None:
@@ -164,7 +232,7 @@ def job_spec(task: HpcTask) -> JobSpec:
         # each attempt starts from an empty result directory (this module's own): a solver
         # writes only into an empty one, so a retry must not find the last attempt's files
         fresh = ("bash", "-c", _FRESH_RESULT, "seqray-hpc", task.result_dir)
-        return replace(spec, argv=fresh + spec.argv)
+        return replace(spec, argv=fresh + spec.argv, env={**spec.env, **_threads(task)})
     values = {
         "input": task.input_dir,
         "manifest": os.path.join(task.input_dir, "manifest.json"),
@@ -179,56 +247,22 @@ def job_spec(task: HpcTask) -> JobSpec:
         log_dir=task.log_dir,
         name=name,
         workdir=task.result_dir,
+        env=_threads(task),
         resources=task.resources,
         items=items,
         preamble=task.preamble,
     )
 
 
+def _threads(task: HpcTask) -> dict[str, str]:
+    """Math libraries get the job's CPUs, not what the submitting process had (a Ray
+    worker runs with OMP_NUM_THREADS=1, and sbatch and subprocesses pass it on)."""
+    n = str(task.resources.cpus_per_task)
+    return {v: n for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def _uses(task: HpcTask, key: str) -> bool:
     return any("{" + key + "}" in a for a in task.command)
-
-
-def _executor(task: HpcTask) -> Executor:
-    if task.executor == "slurm":
-        return SlurmExecutor(retry=task.retry)
-    # every task starts at once: each has a pid to record for a later attach
-    return LocalExecutor(retry=task.retry, max_parallel=max(1, len(task.shards)))
-
-
-def _submit(task: HpcTask, executor: Executor, spec: JobSpec) -> tuple[Submission, dict]:
-    """Stages the input, submits, and records the job ids before waiting on them."""
-    _fresh_workdir(task)
-    _stage_input(task)
-    os.makedirs(task.result_dir)
-    submission = executor.submit(spec)
-    state: dict[str, Any] = {
-        "executor": task.executor,
-        "job_ids": submission.job_ids,
-        "submitted": _now(),
-    }
-    if isinstance(executor, LocalExecutor):
-        state["pids"] = executor.pids(submission)
-    write_json(join(task.state, "jobs.json"), state)
-    return submission, state
-
-
-def _attach(executor: Executor, spec: JobSpec, state: dict) -> Submission:
-    ids = list(state["job_ids"])
-    if isinstance(executor, SlurmExecutor):
-        return executor.attach(spec, ids)
-    assert isinstance(executor, LocalExecutor)
-    return executor.attach(spec, ids, list(state["pids"]))
-
-
-def _fresh_workdir(task: HpcTask) -> None:
-    """Clears what an attempt that never submitted (or whose jobs failed) left in the
-    working directory: only the directories this module makes there."""
-    os.makedirs(task.workdir, exist_ok=True)
-    for part in PARTS:
-        path = os.path.join(task.workdir, part)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
 
 
 def _stage_input(task: HpcTask) -> None:
@@ -280,45 +314,70 @@ def _staged_uris(task: HpcTask) -> list[str]:
     return [_local_twin(task, s["uri"]) if is_s3(s["uri"]) else s["uri"] for s in task.shards]
 
 
-def _promote(task: HpcTask) -> list[dict[str, Any]]:
-    """Moves input/, result/ and logs/ to `task.final` (rename locally, upload to S3),
-    each manifest rewritten to name files where they now are; lists the files moved."""
-    old = task.workdir.rstrip("/")
-    new = task.final.rstrip("/")
-    for manifest in _manifests(task.workdir):
-        _rewrite_paths(manifest, old, new)
-    listed = []
+def _plan(
+    task: HpcTask, state: dict[str, Any], results: Sequence[JobResult], waited: float
+) -> dict[str, Any]:
+    """What moving the job's directories will give (promote.json, written before anything
+    moves, so an interrupted move can be finished): manifests rewritten to name files where
+    they will be, every file listed with its final URI, the report."""
+    old, new = task.workdir.rstrip("/"), task.final.rstrip("/")
+    manifests = [os.path.join(task.input_dir, "manifest.json")]
+    if task.solver is not None:
+        manifests.append(os.path.join(task.result_dir, "manifest.json"))
+    for path in manifests:
+        if os.path.exists(path):
+            _rewrite_paths(path, old, new)
+    listed: list[dict[str, Any]] = []
     for part in PARTS:
-        src = os.path.join(task.workdir, part)
-        for root, _, names in os.walk(src):
+        for root, _, names in os.walk(os.path.join(task.workdir, part)):
             for n in sorted(names):
                 local = os.path.join(root, n)
                 size, sha = file_sha256(local)
                 listed.append({"uri": new + local[len(old) :], "bytes": size, "sha256": sha})
+    plan = {
+        "workdir": task.workdir,
+        "staging": f".{os.path.basename(new)}.tmp-{uuid.uuid4().hex[:8]}",
+        "report": _report(task, state, results, waited),
+        "files": sorted(listed, key=lambda f: str(f["uri"])),
+    }
+    write_json(join(task.state, "promote.json"), plan)
+    return plan
+
+
+def _promote(task: HpcTask, plan: dict[str, Any]) -> dict[str, Any]:
+    """Moves input/, result/ and logs/ to `task.final`; repeatable after a kill. Locally
+    they gather in a hidden `.PATH.tmp-XXXX` beside it (the run owns such a temporary)
+    that is renamed to PATH at once; to S3 each is uploaded, then removed here."""
+    workdir = str(plan["workdir"])
     if is_s3(task.final):
         fs, path = filesystem_for(task.final)
         for part in PARTS:
-            pafs.copy_files(
-                os.path.join(task.workdir, part),
-                f"{path}/{part}",
-                source_filesystem=pafs.LocalFileSystem(),
-                destination_filesystem=fs,
-            )
-            shutil.rmtree(os.path.join(task.workdir, part))
+            src = os.path.join(workdir, part)
+            if os.path.isdir(src):
+                pafs.copy_files(
+                    src,
+                    f"{path}/{part}",
+                    source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=fs,
+                )
+                shutil.rmtree(src)
     else:
-        os.makedirs(task.final, exist_ok=True)
-        for part in PARTS:  # a rename, or a copy from a scratch on another filesystem
-            shutil.move(os.path.join(task.workdir, part), os.path.join(task.final, part))
-    if task.scratch is not None:  # the directory this run made there, now empty
-        shutil.rmtree(task.workdir)
-    return sorted(listed, key=lambda f: f["uri"])
-
-
-def _manifests(root: str) -> list[str]:
-    out = []
-    for part in PARTS:
-        for dirpath, _, names in os.walk(os.path.join(root, part)):
-            out += [os.path.join(dirpath, n) for n in names if n == "manifest.json"]
+        staging = os.path.join(os.path.dirname(task.final), str(plan["staging"]))
+        for part in PARTS:
+            src, dst = os.path.join(workdir, part), os.path.join(staging, part)
+            if os.path.isdir(src):
+                if os.path.isdir(dst):  # a copy cut short (scratch on another filesystem)
+                    shutil.rmtree(dst)
+                os.makedirs(staging, exist_ok=True)
+                shutil.move(src, dst)
+        if os.path.isdir(staging):
+            if os.path.lexists(task.final):
+                raise OutputError(f"{task.final}: appeared while the hpc job ran")
+            os.rename(staging, task.final)
+    if task.scratch is not None:  # the directory this submission made there, now empty
+        shutil.rmtree(workdir, ignore_errors=True)
+    out = {"report": plan["report"], "files": plan["files"]}
+    write_json(join(task.state, "done.json"), out)
     return out
 
 
@@ -394,16 +453,10 @@ def _report(
     if task.solver is not None:
         report["ranks"] = task.ranks
         report["launcher"] = task.launcher
-        solved = read_json(join(task.final, "result", "manifest.json")) or {}
+        solved = read_json(os.path.join(task.result_dir, "manifest.json")) or {}
         report["solver"] = solved.get("reports", {}).get(task.solver, {})
     return report
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def check_scratch(scratch: str) -> None:
-    """A scratch directory must be local (or a shared mount): the job reads it by path."""
-    if is_s3(scratch):
-        raise SeqrayError(f"scratch {scratch}: give a local or shared-filesystem directory")

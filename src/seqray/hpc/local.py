@@ -66,22 +66,35 @@ class LocalExecutor(Executor):
             out.append(proc.pid if proc is not None else self._attached.get(t.job_id))
         return out
 
-    def attach(self, spec: JobSpec, job_ids: list[str], pids: list[int]) -> Submission:
+    def attach(self, spec: JobSpec, job_ids: list[str], pids: list[int | None]) -> Submission:
         """A submission for tasks started earlier by another process (from the job ids and
         pids it recorded): each is RUNNING while its process lives, then ends with the
-        status its exit-code file holds (LOST without one)."""
+        status its exit-code file holds (LOST without one). A task that had not started
+        (pid None) is queued here."""
         tasks = []
+        script_path: str | None = None
         for i, (job_id, pid) in enumerate(zip(job_ids, pids, strict=True)):
             out, err, exit_file = script.log_paths(spec, job_id)
-            tasks.append(Task(spec, i, job_id, out, err, exit_file))
-            self._attached[job_id] = int(pid)
+            task = Task(spec, i, job_id, out, err, exit_file)
+            tasks.append(task)
+            if pid is not None:
+                self._attached[job_id] = int(pid)
+                continue
+            if script_path is None:
+                name = f"{spec.name}.local-{self._token}-{next(self._count)}.sh"
+                script_path = str(script.write(spec, os.path.join(spec.log_dir, name)))
+            self._queued[job_id] = (task, script_path)
+        self._start_queued()
         return Submission(spec, tasks)
 
     def _start_queued(self) -> None:
         running = sum(1 for p in self._procs.values() if p.poll() is None)
+        running += len(self._attached)
+        started = False
         for job_id in list(self._queued):
             if running >= self.max_parallel:
                 break
+            started = True
             task, path = self._queued.pop(job_id)
             env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
             env["SEQRAY_TASK_INDEX"] = str(task.index)
@@ -96,6 +109,8 @@ class LocalExecutor(Executor):
                     start_new_session=True,
                 )
             running += 1
+        if started and self.on_change is not None:
+            self.on_change()
 
     def _poll(self, tasks: list[Task]) -> dict[str, tuple[JobState, int | None]]:
         answer: dict[str, tuple[JobState, int | None]] = {}

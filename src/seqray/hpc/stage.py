@@ -28,6 +28,7 @@ from .base import RetryPolicy
 from .bridge import SLURM_ENV, HpcTask, run_job
 from .jobs import JobState, Resources
 from .solver_job import SOLVER_OPTIONS
+from .templates import placeholders
 
 
 class JobResources(BaseModel):
@@ -80,6 +81,13 @@ class HpcConfig(StageConfig):
             raise ValueError("command is empty")
         return v
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v in (".", "..") or v == STATE_DIR:
+            raise ValueError(f"path {v!r}: give a directory name under the output")
+        return v
+
     @model_validator(mode="after")
     def _one_job(self):
         if (self.solver is None) == (self.command is None):
@@ -90,6 +98,16 @@ class HpcConfig(StageConfig):
                 raise ValueError(f"{', '.join(sorted(given))}: for a solver, not a command")
             if self.ranks != 1 or self.launcher is not None:
                 raise ValueError("ranks and launcher are for a solver; for a command use job")
+            allowed = {"input", "manifest", "out"} | (
+                {"shard_uri", "index"} if self.per_shard else set()
+            )
+            unknown = placeholders(self.argv()) - allowed
+            if unknown:
+                raise ValueError(
+                    f"command has placeholder(s) {', '.join(sorted(unknown))}; it may use "
+                    + ", ".join(sorted(allowed))
+                    + ("" if self.per_shard else " ({shard_uri} and {index} need per_shard)")
+                )
         else:
             wrong = given - set(SOLVER_OPTIONS[self.solver])
             if wrong:
@@ -113,7 +131,7 @@ class HpcConfig(StageConfig):
             try:
                 return tuple(shlex.split(self.command))
             except ValueError as exc:
-                raise ConfigError(f"hpc: command {self.command!r}: {exc}") from exc
+                raise ValueError(f"command {self.command!r}: {exc}") from exc
         return tuple(str(a) for a in self.command)
 
 

@@ -111,8 +111,9 @@ JOB_DIR = ".seqray-job"
 
 
 def check_output(output: str) -> None:
-    """The output directory must be new or empty (but for the job directory of the launch
-    that made it): a solver never writes among files it did not create."""
+    """The output directory must be new or empty (inside a Slurm job, but for the job
+    directory of the launch that made it): a solver never writes among files it did not
+    create."""
     fs, path = filesystem_for(output)
     info = fs.get_file_info(path)
     if info.type == pa.fs.FileType.NotFound:
@@ -120,7 +121,8 @@ def check_output(output: str) -> None:
     if info.type != pa.fs.FileType.Directory:
         raise OutputError(f"{output}: exists and is not a directory")
     entries = fs.get_file_info(pa.fs.FileSelector(path, recursive=False))
-    if any(e.base_name != JOB_DIR for e in entries):
+    ours = JOB_DIR if os.environ.get("SLURM_JOB_ID") else None
+    if any(e.base_name != ours for e in entries):
         raise OutputError(f"{output}: is not empty; give a new or empty directory")
 
 
