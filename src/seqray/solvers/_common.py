@@ -235,11 +235,11 @@ def peak_rss_bytes() -> int:
 
 def gather_shards(
     comm: Any, entry: dict[str, Any], t0: float
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | tuple[None, None]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """Rank 0: every rank's shard entry, and every rank's use so far (`rank`, `seconds`
-    since `t0`, `peak_rss_bytes`) for the report's `per_rank`; (None, None) elsewhere."""
+    since `t0`, `peak_rss_bytes`) for the report's `per_rank`; None elsewhere."""
     use = {"rank": comm.Get_rank(), "seconds": round(now() - t0, 3)}
     got = comm.gather((entry, {**use, "peak_rss_bytes": peak_rss_bytes()}), root=0)
     if got is None:
-        return None, None
+        return None
     return [e for e, _ in got], [u for _, u in got]

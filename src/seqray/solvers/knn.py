@@ -149,8 +149,9 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
         share, {"neighbors": fixed_list(idx), "distances": fixed_list(dist.astype(np.float32))}
     )
     entry = write_rank_shard(args.output, "neighbors", rank, table)
-    entries, per_rank = gather_shards(comm, entry, t0)
-    if rank == 0:
+    gathered = gather_shards(comm, entry, t0)
+    if gathered is not None:  # rank 0
+        entries, per_rank = gathered
         report = {
             "rows": n,
             "dim": share.dim,

@@ -95,8 +95,9 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
     proj = (share.vectors - model["mean"]) @ model["components"].T
     table = identity_table(share, {"vector": fixed_list(proj.astype(np.float32))})
     entry = write_rank_shard(args.output, "projections", rank, table)
-    entries, per_rank = gather_shards(comm, entry, t0)
-    if rank == 0:
+    gathered = gather_shards(comm, entry, t0)
+    if gathered is not None:  # rank 0
+        entries, per_rank = gathered
         model_file = write_npz(join(args.output, "pca.npz"), model)
         report = {
             "rows": n,

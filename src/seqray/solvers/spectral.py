@@ -189,8 +189,9 @@ def solve(comm: Any, args: argparse.Namespace) -> None:
     labels = comm.bcast(labels, root=0)
     table = identity_table(share, {"label": pa.array(labels[lo:hi], pa.int32())})
     entry = write_rank_shard(args.output, "labels", rank, table)
-    entries, per_rank = gather_shards(comm, entry, t0)
-    if rank == 0:
+    gathered = gather_shards(comm, entry, t0)
+    if gathered is not None:  # rank 0
+        entries, per_rank = gathered
         model = write_npz(
             join(args.output, "spectral.npz"), {"eigenvalues": vals, "embedding": emb}
         )
