@@ -7,6 +7,7 @@ first pass is provably reused: the manifest says so and counts no chunk scanned 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -71,7 +72,13 @@ class Store:
 
     def keys(self, out: str) -> list[str]:
         if not self.s3:
-            return [str(p.relative_to(out)) for p in Path(out).rglob("*") if p.is_file()]
+            # os.walk skips a directory the running pipeline removes while it is listed
+            # (rglob raises): the tests poll a live output
+            return [
+                os.path.relpath(os.path.join(d, f), out)
+                for d, _, names in os.walk(out)
+                for f in names
+            ]
         client, bucket, _ = self.s3
         prefix = out.split("/", 3)[3] + "/"
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
