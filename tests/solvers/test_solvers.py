@@ -108,7 +108,7 @@ def test_knn_ties_go_to_the_lower_row_whatever_the_tiles():
     for tile in (1, 5, 7, 64):
         d = np.full((60, k), np.inf)
         i = np.full((60, k), np.iinfo(np.int64).max)
-        d, i = block_neighbors(base, 0, base, 0, d, i, k, tile=tile)
+        d, i = block_neighbors(base, 0, base, 0, d, i, tile=tile)
         np.testing.assert_array_equal(i, ref_i)
     # the reference: sort each row by (distance, row), self excluded
     full = ((base[:, None, :] - base[None, :, :]) ** 2).sum(-1)
