@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .peers import ENV, peers_required, require_tool
+from .randreads import random_fastq, random_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "data"
@@ -45,34 +46,17 @@ def examples() -> Path:
 
 
 def write_random_fastq(path: Path, n: int, seed: int = 1, max_len: int = 300) -> Path:
-    rng = random.Random(seed)
-    with open(path, "w") as f:
-        for i in range(n):
-            L = rng.randint(0, max_len)
-            s = "".join(rng.choice("ACGTN") for _ in range(L))
-            q = "".join(rng.choice("#5?@+IJ") for _ in range(L))
-            f.write(f"@read{i} c={i % 7}\n{s}\n+\n{q}\n")
+    """`n` random single-end reads (tests/randreads.py: the same bytes for a seed, always)."""
+    Path(path).write_bytes(random_fastq(n, seed, max_len))
     return path
 
 
 def write_random_pairs(r1: Path, r2: Path, n: int, seed: int = 1, dup_every: int = 0):
     """Mates of different lengths (R2 up to 3× R1), so their byte offsets drift apart;
     with `dup_every`, every such pair repeats an earlier pair's sequences."""
-    rng = random.Random(seed)
-    seqs: list[tuple[str, str, str, str]] = []
-    with open(r1, "w") as f1, open(r2, "w") as f2:
-        for i in range(n):
-            if dup_every and i % dup_every == dup_every - 1:
-                s1, q1, s2, q2 = seqs[rng.randrange(len(seqs))]
-            else:
-                s1, s2 = (
-                    "".join(rng.choice("ACGTN") for _ in range(rng.randint(0, hi)))
-                    for hi in (100, 300)
-                )
-                q1, q2 = ("".join(rng.choice("#5?@+IJ") for _ in s) for s in (s1, s2))
-                seqs.append((s1, q1, s2, q2))
-            f1.write(f"@pair{i}/1\n{s1}\n+\n{q1}\n")
-            f2.write(f"@pair{i}/2\n{s2}\n+\n{q2}\n")
+    text1, text2 = random_pairs(n, seed, dup_every)
+    Path(r1).write_bytes(text1)
+    Path(r2).write_bytes(text2)
     return r1, r2
 
 

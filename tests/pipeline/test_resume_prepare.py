@@ -2,7 +2,14 @@
 trusted k-mers of correction, BPE training) and of k-mer counting (spill files per chunk):
 killed with SIGKILL after the first pass and again after some chunks of the main pass, on
 both runners, local and S3. The resumed output equals a clean run byte for byte, and the
-first pass is provably reused: the manifest says so and counts no chunk scanned again."""
+first pass is provably reused: the manifest says so and counts no chunk scanned again.
+
+The local runner resumes every stage to both stores. Each Ray case starts a Ray cluster
+in each of its processes (~30 s a case), so Ray resumes one stage per way a first pass or
+a partial result reaches the workers: duplicate marks as files, read from S3 (`qc-dedup`;
+`dedup` reads the same marks), the trusted k-mers the runner hands out (`correct`), and a
+sink's per-chunk spill shards (`count`). The BPE model travels inside the stage object, as
+on every Ray run (tests/pipeline/test_goldens.py runs the trained bpe tokenizer on Ray)."""
 
 from __future__ import annotations
 
@@ -30,12 +37,31 @@ STAGES = {
     "count": ({"count": {"k": 13}}, None),  # a sink: its spills are per-chunk shards
 }
 CHUNK = 40_000
+RAY_LOCAL = ["correct", "count"]  # resumed on Ray to a local output
+RAY_S3 = ["qc-dedup"]  # and to S3
 
 
 @pytest.fixture(scope="module")
 def reads(tmp_path_factory):
     d = tmp_path_factory.mktemp("reads")
     return write_random_pairs(d / "r_1.fq", d / "r_2.fq", 6000, seed=11, dup_every=3)
+
+
+@pytest.fixture(scope="module")
+def clean(reads, tmp_path_factory):
+    """Each stage's clean run (local runner, local output), made once: every resumed run
+    of that stage, on either runner and to either store, must write exactly these files."""
+    made: dict[str, dict[str, bytes]] = {}
+
+    def files(name: str) -> dict[str, bytes]:
+        if name not in made:
+            out = tmp_path_factory.mktemp(f"clean-{name}")
+            run_pipeline(parse_config(_config(str(out), reads, STAGES[name][0], "local")))
+            made[name] = _local_files(out)
+            assert made[name]
+        return made[name]
+
+    return files
 
 
 def _config(out: str, reads, stage: dict, runner: str) -> dict:
@@ -70,30 +96,41 @@ class Store:
             return f"s3://{self.s3[1]}/{name}"
         return str(self.tmp / name)
 
-    def keys(self, out: str) -> list[str]:
+    def keys(self, out: str, under: str = "") -> list[str]:
+        """Keys of the output's files (those under `under` only: the kill points poll this
+        while the run works, and a listing of every spill file on moto costs seconds)."""
         if not self.s3:
             # os.walk skips a directory the running pipeline removes while it is listed
             # (rglob raises): the tests poll a live output
             return [
                 os.path.relpath(os.path.join(d, f), out)
-                for d, _, names in os.walk(out)
+                for d, _, names in os.walk(os.path.join(out, under))
                 for f in names
             ]
         client, bucket, _ = self.s3
         prefix = out.split("/", 3)[3] + "/"
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix + under
+        )
         return [o["Key"][len(prefix) :] for p in pages for o in p.get("Contents", [])]
+
+    def exists(self, out: str, key: str) -> bool:
+        if not self.s3:
+            return (Path(out) / key).is_file()
+        return key in self.keys(out, key)
 
     def files(self, out: str) -> dict[str, bytes]:
         if not self.s3:
             return _local_files(Path(out))
         client, bucket, _ = self.s3
         prefix = out.split("/", 3)[3] + "/"
-        return {
-            k: client.get_object(Bucket=bucket, Key=prefix + k)["Body"].read()
+        keys = [
+            k
             for k in sorted(self.keys(out))
-            if k != "manifest.json" and not k.startswith("_seqray/")
-        }
+            # as a local output lists its files: no S3 directory markers ('', 'counts/')
+            if k and not k.endswith("/") and k != "manifest.json" and not k.startswith("_seqray/")
+        ]
+        return {k: client.get_object(Bucket=bucket, Key=prefix + k)["Body"].read() for k in keys}
 
 
 def _kill_when(cmd: list[str], env: dict, ready: Callable[[], bool], timeout: float = 240):
@@ -110,29 +147,24 @@ def _kill_when(cmd: list[str], env: dict, ready: Callable[[], bool], timeout: fl
     proc.wait()
 
 
-def _resume_case(tmp_path, store: Store, reads, name: str, runner: str, env: dict):
+def _resume_case(tmp_path, store: Store, reads, expected, name: str, runner: str, env: dict):
     stage, state = STAGES[name]
-    clean = store.output("clean")
-    run_pipeline(parse_config(_config(clean, reads, stage, "local")))
-    expected = store.files(clean)
-    assert expected
-
     out = store.output("cut")
     cfg = tmp_path / "cut.yaml"
     cfg.write_text(yaml.safe_dump(_config(out, reads, stage, runner)))
     cmd = [*seqray_cmd(), "run", str(cfg)]
 
     def journaled() -> int:  # finished chunks (not the journal's own temporaries)
-        journal = [k for k in store.keys(out) if k.startswith("_seqray/journal/")]
+        journal = store.keys(out, "_seqray/journal/")
         return sum(k.endswith(".json") and "/." not in k for k in journal)
 
     if state is not None:  # killed right after the first pass
         prepared = f"_seqray/{state}/0/prepared.json"
-        _kill_when(cmd, env, lambda: prepared in store.keys(out))
+        _kill_when(cmd, env, lambda: store.exists(out, prepared))
         assert journaled() < 10
     before = journaled()
     _kill_when([*cmd, "--resume"], env, lambda: journaled() >= before + 3)  # after chunks
-    assert "manifest.json" not in store.keys(out)
+    assert not store.exists(out, "manifest.json")
 
     # the last resume runs to the end (a new process: Ray workers get the S3 settings)
     done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
@@ -154,19 +186,21 @@ def _read(store: Store, out: str, key: str) -> bytes:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("runner", ["local", "ray"])
-@pytest.mark.parametrize("name", list(STAGES))
-def test_resume_local_output(tmp_path, reads, run_env, name, runner):
-    _resume_case(tmp_path, Store(tmp_path), reads, name, runner, run_env)
+@pytest.mark.parametrize(
+    "name, runner", [(n, "local") for n in STAGES] + [(n, "ray") for n in RAY_LOCAL]
+)
+def test_resume_local_output(tmp_path, reads, clean, run_env, name, runner):
+    _resume_case(tmp_path, Store(tmp_path), reads, clean(name), name, runner, run_env)
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    "name, runner", [(n, "local") for n in STAGES] + [("qc-dedup", "ray"), ("correct", "ray")]
+    "name, runner", [(n, "local") for n in STAGES] + [(n, "ray") for n in RAY_S3]
 )
-def test_resume_s3_output(tmp_path, reads, run_env, s3_env, name, runner):
+def test_resume_s3_output(tmp_path, reads, clean, run_env, s3_env, name, runner):
+    """A run killed and resumed on S3 writes the bytes of a clean local run."""
     env = {**run_env, **s3_env[2]}
-    _resume_case(tmp_path, Store(tmp_path, s3_env), reads, name, runner, env)
+    _resume_case(tmp_path, Store(tmp_path, s3_env), reads, clean(name), name, runner, env)
 
 
 def test_fresh_runs_never_reuse_a_first_pass(tmp_path, reads):
@@ -176,3 +210,17 @@ def test_fresh_runs_never_reuse_a_first_pass(tmp_path, reads):
     assert not r.prepare[0]["reused"] and r.prepare[0]["chunks_scanned"] == r.chunks
     r = run_pipeline(cfg, overwrite=True)  # replaced, not resumed: scanned again
     assert not r.prepare[0]["reused"] and r.prepare[0]["chunks_scanned"] == r.chunks
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_a_finished_run_keeps_only_its_marker_as_state(tmp_path, reads, name):
+    """Journal, first-pass results and spills go once the manifest commits; the marker
+    stays, so the run is still verified by --resume and replaced by --overwrite."""
+    out = tmp_path / "o"
+    cfg = parse_config(_config(str(out), reads, STAGES[name][0], "local"))
+    run_pipeline(cfg)
+    files = _local_files(out)
+    assert [p.relative_to(out).as_posix() for p in (out / "_seqray").rglob("*")] == ["run.json"]
+    assert run_pipeline(cfg, resume=True).verified
+    run_pipeline(cfg, overwrite=True)
+    assert _local_files(out) == files

@@ -208,6 +208,8 @@ def test_qc_refuses_to_replace_a_file_it_did_not_write(tmp_path, sandbox, capsys
 
 
 def test_qc_reruns_over_its_own_output_with_overwrite(tmp_path, sandbox, capsys):
+    """With --keep-manifest the run's record stays, so --overwrite may replace what the
+    run wrote (without it the record goes: tests/cli/test_qc_cmd.py)."""
     target = tmp_path / "clean.fq"
     args = [
         "qc",
@@ -217,6 +219,7 @@ def test_qc_reruns_over_its_own_output_with_overwrite(tmp_path, sandbox, capsys)
         str(target),
         "-j",
         str(tmp_path / "r.json"),
+        "--keep-manifest",
     ]
     assert main(args) == 0
     first = target.read_bytes()
@@ -236,7 +239,7 @@ def test_a_report_under_a_regular_file_fails_before_any_read(tmp_path, sandbox, 
     assert main(args) == 1
     err = err_line(capsys)
     assert "afile is a file, not a directory" in err and "internal error" not in err
-    assert not out.exists() and not (tmp_path / "clean.fq.gz.seqray").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "sb"]  # no run state
 
 
 def test_an_output_under_a_regular_file_is_a_clear_error(tmp_path, sandbox, capsys):

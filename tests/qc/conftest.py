@@ -43,14 +43,10 @@ def write_fastq(path: Path, records) -> Path:
 
 
 def fastp_input(src: Path, dst: Path, phred64: bool = False) -> Path:
-    """The reads as seqray sees them, for fastp: `.` as `N` (seqray's reader normalises it,
-    fastp keeps `.` and does not count it as N) and Phred+33 (fastp 0.23.2's own --phred64
-    is not deterministic, so it runs on a converted copy)."""
+    """The reads for fastp as Phred+33 (fastp 0.23.2's own --phred64 is not
+    deterministic, so it runs on a converted copy); `.` stays, as seqray qc keeps it."""
     shift = 31 if phred64 else 0
-    recs = [
-        (n, s.replace(".", "N"), "".join(chr(ord(c) - shift) for c in q))
-        for n, s, q in read_fastq(src)
-    ]
+    recs = [(n, s, "".join(chr(ord(c) - shift) for c in q)) for n, s, q in read_fastq(src)]
     return write_fastq(dst, recs)
 
 
@@ -77,7 +73,7 @@ def fastp(tmp: Path, r1: Path, r2: Path | None, args: list[str]):
 
 def seqray_qc(tmp: Path, r1: Path, r2: Path | None, qc: dict, phred_offset=33, run=None):
     """seqray's qc report and passed reads (R1, R2), through a whole local pipeline."""
-    read = {"paths": [str(r1)], "phred_offset": phred_offset}
+    read = {"paths": [str(r1)], "phred_offset": phred_offset, "keep_dots": True}  # as qc
     if r2 is not None:
         read["mate_paths"] = [str(r2)]
     cfg = parse_config(

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..errors import OutputError
 from .common import console, pipeline_config
 from .options import (
     ADDRESS,
@@ -166,8 +167,23 @@ def qc(
     outdir: str = typer.Option(
         None,
         "--outdir",
-        help="Manifest and run state (default: <out1>.seqray, or seqray_qc).",
+        help="Keep the manifest and run state here (default with -o: a hidden directory "
+        "beside out1, removed when the run completes; without -o: seqray_qc, which also "
+        "holds the reads).",
         rich_help_panel=RUN_PANEL,
+    ),
+    keep_manifest: bool = typer.Option(
+        False,
+        "--keep-manifest",
+        help="Keep the manifest and run state in <out1>.seqray (a later --overwrite can "
+        "then replace the outputs).",
+        rich_help_panel=RUN_PANEL,
+    ),
+    dots_to_n: bool = typer.Option(
+        False,
+        "--dots-to-n",
+        help="Write '.' in reads as N (default: kept, as fastp does).",
+        rich_help_panel=_F,
     ),
     runner: Runner | None = RUNNER,
     address: str | None = ADDRESS,
@@ -177,7 +193,9 @@ def qc(
     quiet: bool = QUIET,
 ) -> None:
     """Trim and filter reads as fastp does (same flags and defaults; see docs/qc.md)."""
+    from ..io.fs import exists
     from ..pipeline.driver import run_pipeline
+    from ..pipeline.ownership import discard_finished_run
     from ..qc.api import qc_pipeline
     from .run_cmd import print_qualities, print_summary
 
@@ -239,8 +257,14 @@ def qc(
         ).items()
         if v is not None
     }
+    transient = outdir is None and out1 is not None and not keep_manifest
     if outdir is None:
-        outdir = (out1 + ".seqray") if out1 else "seqray_qc"
+        outdir = (
+            (out1 + ".seqray" if keep_manifest else hidden_run_dir(out1)) if out1 else "seqray_qc"
+        )
+    if transient and not exists(outdir):
+        outputs = [f for f in (out1, out2, json_report, html_report) if f]
+        check_no_earlier_outputs(outputs, [*in1, *(in2 or [])])
     try:
         data = qc_pipeline(
             list(in1),
@@ -249,6 +273,7 @@ def qc(
             out2=_abs(out2),
             outdir=outdir,
             phred64=phred64,
+            dots_to_n=dots_to_n,
             **options,
         )
     except ValueError as e:
@@ -259,10 +284,44 @@ def qc(
         result = run_pipeline(cfg, overwrite=overwrite, resume=resume, progress=progress)
     if result.verified:
         print_summary(result)
-        return
-    print_qc_summary(result.reports["qc"])
-    print_qualities(result.inputs)
-    console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
+    else:
+        print_qc_summary(result.reports["qc"])
+        print_qualities(result.inputs)
+    if transient:
+        try:
+            discard_finished_run(outdir)
+        except OutputError as e:
+            console.print(f"[yellow]note:[/] {e}", highlight=False)
+        console.print(f"done ({result.seconds:.1f} s)", highlight=False)
+    elif not result.verified:
+        console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
+
+
+def hidden_run_dir(out1: str) -> str:
+    """Where a qc run keeps its manifest and journal while it runs: `.NAME.seqray` beside
+    out1 (hidden, and kept after a failure or a kill so that --resume can finish)."""
+    if "://" in out1:
+        base, _, name = out1.rpartition("/")
+        return f"{base}/.{name}.seqray"
+    d, name = os.path.split(os.path.abspath(out1))
+    return os.path.join(d, f".{name}.seqray")
+
+
+def check_no_earlier_outputs(files: list[str], inputs: list[str]) -> None:
+    """An output file already there, with no run record beside it, is refused by name
+    before anything runs: seqray replaces only files it can show it wrote, and a qc run's
+    record goes when the run completes. (An output that is an input is left to the run's
+    own check, which says so.)"""
+    from ..io.fs import exists
+    from ..pipeline.outputs import same_file
+
+    for f in files:
+        if exists(f) and not any(same_file(f, i) for i in inputs):
+            raise OutputError(
+                f"{f}: already exists, and no seqray run record says seqray wrote it (a qc "
+                "run's record is removed when it completes; --keep-manifest keeps it for a "
+                "later --overwrite): remove it or choose another name"
+            )
 
 
 def print_qc_summary(report: dict) -> None:

@@ -41,7 +41,7 @@ MAX_BLOCK_ROWS = 262_144
 IUPAC_OTHER = b"RYSWKMBDHVU"
 
 
-def _dna_table(keep_iupac: bool, fasta: bool) -> np.ndarray:
+def _dna_table(keep_iupac: bool, keep_dots: bool, fasta: bool) -> np.ndarray:
     t = np.full(256, -1, dtype=np.int16)
     for c in b"ACGTN":
         t[c] = c
@@ -49,7 +49,7 @@ def _dna_table(keep_iupac: bool, fasta: bool) -> np.ndarray:
     for c in IUPAC_OTHER:
         t[c] = c if keep_iupac else ord("N")
         t[c + 32] = c if keep_iupac else ord("N")
-    t[ord(".")] = ord("N")
+    t[ord(".")] = ord(".") if keep_dots else ord("N")
     if fasta:
         for c in b"\r\n \t":
             t[c] = -2
@@ -85,11 +85,14 @@ def _name_table() -> np.ndarray:
 _TABLES: dict = {}
 
 
-def seq_table(alphabet: str, keep_iupac: bool, fasta: bool) -> np.ndarray:
-    key = ("seq", alphabet, keep_iupac, fasta)
+def seq_table(options: ReadOptions, fasta: bool) -> np.ndarray:
+    """Byte → normalised byte of sequences (-1: invalid, -2: skipped in FASTA)."""
+    key = ("seq", options.alphabet, options.keep_iupac, options.keep_dots, fasta)
     if key not in _TABLES:
         _TABLES[key] = (
-            _protein_table(fasta) if alphabet == "protein" else _dna_table(keep_iupac, fasta)
+            _protein_table(fasta)
+            if options.alphabet == "protein"
+            else _dna_table(options.keep_iupac, options.keep_dots, fasta)
         )
     return _TABLES[key]
 
@@ -110,6 +113,7 @@ class ReadOptions:
 
     alphabet: str = "dna"  # "dna" or "protein"
     keep_iupac: bool = False
+    keep_dots: bool = False  # '.' stays (as fastp writes it) instead of becoming N
     lenient: bool = False  # on_error=skip: bad records go to rejects instead of failing
     block_bases: int = DEFAULT_BLOCK_BASES
     digest: bool = True  # sha256 of the raw input bytes (for the manifest)
@@ -356,7 +360,7 @@ class ChunkReader:
         yield (
             2,
             3,
-            seq_table(opts.alphabet, opts.keep_iupac, not self.fastq),
+            seq_table(opts, not self.fastq),
             not self.fastq,
             "invalid character {c} in sequence",
             pa.large_binary(),
@@ -439,7 +443,7 @@ def _first_non_utf8(values: np.ndarray, offsets: np.ndarray) -> int:
 def normalize_table(table: pa.Table, options: ReadOptions, path: str) -> pa.Table:
     """Reads from BAM or Parquet held to the text readers' rules: sequences through the
     same table (case, '.', IUPAC), qualities Phred+33 and as long as their sequence."""
-    stable = seq_table(options.alphabet, options.keep_iupac, False)
+    stable = seq_table(options, False)
     qtable = qual_table(33)
     cols = {name: table.column(name) for name in table.column_names}
     for seq, qual in ((SEQ, QUAL), (SEQ2, QUAL2)):

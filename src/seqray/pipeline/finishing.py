@@ -13,6 +13,7 @@ from ..io.fs import filesystem_for, join
 from ..io.sources import InputFile
 from .definition import Pipeline
 from .manifest import Journal, write_manifest
+from .outputs import MARKER_NAME, STATE_DIR
 from .progress import Progress, ReportingMapper
 from .records import ChunkOutcome, StageCounter
 from .registry import FinishContext, MapStage, SinkStage
@@ -170,9 +171,22 @@ def finish_run(
             "reads": {"in": sum(o.records for o in ordered), "rejected": rejected},
         },
     )
-    # the parts of single-file outputs are no longer needed once the manifest commits
-    parts = join(output, "_seqray", "parts")
-    pfs, ppath = filesystem_for(parts)
-    if pfs.get_file_info(ppath).type == pafs.FileType.Directory:
-        pfs.delete_dir(ppath)
+    drop_run_state(output)
     return Finished(manifest, counters, kinds, reports, rejected, input_entries)
+
+
+def drop_run_state(output: str) -> None:
+    """Once the manifest commits, the run's state but its marker (the journal, first-pass
+    results, parts of single-file outputs, a job's records) serves no resume: removed, so
+    a finished output holds its files, the manifest and `_seqray/run.json`, which marks it
+    as a run that `--overwrite` may replace. (Killed before this, the leftovers are still
+    the run's own: `--overwrite` removes them.)"""
+    fs, path = filesystem_for(join(output, STATE_DIR))
+    selector = pafs.FileSelector(path, recursive=False, allow_not_found=True)
+    for info in fs.get_file_info(selector):
+        if info.base_name == MARKER_NAME:
+            continue
+        if info.type == pafs.FileType.Directory:
+            fs.delete_dir(info.path)
+        else:
+            fs.delete_file(info.path)

@@ -19,7 +19,8 @@ import pyarrow.fs as pafs
 from ..errors import ConfigError, OutputError
 from ..io.fs import exists, filesystem_for, is_s3
 
-STATE_DIR = "_seqray"
+STATE_DIR = "_seqray"  # a run's own state, inside its output
+MARKER_NAME = "run.json"  # in STATE_DIR: the output holds a seqray run (ownership.py)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(sep) + sep)
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     if is_s3(a) or is_s3(b):
         return False
     try:
@@ -113,7 +114,7 @@ def check_clashes(
                 "that holds no inputs"
             )
         for t, target in norm:
-            if s == t or (target.kind == "dir" and within(s, t)) or _same_file(src, target.uri):
+            if s == t or (target.kind == "dir" and within(s, t)) or same_file(src, target.uri):
                 raise ConfigError(
                     f"{target.stage} would write {target.uri}, which is the input {src}: "
                     "choose another output"
@@ -181,7 +182,7 @@ def check_new_file(uri: str, inputs: Iterable[str], label: str) -> None:
     exist yet (seqray cannot know it wrote it), and can be written."""
     t = Target(uri, "file", label)
     for src in inputs:
-        if normalize(src) == normalize(uri) or _same_file(src, uri):
+        if normalize(src) == normalize(uri) or same_file(src, uri):
             raise ConfigError(f"{label} would write {uri}, which is the input {src}")
     if exists(uri):
         raise OutputError(

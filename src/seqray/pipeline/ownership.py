@@ -35,9 +35,9 @@ import pyarrow.fs as pafs
 from ..errors import OutputError
 from ..io.fs import exists, filesystem_for, is_s3, join, read_json
 from .manifest import Journal, damaged_file, file_ok, shard_files
-from .outputs import STATE_DIR, Target, absolute, check_writable, within
+from .outputs import MARKER_NAME, STATE_DIR, Target, absolute, check_writable, within
 
-MARKER = f"{STATE_DIR}/run.json"
+MARKER = f"{STATE_DIR}/{MARKER_NAME}"
 MANIFEST = "manifest.json"
 SHOW_FOREIGN = 5  # foreign entries named in a refusal
 
@@ -280,6 +280,30 @@ def clear_previous(prev: Previous) -> int:
     removed = _remove(first + middle) + remove_stale_temporaries(prev, [])
     removed += _remove(last)
     return removed
+
+
+def discard_finished_run(output: str) -> int:
+    """Removes a finished run's own record (its manifest and `_seqray/`) and the directory
+    then left empty, keeping every file the run wrote: for a command whose products are
+    files named by the user elsewhere (`seqray qc -o`), so no run directory stays beside
+    them. Refused, nothing removed, when the directory holds anything else (a product of
+    the run, or a file that is not the run's). Returns how many files were removed."""
+    prev = inspect_output(output)
+    if prev.state != "complete":
+        raise OutputError(f"{output}: holds no finished seqray run")
+    out = absolute(output)
+    record = [
+        e
+        for e in prev.entries
+        if absolute(e) == _at(out, MANIFEST) or within(absolute(e), _at(out, STATE_DIR))
+    ]
+    kept = sorted(set(prev.entries) - set(record))
+    if kept:
+        refuse_foreign(output, kept, "the run's record is kept: the directory holds more")
+    marker = _at(out, MARKER)
+    return _remove([e for e in record if absolute(e) != marker]) + _remove(
+        [e for e in record if absolute(e) == marker]
+    )
 
 
 def remove_stale_temporaries(prev: Previous, targets: list[Target]) -> int:

@@ -29,6 +29,7 @@ class ReadConfig(StageConfig):
     phred_offset: Literal["auto", 33, 64] = "auto"
     alphabet: Literal["dna", "protein"] = "dna"
     keep_iupac: bool = False
+    keep_dots: bool = False  # '.' kept in sequences (seqray qc's default, as fastp)
 
     @field_validator("paths", "mate_paths", mode="before")
     @classmethod
@@ -73,6 +74,7 @@ class ReadStage(Stage):
         return ReadOptions(
             alphabet=self.config.alphabet,
             keep_iupac=self.config.keep_iupac,
+            keep_dots=self.config.keep_dots,
             lenient=lenient,
             block_bases=block_bases,
         )

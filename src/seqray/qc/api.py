@@ -15,6 +15,7 @@ def qc_pipeline(
     out2: str | None = None,
     outdir: str = "seqray_qc",
     phred64: bool = False,
+    dots_to_n: bool = False,
     num_cpus: int | None = None,
     runner: str = "auto",
     **options: Any,
@@ -25,8 +26,13 @@ def qc_pipeline(
     `adapter_sequence="AGATCGG..."`, `dedup=True`, `json_report="qc.json"`). With `out1`
     (and `out2` for pairs) the passed reads are written there as FASTQ (gzip when the name
     ends in .gz), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for pairs); the manifest
-    and run state go to `outdir`."""
-    read: dict[str, Any] = {"paths": in1, "phred_offset": 64 if phred64 else "auto"}
+    and run state go to `outdir`. A '.' in a read is kept, as fastp keeps it, unless
+    `dots_to_n`."""
+    read: dict[str, Any] = {
+        "paths": in1,
+        "phred_offset": 64 if phred64 else "auto",
+        "keep_dots": not dots_to_n,
+    }
     if in2 is not None:
         read["mate_paths"] = in2
     stages: list[dict] = [{"read": read}, {"qc": options}]

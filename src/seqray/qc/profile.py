@@ -29,6 +29,7 @@ MAX_Q = 93  # '~' in Phred+33
 _SLOT = np.full(256, SLOTS.index("other"), dtype=np.int64)
 for _i, _b in enumerate(b"ACGTN"):
     _SLOT[_b] = _i
+_SLOT[ord(".")] = SLOTS.index("N")  # fastp tallies a base by its low 3 bits: '.' as 'N'
 
 
 @njit(cache=True, nogil=True)

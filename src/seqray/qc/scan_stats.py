@@ -31,7 +31,7 @@ def chunk_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
 
 
 def _fastq_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
-    stable = seq_table(options.alphabet, options.keep_iupac, False)
+    stable = seq_table(options, False)
     qlo = np.uint8(chunk.phred_offset)
 
     def scan(buf, pos, owner_end, eof, out, max_bases, _lenient):
@@ -53,7 +53,7 @@ def _fastq_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
 
 
 def _fasta_stats(chunk: Chunk, options: ReadOptions) -> ReadStats:
-    stable = seq_table(options.alphabet, options.keep_iupac, True)
+    stable = seq_table(options, True)
     st = ReadStats()
     for buf, rows, _, _ in ChunkReader(chunk, options).iter_raw():
         good = rows[rows[:, 6] == 0]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.parse import seq_table
+from ..io.parse import ReadOptions, seq_table
 
 MAX_SEQUENCES = 1024
 MAX_SEQUENCE_LENGTH = 1_000_000
@@ -54,7 +54,7 @@ def letter_table(alphabet: str) -> np.ndarray:
     table for a FASTQ read of that alphabet)."""
     if alphabet not in ("dna", "protein"):
         raise ValueError(f"unknown alphabet {alphabet!r}; allowed: dna, protein")
-    return seq_table(alphabet, False, False)
+    return seq_table(ReadOptions(alphabet=alphabet), False)
 
 
 def check_body_size(content_length: str | None, limits: Limits) -> None:

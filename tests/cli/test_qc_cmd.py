@@ -1,0 +1,118 @@
+"""`seqray qc -o`: only the files the user named are left behind (the run's record lives
+in a hidden directory beside out1 while the run may need it), and '.' in reads is kept as
+fastp keeps it unless --dots-to-n."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from seqray.cli.main import main
+from seqray.cli.qc_cmd import hidden_run_dir
+
+from ..conftest import write_random_fastq
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every entry below `root` (hidden ones too) → sha256 of a file, "dir" for a directory."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+    return out
+
+
+def _err(capsys) -> str:
+    return " ".join(capsys.readouterr().err.split())
+
+
+@pytest.fixture
+def user_dir(tmp_path):
+    """A user's directory: reads, and files of theirs beside where the outputs go."""
+    d = tmp_path / "data"
+    d.mkdir()
+    write_random_fastq(d / "reads.fq", 600, seed=5)
+    (d / "notes.txt").write_text("keep me\n")
+    (d / ".hidden-of-theirs").write_text("mine too\n")
+    return d
+
+
+def test_qc_leaves_only_the_files_named(user_dir, tmp_path):
+    before = _tree(user_dir)
+    out, report = user_dir / "clean.fq.gz", user_dir / "qc.json"
+    args = ["qc", "-i", str(user_dir / "reads.fq"), "-o", str(out), "-j", str(report)]
+    assert main(args) == 0
+    after = _tree(user_dir)
+    assert set(after) == set(before) | {"clean.fq.gz", "qc.json"}
+    assert {k: after[k] for k in before} == before  # the user's files untouched
+    # the same reads as a run that keeps its manifest elsewhere
+    kept = tmp_path / "kept.fq.gz"
+    assert main([*args[:3], "-o", str(kept), "--outdir", str(tmp_path / "run")]) == 0
+    assert gzip.decompress(out.read_bytes()) == gzip.decompress(kept.read_bytes())
+    assert (tmp_path / "run" / "manifest.json").is_file()  # an --outdir given is kept
+
+
+def test_a_rerun_refuses_to_replace_what_it_cannot_show_it_wrote(user_dir, capsys):
+    out = user_dir / "clean.fq"
+    args = ["qc", "-i", str(user_dir / "reads.fq"), "-o", str(out)]
+    assert main(args) == 0
+    first = _tree(user_dir)
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, *extra]) == 1
+        err = _err(capsys)
+        assert "clean.fq: already exists" in err and "--keep-manifest" in err
+        assert _tree(user_dir) == first
+
+
+def test_keep_manifest_keeps_the_record_where_it_always_was(user_dir):
+    out = user_dir / "clean.fq"
+    args = ["qc", "-i", str(user_dir / "reads.fq"), "-o", str(out), "--keep-manifest"]
+    assert main(args) == 0
+    assert (user_dir / "clean.fq.seqray" / "manifest.json").is_file()
+    assert not Path(hidden_run_dir(str(out))).exists()
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_a_failed_run_keeps_its_hidden_record_for_resume(user_dir, capsys):
+    bad = user_dir / "bad.fq"
+    bad.write_text("@r1\nACGT\n+\nIIII\n@r2\nACGT\n+\nII\n")  # r2: quality too short
+    out = user_dir / "clean.fq"
+    args = ["qc", "-i", str(user_dir / "reads.fq"), "-i", str(bad), "-o", str(out)]
+    assert main(args) == 1
+    assert "bad.fq" in _err(capsys)
+    state = Path(hidden_run_dir(str(out)))
+    assert state.name == ".clean.fq.seqray" and (state / "_seqray" / "run.json").is_file()
+    assert not out.exists()
+    assert main(args) == 1
+    assert "an interrupted run is there" in _err(capsys)
+
+
+def test_a_foreign_file_in_the_record_keeps_it_and_is_named(user_dir, capsys, monkeypatch):
+    """The record is removed only when it holds nothing but the run's own files."""
+    import seqray.pipeline.ownership as ownership
+
+    real = ownership.discard_finished_run
+
+    def planted(output: str) -> int:
+        Path(output, "theirs.txt").write_text("x")
+        return real(output)
+
+    monkeypatch.setattr(ownership, "discard_finished_run", planted)
+    out = user_dir / "clean.fq"
+    assert main(["qc", "-i", str(user_dir / "reads.fq"), "-o", str(out)]) == 0
+    state = Path(hidden_run_dir(str(out)))
+    assert (state / "theirs.txt").read_text() == "x" and (state / "manifest.json").is_file()
+    assert "theirs.txt" in " ".join(capsys.readouterr().out.split())
+
+
+def test_dots_are_kept_unless_dots_to_n(tmp_path):
+    src = tmp_path / "dots.fq"
+    src.write_text("@r1\nAC.GTACGTAGCTAGCTAG.\n+\nIIIIIIIIIIIIIIIIIII\n")
+    assert main(["qc", "-i", str(src), "-o", str(tmp_path / "a.fq"), "-A", "-G"]) == 0
+    assert (tmp_path / "a.fq").read_text().splitlines()[1] == "AC.GTACGTAGCTAGCTAG."
+    b = tmp_path / "b.fq"
+    assert main(["qc", "-i", str(src), "-o", str(b), "-A", "-G", "--dots-to-n"]) == 0
+    assert b.read_text().splitlines()[1] == "ACNGTACGTAGCTAGCTAGN"
