@@ -427,6 +427,7 @@ def test_a_finished_runs_external_file_changed_by_the_user_is_not_replaced(
 ):
     report = tmp_path / "rep.json"
     args = ["qc", "-i", str(sandbox / "reads.fq"), "-o", str(tmp_path / "c.fq"), "-j", str(report)]
+    args.append("--keep-manifest")  # the run's record stays beside its outputs
     assert main(args) == 0
     report.write_text("user report v2\n")
     assert main([*args, "--overwrite"]) == 1

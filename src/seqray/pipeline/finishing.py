@@ -13,7 +13,7 @@ from ..io.fs import filesystem_for, join
 from ..io.sources import InputFile
 from .definition import Pipeline
 from .manifest import Journal, write_manifest
-from .outputs import MARKER_NAME, STATE_DIR
+from .outputs import JOURNAL_NAME, MARKER_NAME, STATE_DIR
 from .progress import Progress, ReportingMapper
 from .records import ChunkOutcome, StageCounter
 from .registry import FinishContext, MapStage, SinkStage
@@ -176,15 +176,16 @@ def finish_run(
 
 
 def drop_run_state(output: str) -> None:
-    """Once the manifest commits, the run's state but its marker (the journal, first-pass
-    results, parts of single-file outputs, a job's records) serves no resume: removed, so
-    a finished output holds its files, the manifest and `_seqray/run.json`, which marks it
-    as a run that `--overwrite` may replace. (Killed before this, the leftovers are still
-    the run's own: `--overwrite` removes them.)"""
+    """Once the manifest commits, the bulk of the run's state (first-pass results such as
+    duplicate marks or trusted k-mers, parts of single-file outputs, spills, a job's
+    working records) serves no resume: removed. The marker `_seqray/run.json` and the
+    journal (small: a record per chunk and per file written) stay, so the output is still
+    a run that `--overwrite` may replace even if its manifest is later damaged. (Killed
+    before this, the leftovers are still the run's own: `--overwrite` removes them.)"""
     fs, path = filesystem_for(join(output, STATE_DIR))
     selector = pafs.FileSelector(path, recursive=False, allow_not_found=True)
     for info in fs.get_file_info(selector):
-        if info.base_name == MARKER_NAME:
+        if info.base_name in (MARKER_NAME, JOURNAL_NAME):
             continue
         if info.type == pafs.FileType.Directory:
             fs.delete_dir(info.path)

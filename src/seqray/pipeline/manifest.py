@@ -19,7 +19,7 @@ from .. import __version__, versions
 from ..errors import ManifestError, ResumeError
 from ..io.fs import filesystem_for, join, read_json
 from ..io.writers import write_json
-from .outputs import MARKER_NAME, STATE_DIR
+from .outputs import JOURNAL_NAME, MARKER_NAME, STATE_DIR
 
 MANIFEST = "manifest.json"
 # 2: stage counters count rows of any kind (`rows_in`, `takes`, …); chunk shards list files
@@ -49,7 +49,7 @@ def file_sha256(uri: str) -> tuple[int, str]:
 class Journal:
     def __init__(self, output: str):
         self.output = output
-        self.dir = join(output, STATE_DIR, "journal")
+        self.dir = join(output, STATE_DIR, JOURNAL_NAME)
         self.run_uri = join(output, STATE_DIR, MARKER_NAME)
 
     def start(self, header: dict[str, Any]) -> None:

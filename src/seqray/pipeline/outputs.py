@@ -21,6 +21,7 @@ from ..io.fs import exists, filesystem_for, is_s3
 
 STATE_DIR = "_seqray"  # a run's own state, inside its output
 MARKER_NAME = "run.json"  # in STATE_DIR: the output holds a seqray run (ownership.py)
+JOURNAL_NAME = "journal"  # in STATE_DIR: what the run wrote, chunk by chunk (manifest.py)
 
 
 @dataclass(frozen=True)
