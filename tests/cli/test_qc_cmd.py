@@ -116,3 +116,33 @@ def test_dots_are_kept_unless_dots_to_n(tmp_path):
     b = tmp_path / "b.fq"
     assert main(["qc", "-i", str(src), "-o", str(b), "-A", "-G", "--dots-to-n"]) == 0
     assert b.read_text().splitlines()[1] == "ACNGTACGTAGCTAGCTAGN"
+
+
+def test_bgzf_and_fastps_compression_level(user_dir, tmp_path, capsys):
+    """--bgzf writes the same reads as gzip, as BGZF; -z takes fastp's 1..9 onto isal's
+    0..3 (fastp's default 4 is isal 1, the level seqray used before -z)."""
+    from seqray.io.compression import Compression, detect_compression
+    from seqray.io.formats.bgzf_groups import EOF
+    from seqray.io.formats.gzip_groups import label
+
+    reads = str(user_dir / "reads.fq")
+    keep = ["-Q", "-L", "-n", "500"]  # random reads: let them pass
+    outs = {}
+    runs = {"gz": [], "z1": ["-z", "1"], "z9": ["-z", "9"], "bgzf": ["--bgzf"]}
+    runs["bgzf9"] = ["--bgzf", "--compression", "9"]
+    for name, extra in runs.items():
+        out = tmp_path / f"{name}.fq.gz"
+        assert main(["qc", "-i", reads, "-o", str(out), *keep, *extra]) == 0
+        outs[name] = out.read_bytes()
+    text = gzip.decompress(outs["gz"])
+    assert text.count(b"\n") > 4 * 500
+    assert all(gzip.decompress(data) == text for data in outs.values())
+    assert [label(outs[n])[2] for n in ("gz", "z1", "z9")] == [1, 0, 3]  # type: ignore[index]
+    assert detect_compression(outs["gz"]) == Compression.GZIP
+    for name in ("bgzf", "bgzf9"):
+        assert detect_compression(outs[name]) == Compression.BGZF
+        assert outs[name].endswith(EOF) and outs[name].count(EOF) == 1
+    assert outs["bgzf"] != outs["bgzf9"]
+    assert main(["qc", "-i", reads, "-o", str(tmp_path / "plain.fq"), "--bgzf"]) == 2
+    assert "name the output files .gz" in _err(capsys)
+    assert main(["qc", "-i", reads, "-o", str(tmp_path / "x.fq.gz"), "-z", "0"]) == 2

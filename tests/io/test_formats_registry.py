@@ -79,7 +79,9 @@ def test_a_format_checks_its_compression_and_level():
     assert fq.check(None, None) == ("gzip", 1)
     assert fq.check("none", 3) == ("none", 3)
     assert pq.check("snappy", None) == ("snappy", None)
-    with pytest.raises(ValueError, match="'zstd' is not one FASTQ takes; allowed: gzip, none"):
+    with pytest.raises(
+        ValueError, match="'zstd' is not one FASTQ takes; allowed: gzip, bgzf, none"
+    ):
         fq.check("zstd", None)
     with pytest.raises(ValueError, match="FASTQ takes levels 0..3"):
         fq.check("gzip", 7)
@@ -104,7 +106,7 @@ def _write_config(tmp_path: Path, **write) -> dict:
         ({"format": "parquet", "level": 2}, "Parquet output takes no compression level"),
         (
             {"format": "fastq", "files": ["a.fq", "b.fq.gz"]},
-            r"must all end in \.gz \(gzip\) or none",
+            r"must all end in \.gz \(gzip/bgzf\) or none",
         ),
         ({"format": "npydir"}, "unknown format 'npydir'; allowed: fastq, fasta, parquet, bam"),
     ],

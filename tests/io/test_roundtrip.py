@@ -320,12 +320,12 @@ def test_pipeline_paired_gzip_output_valid_when_nothing_passes(tmp_path):
 def test_text_shard_with_no_reads_is_valid_gzip_alone(tmp_path):
     from seqray.io.formats.text import TextShardWriter
 
-    w = TextShardWriter(str(tmp_path / "part.fastq.gz"), fastq=True, gzip=True)
+    w = TextShardWriter(str(tmp_path / "part.fastq.gz"), fastq=True, compression="gzip")
     w.write(read_schema().empty_table())
     f = w.commit()
     assert (f.rows, f.bytes) == (0, 20)
     assert _gzip_ok_and_text(tmp_path / "part.fastq.gz") == b""
-    w = TextShardWriter(str(tmp_path / "part.fastq"), fastq=True, gzip=False)
+    w = TextShardWriter(str(tmp_path / "part.fastq"), fastq=True, compression="none")
     assert w.commit().bytes == 0  # plain text: nothing to write
 
 

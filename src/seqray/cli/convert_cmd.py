@@ -30,16 +30,21 @@ from .options import QUIET
 from .progress import progress_for
 
 
-def _format_of(path: str) -> tuple[OutputFormat, str]:
+def _format_of(path: str, bgzf: bool = False) -> tuple[OutputFormat, str]:
     found = format_for_path(path)
     if found is None:
         raise SeqrayError(f"{path}: unknown output extension; use {extensions_hint()}")
-    if not found[0].takes_reads:
+    fmt, comp = found
+    if not fmt.takes_reads:
         raise SeqrayError(
-            f"{path}: {found[0].title} output holds arrays (vectors, tokens), not reads; "
+            f"{path}: {fmt.title} output holds arrays (vectors, tokens), not reads; "
             "convert writes reads: write them with `seqray embed`/`seqray run` instead"
         )
-    return found
+    if bgzf and comp != "bgzf":
+        if "bgzf" not in fmt.compressions or fmt.compressions["bgzf"] != fmt.compressions[comp]:
+            raise SeqrayError(f"{path}: --bgzf is for .gz FASTQ/FASTA output")
+        comp = "bgzf"  # BGZF keeps the .gz name
+    return fmt, comp
 
 
 def _per_mate() -> tuple[str, str]:
@@ -51,10 +56,13 @@ def _per_mate() -> tuple[str, str]:
     return two, ", ".join(one[:-1]) + " or " + one[-1] if len(one) > 1 else "".join(one)
 
 
-def writers_for(path: str, paired: bool, out2: str | None = None) -> list[ShardWriter]:
+def writers_for(
+    path: str, paired: bool, out2: str | None = None, bgzf: bool = False
+) -> list[ShardWriter]:
     """The writer of OUT, and for pairs written as one file per mate the writer of read
-    2 (`out2`); each in the format and compression its name says."""
-    fmt, comp = _format_of(path)
+    2 (`out2`); each in the format and compression its name says (`.gz` as BGZF with
+    `bgzf`)."""
+    fmt, comp = _format_of(path, bgzf)
     two, one = _per_mate()
     if fmt.pairs_in_one or not paired:
         if out2 is not None:
@@ -62,7 +70,7 @@ def writers_for(path: str, paired: bool, out2: str | None = None) -> list[ShardW
         return [_open(fmt, path, comp, paired, 0)]
     if out2 is None:
         raise SeqrayError(f"paired input to {two}: give --out2 for read 2, or convert to {one}")
-    fmt2, comp2 = _format_of(out2)
+    fmt2, comp2 = _format_of(out2, bgzf)
     if fmt2 is not fmt:
         raise SeqrayError(f"--out2 {out2}: use the same format ({fmt.name}) as {path}")
     first = _open(fmt, path, comp, paired, 0)
@@ -100,6 +108,9 @@ def convert(
         "fail", help="fail, or skip (bad records are dropped and counted; the count is printed)."
     ),
     keep_iupac: bool = typer.Option(False, help="Keep IUPAC codes other than N."),
+    bgzf: bool = typer.Option(
+        False, "--bgzf", help="Write .gz FASTQ/FASTA as BGZF (blocked gzip, still .gz)."
+    ),
     quiet: bool = QUIET,
 ) -> None:
     """Convert reads between formats, in input order; output appears only when complete."""
@@ -107,7 +118,7 @@ def convert(
     chunks, inputs = plan_chunks(src, mate, phred_offset=po)
     options = ReadOptions(lenient=on_error == "skip", keep_iupac=keep_iupac)
     _check_outputs([i.info.uri for i in inputs], dst, out2)
-    ws = writers_for(dst, any(c.paired for c in chunks), out2)
+    ws = writers_for(dst, any(c.paired for c in chunks), out2, bgzf)
     n = 0
     rejects: list = []
     try:

@@ -51,7 +51,9 @@ def correct(
     fmt: Literal["fastq", "parquet"] = typer.Option(
         "fastq", "--format", help="fastq, or parquet (keeps corrected_bases)."
     ),
-    compression: str = typer.Option(None, help="gzip or none (FASTQ); default gzip."),
+    compression: str = typer.Option(
+        None, help="gzip, bgzf (blocked gzip, still .gz) or none (FASTQ); default gzip."
+    ),
     threads: int | None = THREADS,
     runner: Runner | None = RUNNER,
     address: str | None = ADDRESS,

@@ -44,6 +44,17 @@ def qc(
     out1: str = typer.Option(None, "-o", "--out1", help="Passed read 1 (FASTQ, .gz to gzip)."),
     out2: str = typer.Option(None, "-O", "--out2", help="Passed read 2."),
     phred64: bool = typer.Option(False, "-6", "--phred64", help="Input qualities are Phred+64."),
+    compression: int = typer.Option(
+        4,
+        "-z",
+        "--compression",
+        min=1,
+        max=9,
+        help="Gzip level of .gz output, fastp's 1..9 (mapped onto isal's 0..3; see docs/qc.md).",
+    ),
+    bgzf: bool = typer.Option(
+        False, "--bgzf", help="Write .gz output as BGZF (blocked gzip: indexable, splittable)."
+    ),
     # filters
     disable_quality_filtering: bool = typer.Option(
         False, "-Q", "--disable_quality_filtering", rich_help_panel=_F
@@ -274,6 +285,8 @@ def qc(
             outdir=outdir,
             phred64=phred64,
             dots_to_n=dots_to_n,
+            compression=compression,
+            bgzf=bgzf,
             **options,
         )
     except ValueError as e:

@@ -187,10 +187,15 @@ class WriteConfig(StageConfig):
         if self.files:
             said = {fmt.compression_named(f) for f in self.files}
             if len(said) > 1 or None in said:
-                named = " or ".join(f"{x} ({c})" for c, x in fmt.compressions.items() if x)
+                by_suffix: dict[str, list[str]] = {}
+                for c, x in fmt.compressions.items():
+                    if x:
+                        by_suffix.setdefault(x, []).append(c)
+                named = " or ".join(f"{x} ({'/'.join(cs)})" for x, cs in by_suffix.items())
                 raise ValueError(f"files must all end in {named} or none of them: {self.files}")
-            if self.compression is not None and self.compression != said.pop():
-                suffix = fmt.compressions.get(self.compression, "")
+            suffix = fmt.compressions.get(self.compression or "", "")
+            # compressions that share a suffix (gzip, bgzf: .gz) both match their names
+            if self.compression is not None and suffix != fmt.compressions[said.pop() or ""]:
                 raise ValueError(
                     f"compression {self.compression!r} does not match the file names "
                     f"{self.files}: {self.compression} output "

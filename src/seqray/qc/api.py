@@ -6,6 +6,18 @@ from typing import Any
 
 from ..io.fs import join
 
+# fastp's -z/--compression (gzip levels 1..9, default 4) → isal's levels 0..3 (seqray's
+# gzip/BGZF output): fastp's default gives seqray's default level for FASTQ, 1
+ISAL_LEVEL = {1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2, 8: 3, 9: 3}
+
+
+def isal_level(fastp_level: int) -> int:
+    """The isal level that fastp's compression level 1..9 stands for (`ISAL_LEVEL`)."""
+    try:
+        return ISAL_LEVEL[fastp_level]
+    except KeyError:
+        raise ValueError(f"compression level {fastp_level}: fastp's levels are 1..9") from None
+
 
 def qc_pipeline(
     in1: str | list[str],
@@ -16,6 +28,8 @@ def qc_pipeline(
     outdir: str = "seqray_qc",
     phred64: bool = False,
     dots_to_n: bool = False,
+    compression: int = 4,
+    bgzf: bool = False,
     num_cpus: int | None = None,
     runner: str = "auto",
     **options: Any,
@@ -25,9 +39,10 @@ def qc_pipeline(
     `options` are `QcConfig` fields (fastp's long option names, e.g. `cut_tail=True`,
     `adapter_sequence="AGATCGG..."`, `dedup=True`, `json_report="qc.json"`). With `out1`
     (and `out2` for pairs) the passed reads are written there as FASTQ (gzip when the name
-    ends in .gz), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for pairs); the manifest
-    and run state go to `outdir`. A '.' in a read is kept, as fastp keeps it, unless
-    `dots_to_n`."""
+    ends in .gz; BGZF with `bgzf`), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for
+    pairs); the manifest and run state go to `outdir`. `compression` is fastp's gzip
+    level 1..9 (`isal_level` maps it onto isal's 0..3). A '.' in a read is kept, as fastp
+    keeps it, unless `dots_to_n`."""
     read: dict[str, Any] = {
         "paths": in1,
         "phred_offset": 64 if phred64 else "auto",
@@ -36,6 +51,7 @@ def qc_pipeline(
     if in2 is not None:
         read["mate_paths"] = in2
     stages: list[dict] = [{"read": read}, {"qc": options}]
+    gz_write = {"compression": "bgzf" if bgzf else "gzip", "level": isal_level(compression)}
     if out1 is not None:
         if in2 is not None and out2 is None:
             raise ValueError("paired input needs out2 as well as out1")
@@ -43,17 +59,12 @@ def qc_pipeline(
         gz = [f.endswith(".gz") for f in files]
         if len(set(gz)) != 1:
             raise ValueError("out1 and out2 must both be gzipped (.gz) or both plain")
-        stages.append(
-            {
-                "write": {
-                    "format": "fastq",
-                    "compression": "gzip" if gz[0] else "none",
-                    "files": files,
-                }
-            }
-        )
+        if bgzf and not gz[0]:
+            raise ValueError("BGZF output is gzip: name the output files .gz")
+        compressed = gz_write if gz[0] else {"compression": "none"}
+        stages.append({"write": {"format": "fastq", **compressed, "files": files}})
     else:
-        stages.append({"write": {"format": "fastq", "compression": "gzip"}})
+        stages.append({"write": {"format": "fastq", **gz_write}})
     run: dict[str, Any] = {"runner": runner}
     if num_cpus:
         run["num_cpus"] = num_cpus

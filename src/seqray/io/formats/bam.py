@@ -18,7 +18,6 @@ import struct
 
 import numpy as np
 import pyarrow as pa
-from isal import isal_zlib
 from numba import njit
 
 from ...errors import FormatError, SeqrayError
@@ -26,10 +25,9 @@ from ..buffers import values_offsets
 from ..schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2, SOURCE
 from ..writers import AtomicFile
 from .base import OutputFormat, WrittenShard
+from .bgzf_groups import EOF, Blocks
 from .registry import register_format
 
-BGZF_BLOCK = 0xFF00  # uncompressed bytes per BGZF block, as htslib
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 BAM_HEADER_TEXT = (
     "@HD\tVN:1.6\tSO:unknown\n"
     "@CO\tseqray: a header's comment is in CO:Z; a header that QNAME and CO cannot hold "
@@ -208,34 +206,19 @@ def _bam_base_error(table: pa.Table, row: int, paired: bool) -> FormatError:
 
 
 class BgzfFile:
-    """BGZF (SAM spec 4.1) on an AtomicFile: blocks of BGZF_BLOCK bytes, each an
+    """BGZF (SAM spec 4.1) on an AtomicFile: blocks of BLOCK_TEXT bytes, each an
     independent gzip member with its size in the 'BC' extra field, then the EOF block."""
 
     def __init__(self, file: AtomicFile, level: int = 2):
         self.file = file
-        self.level = level
-        self.pending = b""
+        self.blocks = Blocks(file.write, level)
 
     def write(self, data: bytes) -> None:
-        data = self.pending + data if self.pending else data
-        view = memoryview(data)
-        full = len(data) - len(data) % BGZF_BLOCK
-        for o in range(0, full, BGZF_BLOCK):
-            self._block(view[o : o + BGZF_BLOCK])
-        self.pending = bytes(view[full:])
-
-    def _block(self, data: bytes | memoryview) -> None:
-        cdata = isal_zlib.compress(data, self.level, -15)
-        size = 18 + len(cdata) + 8
-        head = struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, size - 1)
-        tail = struct.pack("<II", isal_zlib.crc32(data) & 0xFFFFFFFF, len(data))
-        self.file.write(head + cdata + tail)
+        self.blocks.add(data)
 
     def close(self) -> None:
-        if self.pending:
-            self._block(self.pending)
-            self.pending = b""
-        self.file.write(BGZF_EOF)
+        self.blocks.end()
+        self.file.write(EOF)
 
 
 class BamWriter:

@@ -18,6 +18,7 @@ and deflated again in the join; the writer holds one group's text before deflati
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from isal import isal_zlib
 
@@ -27,6 +28,7 @@ GROUP_RECORDS = 4096  # input records per group: ~1.4 MB of 150 bp FASTQ text
 _HEAD = struct.Struct("<4BI2BH")  # ID1 ID2 CM FLG, MTIME, XFL OS, XLEN
 _SUB = struct.Struct("<2sHQIB")  # SI1 SI2, LEN, group, member size, deflate level
 HEAD_SIZE = _HEAD.size + _SUB.size
+EMPTY_GZIP = bytes.fromhex("1f8b08000000000000ff03000000000000000000")  # one empty member
 
 
 def member(text: bytes, group: int, level: int) -> bytes:
@@ -81,3 +83,31 @@ class GroupJoin:
             text = b"".join(_inflate(m) for m in self.members)
             self.out.write(member(text, *self.key))
         self.members = []
+
+
+class GzipMembers:
+    """A shard's text in groups (`add(text, group)`, in order) as labelled members
+    (`member`), one per run of a group; `close` writes one empty member (EMPTY_GZIP, a valid
+    gzip file on its own) if nothing else was written."""
+
+    def __init__(self, write: Callable[[bytes], None], level: int):
+        self.write, self.level = write, level
+        self.group = -1  # the group whose text is pending
+        self.pending: list[bytes] = []
+        self.wrote = False
+
+    def add(self, text: bytes, group: int) -> None:
+        if self.pending and group != self.group:
+            self._deflate()
+        self.group = group
+        self.pending.append(text)
+
+    def _deflate(self) -> None:
+        self.write(member(b"".join(self.pending), self.group, self.level))
+        self.pending, self.wrote = [], True
+
+    def close(self) -> None:
+        if self.pending:
+            self._deflate()
+        if not self.wrote:
+            self.write(EMPTY_GZIP)

@@ -1,12 +1,15 @@
 """FASTQ and FASTA: a Numba formatter of one mate's records, the text shard writer, and
 the join of shards into one file. Both formats register here.
 
-Gzip shards are independent members, so shards concatenate into one valid gzip file:
-the single-file output of `write` is its per-chunk shards joined in order, with the same
-bytes whatever the chunk size (members hold fixed groups of records: gzip_groups.py).
+Compressed shards are gzip members (gzip) or BGZF blocks (bgzf), so shards concatenate
+into one valid file: the single-file output of `write` is its per-chunk shards joined in
+order, with the same bytes whatever the chunk size (members and blocks hold fixed groups
+of records: gzip_groups.py, bgzf_groups.py). BGZF output keeps the `.gz` name.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +20,10 @@ from ..buffers import values_offsets
 from ..fs import filesystem_for
 from ..schema import NAME, NAME2, QUAL, QUAL2, RECORD, SEQ, SEQ2
 from ..writers import AtomicFile, WrittenFile
-from . import gzip_groups
+from . import bgzf_groups, gzip_groups
 from .base import Opener, OutputFormat, WrittenShard
-from .gzip_groups import HEAD_SIZE, GroupJoin, label, member
+from .bgzf_groups import GroupBlocks
+from .gzip_groups import EMPTY_GZIP, HEAD_SIZE, GroupJoin, GzipMembers, label
 from .registry import register_format
 
 FAKE_QUAL = ord("I")
@@ -89,27 +93,32 @@ def format_records(table: pa.Table, fastq: bool, mate: bool = False) -> bytes:
     return out
 
 
-EMPTY_GZIP = bytes.fromhex("1f8b08000000000000ff03000000000000000000")  # one empty member
+# the compressions written in groups of records, each by its writer of groups
+GROUPED: dict[str, Callable[[Callable[[bytes], None], int], GzipMembers | GroupBlocks]] = {
+    "gzip": GzipMembers,
+    "bgzf": GroupBlocks,
+}
 
 
 class TextShardWriter:
-    """FASTQ/FASTA shard. Gzip shards are independent members, one per group of records
-    (gzip_groups.py), so shards concatenate, and joined parts have the same bytes for any
-    chunking. A gzip shard that no read reached is one empty member (EMPTY_GZIP), a valid
-    gzip file on its own, which `concatenate` leaves out where other parts have data."""
+    """FASTQ/FASTA shard. A compressed shard holds its records in groups (gzip members,
+    gzip_groups.py, or BGZF blocks, bgzf_groups.py), so shards concatenate, and joined
+    parts have the same bytes for any chunking. A compressed shard that no read reached
+    is still a valid file: one empty gzip member (EMPTY_GZIP, which `concatenate` leaves
+    out where other parts have data), or the BGZF EOF block."""
 
-    def __init__(self, uri: str, fastq: bool, gzip: bool, mate: bool = False, level: int = 1):
+    def __init__(self, uri: str, fastq: bool, compression: str, mate: bool = False, level: int = 1):
         self.file = AtomicFile(uri)
-        self.fastq, self.gzip, self.mate, self.level = fastq, gzip, mate, level
+        self.fastq, self.mate = fastq, mate
         self.rows = 0
-        self.group = -1  # the group whose text is pending
-        self.pending: list[bytes] = []
+        grouped = GROUPED.get(compression)
+        self.groups = grouped(self.file.write, level) if grouped is not None else None
 
     def write(self, table: pa.Table) -> None:
         n = len(table)
         if n == 0:
             return
-        if not self.gzip:
+        if self.groups is None:
             self.file.write(format_records(table, self.fastq, self.mate))
             self.rows += n
             return
@@ -120,22 +129,13 @@ class TextShardWriter:
         groups = ordinals // gzip_groups.GROUP_RECORDS
         cuts = [0, *(np.flatnonzero(np.diff(groups)) + 1).tolist(), n]
         for a, b in zip(cuts[:-1], cuts[1:]):
-            group = int(groups[a])
-            if self.pending and group != self.group:
-                self._deflate()
-            self.group = group
-            self.pending.append(format_records(table.slice(a, b - a), self.fastq, self.mate))
+            text = format_records(table.slice(a, b - a), self.fastq, self.mate)
+            self.groups.add(text, int(groups[a]))
         self.rows += n
 
-    def _deflate(self) -> None:
-        self.file.write(member(b"".join(self.pending), self.group, self.level))
-        self.pending = []
-
     def commit(self) -> WrittenShard:
-        if self.pending:
-            self._deflate()
-        if self.gzip and self.file.size == 0:
-            self.file.write(EMPTY_GZIP)
+        if self.groups is not None:
+            self.groups.close()
         self.file.commit()
         return WrittenShard.of_file(self.file.written(self.rows))
 
@@ -144,13 +144,16 @@ class TextShardWriter:
 
 
 def concatenate(parts: list[str], uri: str) -> WrittenFile:
-    """Join shard files (gzip members concatenate into a valid gzip file) into one file;
-    members of one group that chunk boundaries cut apart become one again (GroupJoin).
+    """Joins shard files into one file: BGZF parts by `bgzf_groups.concatenate`, others
+    here (gzip members concatenate into a valid gzip file; members of one group that
+    chunk boundaries cut apart become one again: GroupJoin).
 
     Parts that are only an empty gzip member (EMPTY_GZIP) are left out: empty chunks add
     no bytes where others have data. If nothing else remains (or a `.gz` target would be
     0 bytes, e.g. from 0-byte parts of an older run), the result is that one empty
     member, so it is still valid gzip."""
+    if parts and bgzf_groups.is_bgzf_file(parts[0]):
+        return bgzf_groups.concatenate(parts, uri)
     out = AtomicFile(uri)
     groups = GroupJoin(out)
     empty_gzip = False
@@ -192,8 +195,8 @@ def _opener(fastq: bool) -> Opener:
         compression: str,
         level: int | None,
     ) -> TextShardWriter:
-        gzip, lv = compression == "gzip", 1 if level is None else level
-        return TextShardWriter(uri, fastq=fastq, gzip=gzip, mate=mate == 1, level=lv)
+        lv = 1 if level is None else level
+        return TextShardWriter(uri, fastq=fastq, compression=compression, mate=mate == 1, level=lv)
 
     return open_text
 
@@ -204,7 +207,7 @@ register_format(
         title="FASTQ",
         extensions=(".fastq", ".fq"),
         open=_opener(True),
-        compressions={"gzip": ".gz", "none": ""},
+        compressions={"gzip": ".gz", "bgzf": ".gz", "none": ""},
         pairs_in_one=False,
         levels=range(0, 4),  # isal's levels
         default_level=1,
@@ -217,7 +220,7 @@ register_format(
         title="FASTA",
         extensions=(".fasta", ".fa", ".fna"),
         open=_opener(False),
-        compressions={"gzip": ".gz", "none": ""},
+        compressions={"gzip": ".gz", "bgzf": ".gz", "none": ""},
         pairs_in_one=False,
         levels=range(0, 4),
         default_level=1,
