@@ -11,4 +11,5 @@ echo "test: SEQRAY_REQUIRE_PEERS=$SEQRAY_REQUIRE_PEERS" >&2
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest -q "$@"
+# the slowest tests are listed at the end, to keep the suite within its time (CONTRIBUTING.md)
+.venv/bin/python -m pytest -q --durations=30 "$@"

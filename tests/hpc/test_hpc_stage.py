@@ -376,22 +376,31 @@ def test_a_retried_solver_starts_from_an_empty_result(tmp_path):
     manifest_mod.load(str(tmp_path / "out" / "hpc" / "result"))
 
 
-def test_a_result_changed_before_the_manifest_is_refused_on_resume(tmp_path):
+def test_a_result_changed_before_the_manifest_is_refused_on_resume(tmp_path, monkeypatch):
     """A run killed after the job's directories moved (no manifest yet) takes the job's
     recorded result on --resume, unless a file of it changed since."""
+    import seqray.pipeline.finishing as finishing
+
     out = tmp_path / "out"
     hpc = {"command": ["bash", "-c", "echo 1 > r.txt"]}
-    _run(tmp_path, out, hpc)
-    (out / "manifest.json").unlink()  # as if killed before the manifest was written
-    again = _run(tmp_path, out, hpc, resume=True)
-    assert (
-        again.reports["hpc"]["jobs"]
-        == json.loads((out / "manifest.json").read_text())["reports"]["hpc"]["jobs"]
-    )
-    (out / "manifest.json").unlink()
-    (out / "hpc" / "result" / "r.txt").write_text("edited\n")
-    with pytest.raises(Exception, match="r.txt: changed or removed since the hpc job"):
-        _run(tmp_path, out, hpc, resume=True)
+    real = finishing.write_manifest
+
+    def killed(*args, **kw):  # the run ends right before its manifest
+        raise KeyboardInterrupt
+
+    for edit in (False, True):
+        monkeypatch.setattr(finishing, "write_manifest", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _run(tmp_path, out, hpc, overwrite=True)
+        first = json.loads(next((out / "_seqray" / "hpc").glob("*/done.json")).read_text())
+        monkeypatch.setattr(finishing, "write_manifest", real)
+        if edit:
+            (out / "hpc" / "result" / "r.txt").write_text("edited\n")
+            with pytest.raises(Exception, match="r.txt: changed or removed since the hpc job"):
+                _run(tmp_path, out, hpc, resume=True)
+        else:
+            again = _run(tmp_path, out, hpc, resume=True)
+            assert again.reports["hpc"]["jobs"] == first["report"]["jobs"]
 
 
 def test_solve_refuses_slurm_options_without_slurm(tmp_path):
