@@ -21,6 +21,7 @@ from pydantic import Field
 
 from ..errors import SeqrayError
 from ..io.fs import filesystem_for, join
+from ..io.schema import numeric_array
 from ..io.writers import write_file, write_json
 from ..pipeline.outputs import Target
 from ..pipeline.registry import (
@@ -214,7 +215,8 @@ class CorrectStage(MapStage):
             i = table.schema.get_field_index(seq)
             table = table.set_column(i, table.schema.field(i), column)
             table = table.append_column(
-                pa.field(out, pa.int32(), nullable=False), pa.array(changed, pa.int32())
+                pa.field(out, pa.int32(), nullable=False),
+                numeric_array(changed.astype(np.int32, copy=False)),
             )
             acc["reads"] += len(status)
             acc["corrected"] += int(np.count_nonzero(status == CORRECTED))

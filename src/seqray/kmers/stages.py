@@ -23,7 +23,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..io.buffers import values_offsets
 from ..io.formats import WrittenShard
 from ..io.fs import filesystem_for, join
-from ..io.schema import SEQ, SEQ2
+from ..io.schema import SEQ, SEQ2, numeric_array
 from ..io.writers import WrittenFile, write_file
 from ..pipeline.outputs import Target
 from ..pipeline.records import ShardRecord
@@ -166,14 +166,14 @@ def reduce_partition(task: ReduceTask) -> dict:
         keep &= counts <= c.max_count
     if not keep.all():
         keys, counts = keys[keep], counts[keep]
-    columns = [pa.array(keys, pa.uint64())]
+    columns = [numeric_array(keys.astype(np.uint64, copy=False))]
     if c.text:
         data = decode_bytes(keys, c.k).tobytes()
         offsets = np.arange(0, (len(keys) + 1) * c.k, c.k, dtype=np.int64)
         columns.append(
             pa.LargeStringArray.from_buffers(len(keys), pa.py_buffer(offsets), pa.py_buffer(data))
         )
-    columns.append(pa.array(counts, pa.uint64()))
+    columns.append(numeric_array(counts.astype(np.uint64, copy=False)))
     f = _write_counts(task.uri, pa.Table.from_arrays(columns, schema=counts_schema(c.text)))
     return {"file": f.__dict__, "histogram": sorted(hist.items())}
 
