@@ -146,3 +146,15 @@ def test_bgzf_and_fastps_compression_level(user_dir, tmp_path, capsys):
     assert main(["qc", "-i", reads, "-o", str(tmp_path / "plain.fq"), "--bgzf"]) == 2
     assert "name the output files .gz" in _err(capsys)
     assert main(["qc", "-i", reads, "-o", str(tmp_path / "x.fq.gz"), "-z", "0"]) == 2
+
+
+def test_umi_flags_move_the_umi_into_the_name(tmp_path, capsys):
+    src = tmp_path / "u.fq"
+    src.write_text("@r1 1:N:0:AAAA\nACGTTTGCAGCTAGCTAGCATCGA\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n")
+    out = tmp_path / "o.fq"
+    args = ["qc", "-i", str(src), "-o", str(out), "-A", "-G", "-U", "--umi_loc", "READ1"]
+    assert main([*args, "--umi_len", "4", "--umi_prefix", "UMI", "--umi_skip", "1"]) == 0
+    name, seq = out.read_text().splitlines()[:2]
+    assert name == "@r1:UMI_ACGT 1:N:0:AAAA" and seq == "TGCAGCTAGCTAGCATCGA"  # 4 + 1 skipped
+    assert main([*args[:3], "-o", str(tmp_path / "p.fq"), "-U", "--umi_loc", "read1"]) == 2
+    assert "umi_len between 1 and 100" in _err(capsys)

@@ -29,6 +29,7 @@ _S = "Trimming"
 _F = "Filtering"
 _A = "Adapters"
 _R = "Reports"
+_U = "UMI"
 
 
 def _abs(path: str | None) -> str | None:
@@ -94,6 +95,25 @@ def qc(
     ),
     dedup: bool = typer.Option(
         False, "-D", "--dedup", help="Drop later copies of a raw read (pair).", rich_help_panel=_F
+    ),
+    # UMI
+    umi: bool = typer.Option(
+        False, "-U", "--umi", help="Move each read's UMI into its name.", rich_help_panel=_U
+    ),
+    umi_loc: str = typer.Option(
+        None,
+        "--umi_loc",
+        help="index1, index2, read1, read2, per_index or per_read.",
+        rich_help_panel=_U,
+    ),
+    umi_len: int = typer.Option(
+        0, "--umi_len", min=0, help="UMI length in reads.", rich_help_panel=_U
+    ),
+    umi_prefix: str = typer.Option(
+        None, "--umi_prefix", help="Name tag PREFIX_UMI (letters, digits).", rich_help_panel=_U
+    ),
+    umi_skip: int = typer.Option(
+        0, "--umi_skip", min=0, max=100, help="Bases cut after a read's UMI.", rich_help_panel=_U
     ),
     # trimming
     trim_front1: int = typer.Option(0, "-f", "--trim_front1", rich_help_panel=_S),
@@ -234,6 +254,11 @@ def qc(
             low_complexity_filter=low_complexity_filter,
             complexity_threshold=complexity_threshold,
             dedup=dedup,
+            umi=umi or None,
+            umi_loc=umi_loc.lower() if umi_loc else None,
+            umi_len=umi_len or None,
+            umi_prefix=umi_prefix,
+            umi_skip=umi_skip or None,
             trim_front1=trim_front1,
             trim_tail1=trim_tail1,
             trim_front2=trim_front2,

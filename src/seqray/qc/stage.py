@@ -24,6 +24,7 @@ from . import kernel as K
 from .adapters import complement_table
 from .dedup import DuplicateMarking
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
+from .umi import UmiLocation, apply_umi, check_umi
 
 TWO_COLOR_PREFIXES = ("NS", "NB", "A0")  # NextSeq 500/550, NovaSeq (fastp 0.23.2)
 _ACGT = set("ACGTN")
@@ -78,6 +79,12 @@ class QcConfig(StageConfig):
     complexity_threshold: int = Field(30, ge=0, le=100)
     # duplicates (--dedup): the first copy of a raw read (pair) by identity is kept
     dedup: bool = False
+    # UMI (-U --umi_loc --umi_len --umi_prefix --umi_skip): moved into the read names
+    umi: bool = False
+    umi_loc: UmiLocation | None = None
+    umi_len: int = Field(0, ge=0)
+    umi_prefix: str = ""
+    umi_skip: int = Field(0, ge=0, le=100)
     # reports (-j -h), written by the driver when set
     json_report: str | None = None  # fastp -j
     html_report: str | None = None  # fastp -h
@@ -93,6 +100,8 @@ class QcConfig(StageConfig):
                 if not v or not set(v) <= _ACGT:
                     raise ValueError(f"{key} must be a DNA sequence (A, C, G, T, N), got {v!r}")
                 object.__setattr__(self, key, v)
+        if self.umi:
+            check_umi(self.umi_loc, self.umi_len, self.umi_prefix)
         return self
 
     def kernel_params(self, poly_g: bool) -> np.ndarray:
@@ -284,8 +293,13 @@ class QcStage(DuplicateMarking, MapStage):
         p = self.params()
         n = len(table)
         dup = self.duplicate_mask(table, chunk) if self.config.dedup else np.zeros(n, bool)
+        raw = table  # the reads as read: duplicates and "before filtering" statistics
+        c = self.config
+        if c.umi and c.umi_loc is not None:
+            table = apply_umi(table, c.umi_loc, c.umi_len, c.umi_prefix, c.umi_skip)
         s1, o1 = values_offsets(table.column(SEQ))
         q1, _ = values_offsets(table.column(QUAL))
+        _, raw1 = values_offsets(raw.column(SEQ))
         paired = SEQ2 in table.column_names
         if paired:
             s2, o2 = values_offsets(table.column(SEQ2))
@@ -294,11 +308,13 @@ class QcStage(DuplicateMarking, MapStage):
                 s1, q1, o1, s2, q2, o2, dup, p,
                 self._adapter(False), self._adapter(True), complement_table(),
             )  # fmt: skip
-            K.tally(reason, o1, st1, en1, acc.table(chunk.source))
-            K.tally(reason, o2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
+            # the accounting counts raw bases: the reads as read, before UMI processing
+            _, raw2 = values_offsets(raw.column(SEQ2))
+            K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
+            K.tally(reason, raw2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
         else:
             st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
-            K.tally(reason, o1, st1, en1, acc.table(chunk.source))
+            K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
         keep = reason == PASSED
         idx = numeric_array(np.flatnonzero(keep).astype(np.int64))
         mates = [(SEQ, QUAL, s1, q1, st1, en1)]
@@ -310,15 +326,16 @@ class QcStage(DuplicateMarking, MapStage):
             qv2, _ = K.gather(qv, st, en, keep)
             new_cols[sc], new_cols[qc] = _binary(sv2, off), _binary(qv2, off)
         if acc.profiles is not None:
-            self._profile(table, new_cols, paired, acc, dup)
+            self._profile(raw, new_cols, paired, acc)
         out = table.take(idx) if int(keep.sum()) != n else table
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
             out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
         return out
 
-    def _profile(self, table, new_cols, paired, acc, dup) -> None:
-        raw = table  # before filtering = every raw read, duplicates included, as in fastp
+    def _profile(self, raw, new_cols, paired, acc) -> None:
+        """Before filtering: every raw read, duplicates included, before UMI processing,
+        as in fastp; after: the reads kept."""
         if paired and len(acc.profiles) == 2:
             acc.profiles += [type(acc.profiles[0])(), type(acc.profiles[0])()]
         acc.profiles[0].add(raw.column(SEQ), raw.column(QUAL))
