@@ -9,15 +9,19 @@ import gzip
 import itertools
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from seqray.cli.main import main
 from seqray.qc import overrep as O
 from seqray.qc.overrep import Candidates, OverrepTally
 from seqray.qc.report_json import insert_size_section
 
+from ..peers import require_module
 from .conftest import debian_file, fastp, fastp_input, needs_fastp, seqray_qc, write_fastq
 
 SLICE = 4000
@@ -31,7 +35,7 @@ SECTIONS = [f"read{m}_{s}_filtering" for m in (1, 2) for s in ("before", "after"
 def synthetic_reads(seed: int, n: int = 3000, length: int = 100) -> list[tuple[str, str, str]]:
     """Random reads with planted overrepresented sequences: an adapter somewhere in a
     quarter of them, a 60 bp contaminant at the start of one in twenty, 30 copies of one
-    read, poly-A tails; lengths 60..length; some low qualities and Ns (filters act)."""
+    read, poly-A tails, runs of '.'; lengths 60..length; some low qualities and Ns."""
     rng = random.Random(seed)
     contaminant = "".join(rng.choice("ACGT") for _ in range(60))
     copied = "".join(rng.choice("ACGT") for _ in range(length))
@@ -50,6 +54,9 @@ def synthetic_reads(seed: int, n: int = 3000, length: int = 100) -> list[tuple[s
             s = list(copied[:size])
         elif r < 0.36:
             s[-15:] = "A" * 15
+        elif r < 0.46:
+            at = rng.randint(0, size - 22)
+            s[at : at + 22] = "." * 22  # kept by both (not N): a candidate too
         if rng.random() < 0.05:
             s[rng.randrange(size)] = "N"
         q = [chr(33 + (rng.randint(2, 14) if rng.random() < 0.08 else rng.randint(25, 40)))
@@ -171,6 +178,8 @@ def test_overrepresented_sequences_equal_fastp(tmp_path, synthetic_pair, args, q
         },
     )
     assert want["read1_before_filtering"]["overrepresented_sequences"]  # something to find
+    if qc.get("overrepresentation_sampling") == 1:
+        assert "." * 20 in want["read1_before_filtering"]["overrepresented_sequences"]
     assert want["read1_after_filtering"]["overrepresented_sequences"]
     _assert_sections(got, want)
     assert got["duplication"] == want["duplication"] and want["duplication"]["rate"] > 0
@@ -239,6 +248,37 @@ def test_no_overrepresentation_without_p_and_no_duplication_when_asked(tmp_path,
     assert "duplication" not in doc and "insert_size" not in doc
     assert doc["read1_before_filtering"]["overrepresented_sequences"] == {}  # as fastp
     assert "kmer_count" in doc["read1_after_filtering"]
+
+
+def test_cli_flags_and_multiqc(tmp_path, synthetic_pair):
+    """`seqray qc -p -P 5 -j`: the sections are written; MultiQC's fastp module reads the
+    report (duplication into its general statistics, the overrepresented sequences)."""
+    r1, r2 = synthetic_pair
+    out = tmp_path / "out"
+    out.mkdir()
+    report = out / "sampleB.json"
+    args = ["qc", "-i", str(r1), "-I", str(r2), "-o", str(out / "o1.fq"), "-O"]
+    args += [str(out / "o2.fq"), "-p", "-P", "5", "-j", str(report), "--runner", "local"]
+    assert main(args) == 0
+    doc = json.loads(report.read_text())
+    assert doc["read2_after_filtering"]["overrepresented_sequences"]
+    assert doc["duplication"]["rate"] > 0 and doc["insert_size"]["unknown"] > 0
+    require_module("multiqc")
+    mqc = tmp_path / "mqc"
+    subprocess.run(
+        [sys.executable, "-m", "multiqc", str(report), "-o", str(mqc), "-f", "-q"]
+        + ["--no-report", "--no-version-check", "--no-ai"],
+        check=True,
+        capture_output=True,
+    )
+    data = json.loads((mqc / "multiqc_data" / "multiqc_data.json").read_text())
+    stats = data["report_general_stats_data"]["fastp"]
+    (got,) = stats.values()
+    assert got["pct_duplication"] == pytest.approx(100 * doc["duplication"]["rate"])
+    rows = (mqc / "multiqc_data" / "fastp_top_overrepresented_sequences_table.txt").read_text()
+    seqs = {line.split("\t")[0] for line in rows.splitlines()[1:]}
+    ours = {q for sec in SECTIONS for q in doc[sec]["overrepresented_sequences"]}
+    assert seqs and seqs <= ours  # MultiQC lists the sequences of our report
 
 
 # -- against plain-Python transcriptions of fastp's loops -------------------------------------

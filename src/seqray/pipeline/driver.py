@@ -131,6 +131,7 @@ def _prepare_stages(
         ctx = PrepareContext(
             output, mapper, i, config_hash, resume, order, size, scan, progress=progress,
             mate_order=[mates.get(s) for s in order],
+            read_options=pipeline.read_options(),
         )  # fmt: skip
         st.prepare(ctx)
         release_free_memory()

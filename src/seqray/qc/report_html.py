@@ -8,6 +8,7 @@ dict, so a saved JSON report can be re-rendered later (`render_html(json.load(f)
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 
 from ..io.writers import WrittenFile, write_file
@@ -153,8 +154,8 @@ def _insert_size(report: dict) -> str:
 
 
 def _kmer_table(counts: dict, stage: str) -> str:
-    """fastp's 5-mer table: rows by the first three bases, columns by the last two,
-    darker for counts above the mean."""
+    """fastp's 5-mer table: rows by the first three bases, columns by the last two; the
+    blue deepens from half the mean count (white) to four times the mean."""
     if not counts:
         return ""
     mean = max(sum(counts.values()), 1) / len(counts)
@@ -166,18 +167,18 @@ def _kmer_table(counts: dict, stage: str) -> str:
         for n in names[i : i + 16]:
             v = counts[n]
             prop = v / mean
-            frac = prop if prop < 0.5 else 0.5 if prop <= 2 else 0.5 + (prop - 2) / 20
-            shade = int((1 - max(0.01, min(1.0, frac))) * 255)
-            ink = "#fff" if shade < 110 else "#212529"
+            t = min(1.0, max(0.0, (math.log2(max(prop, 1e-9)) + 1) / 3))
+            rgb = ",".join(str(round(255 + (c - 255) * t)) for c in (28, 126, 214))
+            ink = "#fff" if t > 0.6 else "#212529"
             cells.append(
-                f"<td style='background:rgb({shade},{shade},{shade});color:{ink}' "
+                f"<td style='background:rgb({rgb});color:{ink}' "
                 f"title='{n}: {v:,} ({prop:.2f}× the mean)'>{n[3:]}</td>"
             )
         rows.append(f"<tr><td>{names[i][:3]}</td>{''.join(cells)}</tr>")
     return (
         f"<div><h3>5-mer counts ({stage})</h3><table class='kmer'>{''.join(rows)}</table>"
-        "<p class='note'>Rows: first three bases; columns: last two. Darker: more "
-        "frequent than the mean; hover for counts.</p></div>"
+        "<p class='note'>Rows: first three bases; columns: last two. White: half the mean "
+        "count or less; darkest blue: four times the mean or more. Hover for counts.</p></div>"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -314,7 +315,7 @@ class QcStage(DuplicateMarking, MapStage):
             self.poly_g = bool(name and name.startswith(TWO_COLOR_PREFIXES))
         if self.overrep_wanted() and ctx.source_order:
             mate = ctx.mate_order[0] if ctx.mate_order else None
-            self.overrep = overrep_candidates(ctx.source_order[0], mate)
+            self.overrep = overrep_candidates(ctx.source_order[0], mate, ctx.read_options)
         if self.marks_duplicates():
             super().prepare(ctx)
 
@@ -484,19 +485,23 @@ class QcStage(DuplicateMarking, MapStage):
         return out
 
 
-def _sequences(uri: str, mate: str | None) -> Iterator[pa.Table]:
-    """(values, offsets) of read 1's (or with `mate`, both mates') sequences, batch by
-    batch from the start of the file(s), whatever the run's chunking."""
-    chunks, _ = plan_chunks([uri], [mate] if mate else None, chunk_bytes=1 << 62)
-    return iter(open_chunk(chunks[0], ReadOptions(digest=False, lenient=True)))
+def _sequences(uri: str, mate: str | None, options: ReadOptions | None) -> Iterator[pa.Table]:
+    """Read 1's (or with `mate`, both mates') reads from the start of the file(s), whatever
+    the run's chunking, normalised as the run's `options` say (whether '.' stays). Only
+    sequences are used: qualities are read as Phred+33, which accepts any."""
+    chunks, _ = plan_chunks([uri], [mate] if mate else None, chunk_bytes=1 << 62, phred_offset=33)
+    opts = replace(options or ReadOptions(), digest=False, lenient=True)
+    return iter(open_chunk(chunks[0], opts))
 
 
-def overrep_candidates(uri: str, mate: str | None) -> list[Candidates]:
+def overrep_candidates(
+    uri: str, mate: str | None, options: ReadOptions | None = None
+) -> list[Candidates]:
     """fastp's candidate overrepresented sequences of read 1 (and read 2 of pairs), from
     the first reads of the first input file (fastp reads one)."""
     out = []
     for col in (SEQ, SEQ2):
-        tables = _sequences(uri, mate)
+        tables = _sequences(uri, mate, options)
         first = next(tables, None)
         if first is None or col not in first.column_names:
             break
