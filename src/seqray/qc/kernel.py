@@ -50,8 +50,9 @@ from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
     P_OV_REQUIRE,
     P_OV_DIFF,
     P_OV_DIFF_PCT,
+    P_INSERT_SIZES,
     N_PARAMS,
-) = range(34)
+) = range(35)
 
 INSERT_SIZE_MAX = 512  # fastp's insertSizeMax: the histogram's last slot counts "unknown"
 
@@ -117,9 +118,10 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
     """Pairs: windows of both mates, the pair's reason (the larger fastp code) and fastp's
     insert size estimate (`statInsertSize`; -1 where a mate was trimmed away).
 
-    The insert size comes from the overlap analysis after the -f/-t cuts and poly-G, as in
-    fastp, for every pair with both mates left, duplicates included (fastp marks a
-    duplicate but still trims it); without overlap it is `INSERT_SIZE_MAX` (unknown)."""
+    With `P_INSERT_SIZES` the insert size comes from the overlap analysis after the -f/-t
+    cuts and poly-G, as in fastp, for every pair with both mates left, duplicates included
+    (fastp marks a duplicate but still trims it); without overlap it is `INSERT_SIZE_MAX`
+    (unknown). Without it duplicates are skipped at once."""
     m = len(offs1) - 1
     st1 = np.empty(m, np.int64)
     en1 = np.empty(m, np.int64)
@@ -133,6 +135,11 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         n1 = offs1[r + 1] - b1
         b2 = offs2[r]
         n2 = offs2[r + 1] - b2
+        if dup[r] and not p[P_INSERT_SIZES]:
+            st1[r] = en1[r] = b1
+            st2[r] = en2[r] = b2
+            reason[r] = DUPLICATED
+            continue
         f1, n1 = _cut(seq1, qual1, b1, n1, p[P_FRONT1], p[P_TAIL1], p)
         f2, n2 = _cut(seq2, qual2, b2, n2, p[P_FRONT2], p[P_TAIL2], p)
         alive1 = f1 != NULL
@@ -145,10 +152,13 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
             if p[P_POLYG]:
                 n1 = poly_g_length(seq1, b1, n1, p[P_POLYG_MIN])
                 n2 = poly_g_length(seq2, b2, n2, p[P_POLYG_MIN])
-            ok, off, ol, _ = overlap(
-                seq1, b1, n1, seq2, b2, n2, p[P_OV_DIFF], p[P_OV_REQUIRE], frac, complement
-            )
-            isize[r] = insert_size(ok, off, ol, n1, n2, f1, f2)
+            ok, off, ol = False, 0, 0
+            if p[P_ADAPTER] or p[P_INSERT_SIZES]:
+                ok, off, ol, _ = overlap(
+                    seq1, b1, n1, seq2, b2, n2, p[P_OV_DIFF], p[P_OV_REQUIRE], frac, complement
+                )
+            if p[P_INSERT_SIZES]:
+                isize[r] = insert_size(ok, off, ol, n1, n2, f1, f2)
             if dup[r]:
                 st1[r] = en1[r] = offs1[r]
                 st2[r] = en2[r] = offs2[r]

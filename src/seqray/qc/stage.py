@@ -136,6 +136,7 @@ class QcConfig(StageConfig):
         p[K.P_OV_REQUIRE] = self.overlap_len_require
         p[K.P_OV_DIFF] = self.overlap_diff_limit
         p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
+        p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
         return p
 
 
