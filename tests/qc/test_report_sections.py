@@ -251,18 +251,23 @@ def test_no_overrepresentation_without_p_and_no_duplication_when_asked(tmp_path,
 
 
 def test_cli_flags_and_multiqc(tmp_path, synthetic_pair):
-    """`seqray qc -p -P 5 -j`: the sections are written; MultiQC's fastp module reads the
-    report (duplication into its general statistics, the overrepresented sequences)."""
+    """`seqray qc -p -P 5 -j -h`: the sections are written and drawn; MultiQC's fastp module
+    reads the report (duplication into its general statistics, the overrepresented
+    sequences)."""
     r1, r2 = synthetic_pair
     out = tmp_path / "out"
     out.mkdir()
     report = out / "sampleB.json"
     args = ["qc", "-i", str(r1), "-I", str(r2), "-o", str(out / "o1.fq"), "-O"]
     args += [str(out / "o2.fq"), "-p", "-P", "5", "-j", str(report), "--runner", "local"]
-    assert main(args) == 0
+    assert main([*args, "-h", str(tmp_path / "qc.html")]) == 0
     doc = json.loads(report.read_text())
     assert doc["read2_after_filtering"]["overrepresented_sequences"]
     assert doc["duplication"]["rate"] > 0 and doc["insert_size"]["unknown"] > 0
+    page = (tmp_path / "qc.html").read_text()
+    assert page.count("<h3>5-mer counts (") == 4 and "Insert size (peak" in page
+    for seq in doc["read1_before_filtering"]["overrepresented_sequences"]:
+        assert f"<td>{seq}</td>" in page
     require_module("multiqc")
     mqc = tmp_path / "mqc"
     subprocess.run(
