@@ -84,15 +84,17 @@ def report() -> dict:
 def test_every_plot_is_present_with_data(report):
     fig = Figures(render_html(report))
     kinds = [p["data-kind"] for p in fig.plots]
-    # per mate and stage: quality, content, length, quality histogram; + filtering, dup
+    # per mate and stage: quality, content, length, quality histogram; + filtering, dup,
+    # insert size
     assert kinds.count("line") == 2 * 2 * 2
-    assert kinds.count("bar") == 2 * 2 * 2
+    assert kinds.count("bar") == 2 * 2 * 2 + 1
     assert kinds.count("hbar") == 2
     for p in fig.plots:
         assert int(p["data-points"]) > 0 and p["marks"] > 0, p["aria-label"]
     labels = [p["aria-label"] for p in fig.plots]
     assert "Quality per position (after filtering)" in labels
     assert "Duplication rate: 1.23%" in labels
+    assert "Insert size (peak 126)" in labels
     assert fig.scripts == 0 and fig.loads == []  # nothing to run, nothing to fetch
 
 
@@ -300,7 +302,7 @@ def test_report_in_headless_chromium(report, tmp_path):
     m = re.search(r"<pre id=\"measure\">(.*?)</pre>", run.stdout, re.S)
     assert m, "the measuring script did not run"
     plots = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert len(plots) == len(Figures(html.read_text()).plots) == 18
+    assert len(plots) == len(Figures(html.read_text()).plots) == 19
     for p in plots:
         assert p["w"] > 300 and p["h"] > 60, p
         assert p["marks"] > 0, p

@@ -185,6 +185,29 @@ def qc(
     report_title: str = typer.Option(
         "seqray qc report", "-R", "--report_title", rich_help_panel=_R
     ),
+    dont_eval_duplication: bool = typer.Option(
+        False,
+        "--dont_eval_duplication",
+        help="Reports without the duplication rate (saves the pass over the input that "
+        "finds the duplicates; -D still needs it).",
+        rich_help_panel=_R,
+    ),
+    overrepresentation_analysis: bool = typer.Option(
+        False,
+        "-p",
+        "--overrepresentation_analysis",
+        help="Report overrepresented sequences.",
+        rich_help_panel=_R,
+    ),
+    overrepresentation_sampling: int = typer.Option(
+        20,
+        "-P",
+        "--overrepresentation_sampling",
+        min=1,
+        max=10000,
+        help="Count overrepresented sequences in one of this many reads (1-10000).",
+        rich_help_panel=_R,
+    ),
     # fastp's -w/--thread (its -t trims read 1's tail), and seqray's --threads
     threads: int | None = typer.Option(
         None,
@@ -289,6 +312,9 @@ def qc(
             json_report=_abs(json_report),
             html_report=_abs(html_report),
             report_title=report_title,
+            dont_eval_duplication=dont_eval_duplication,
+            overrepresentation_analysis=overrepresentation_analysis,
+            overrepresentation_sampling=overrepresentation_sampling,
             command="seqray qc " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else []),
         ).items()
         if v is not None

@@ -104,6 +104,7 @@ def _prepare_stages(
     """Runs the data passes that stages such as duplicate marking need before the main
     one; returns what each did (chunks scanned, or the work of an interrupted run reused)."""
     order = list(dict.fromkeys(c.source for c in chunks))
+    mates = {c.source: c.mate for c in chunks}
     done = []
     for i, st in enumerate(pipeline.stages):
         if not (isinstance(st, MapStage) and st.needs_prepare()):
@@ -128,8 +129,10 @@ def _prepare_stages(
         size = sum(c.end - c.start for c in chunks)
         mapper = ReportingMapper(runner, progress, f"{st.name}: merging")
         ctx = PrepareContext(
-            output, mapper, i, config_hash, resume, order, size, scan, progress=progress
-        )
+            output, mapper, i, config_hash, resume, order, size, scan, progress=progress,
+            mate_order=[mates.get(s) for s in order],
+            read_options=pipeline.read_options(),
+        )  # fmt: skip
         st.prepare(ctx)
         release_free_memory()
         done.append(

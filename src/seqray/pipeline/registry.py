@@ -117,6 +117,8 @@ class PrepareContext:
     scan: Callable[[Any], list[ChunkOutcome]]
     reused: bool = False  # set by `load_prepared`: the work of an interrupted run was kept
     progress: Any = None  # the run's Progress (long work in `prepare` reports there)
+    mate_order: list[str | None] = field(default_factory=list)  # R2 file of each source
+    read_options: Any = None  # the run's ReadOptions (how its reads are normalised)
 
     def state_dir(self, stage: str) -> str:
         """Where this stage keeps what its prepare pass made (inside the run's state)."""

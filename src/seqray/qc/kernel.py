@@ -50,8 +50,11 @@ from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
     P_OV_REQUIRE,
     P_OV_DIFF,
     P_OV_DIFF_PCT,
+    P_INSERT_SIZES,
     N_PARAMS,
-) = range(34)
+) = range(35)
+
+INSERT_SIZE_MAX = 512  # fastp's insertSizeMax: the histogram's last slot counts "unknown"
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -112,20 +115,27 @@ def qc_single(seq, qual, offs, dup, p, adapter):
 
 @njit(cache=True, nogil=True)
 def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2, complement):
-    """Pairs: windows of both mates and the pair's reason (the larger fastp code)."""
+    """Pairs: windows of both mates, the pair's reason (the larger fastp code) and fastp's
+    insert size estimate (`statInsertSize`; -1 where a mate was trimmed away).
+
+    With `P_INSERT_SIZES` the insert size comes from the overlap analysis after the -f/-t
+    cuts and poly-G, as in fastp, for every pair with both mates left, duplicates included
+    (fastp marks a duplicate but still trims it); without overlap it is `INSERT_SIZE_MAX`
+    (unknown). Without it duplicates are skipped at once."""
     m = len(offs1) - 1
     st1 = np.empty(m, np.int64)
     en1 = np.empty(m, np.int64)
     st2 = np.empty(m, np.int64)
     en2 = np.empty(m, np.int64)
     reason = np.empty(m, np.int8)
+    isize = np.full(m, -1, np.int64)
     frac = p[P_OV_DIFF_PCT] / 100.0
     for r in range(m):
         b1 = offs1[r]
         n1 = offs1[r + 1] - b1
         b2 = offs2[r]
         n2 = offs2[r + 1] - b2
-        if dup[r]:
+        if dup[r] and not p[P_INSERT_SIZES]:
             st1[r] = en1[r] = b1
             st2[r] = en2[r] = b2
             reason[r] = DUPLICATED
@@ -142,10 +152,19 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
             if p[P_POLYG]:
                 n1 = poly_g_length(seq1, b1, n1, p[P_POLYG_MIN])
                 n2 = poly_g_length(seq2, b2, n2, p[P_POLYG_MIN])
-            if p[P_ADAPTER]:
+            ok, off, ol = False, 0, 0
+            if p[P_ADAPTER] or p[P_INSERT_SIZES]:
                 ok, off, ol, _ = overlap(
                     seq1, b1, n1, seq2, b2, n2, p[P_OV_DIFF], p[P_OV_REQUIRE], frac, complement
                 )
+            if p[P_INSERT_SIZES]:
+                isize[r] = insert_size(ok, off, ol, n1, n2, f1, f2)
+            if dup[r]:
+                st1[r] = en1[r] = offs1[r]
+                st2[r] = en2[r] = offs2[r]
+                reason[r] = DUPLICATED
+                continue
+            if p[P_ADAPTER]:
                 if ok and off < 0:
                     n1 = min(n1, ol + f2)
                     n2 = min(n2, ol + f1)
@@ -156,6 +175,11 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
                         n2 = adapter_cut(seq2, b2, n2, adapter2, 4)
             n1 = _after_adapter(seq1, b1, n1, p[P_MAXLEN1], p)
             n2 = _after_adapter(seq2, b2, n2, p[P_MAXLEN2], p)
+        if dup[r]:
+            st1[r] = en1[r] = offs1[r]
+            st2[r] = en2[r] = offs2[r]
+            reason[r] = DUPLICATED
+            continue
         st1[r] = b1
         en1[r] = b1 + n1
         st2[r] = b2
@@ -163,7 +187,20 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         r1 = _filter(seq1, qual1, b1, n1, alive1, p)
         r2 = _filter(seq2, qual2, b2, n2, alive2, p)
         reason[r] = max(r1, r2)
-    return st1, en1, st2, en2, reason
+    return st1, en1, st2, en2, reason, isize
+
+
+@njit(cache=True, nogil=True, inline="always")
+def insert_size(overlapped, offset, overlap_len, n1, n2, front1, front2):
+    """fastp's statInsertSize: from the overlap of the (cut) mates, plus what -f/-5 cut
+    off their fronts; INSERT_SIZE_MAX when they do not overlap or the insert is longer."""
+    if not overlapped:
+        return INSERT_SIZE_MAX
+    if offset > 0:
+        size = n1 + n2 - overlap_len + front1 + front2
+    else:
+        size = overlap_len + front1 + front2
+    return min(size, INSERT_SIZE_MAX)
 
 
 @njit(cache=True, nogil=True)

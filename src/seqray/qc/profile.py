@@ -6,7 +6,9 @@ from a few exact integer tallies, which is what a `QcProfile` holds:
 
 - per cycle (0-based position in the read) and base slot A, C, G, T, N, other: the number of
   bases and the sum of their Phred scores;
-- the read-length histogram and the base-quality histogram (bases per Phred score).
+- the read-length histogram and the base-quality histogram (bases per Phred score);
+- fastp's 5-mer table: every window of five consecutive A/C/G/T bases (a window with any
+  other byte is not counted), indexed with fastp's 2-bit code A=0, T=1, C=2, G=3.
 
 Integers only, so profiles of chunks merge exactly in any order and the curves are computed
 once, in the driver (`report_json`). Arrays grow to the longest read seen, never beyond, so
@@ -31,20 +33,48 @@ for _i, _b in enumerate(b"ACGTN"):
     _SLOT[_b] = _i
 _SLOT[ord(".")] = SLOTS.index("N")  # fastp tallies a base by its low 3 bits: '.' as 'N'
 
+KMER_LEN = 5
+N_KMERS = 4**KMER_LEN
+KMER_BASES = "ATCG"  # fastp's 2-bit code (stats.cpp base2val)
+_KCODE = np.full(256, -1, dtype=np.int64)
+for _i, _b in enumerate(KMER_BASES.encode()):
+    _KCODE[_b] = _i
+
+
+def kmer_names() -> list[str]:
+    """The 5-mers in fastp's `kmer_count` order (code 0..1023, A=0 T=1 C=2 G=3)."""
+    return [
+        "".join(KMER_BASES[(code >> (2 * (KMER_LEN - 1 - j))) & 3] for j in range(KMER_LEN))
+        for code in range(N_KMERS)
+    ]
+
 
 @njit(cache=True, nogil=True)
-def _tally(sv, so, qv, has_qual, slot, counts, qsums, qbytes):
+def _tally(sv, so, qv, has_qual, slot, kcode, counts, qsums, qbytes, kmers):
     """Adds every base of reads sv[so[i]:so[i+1]] to counts[cycle, slot]; with qualities
-    (same offsets as the sequences) also to qsums[cycle, slot] and qbytes[quality byte]."""
+    (same offsets as the sequences) also to qsums[cycle, slot] and qbytes[quality byte];
+    every window of 5 A/C/G/T bases to kmers[code]."""
+    mask = N_KMERS - 1
     for i in range(len(so) - 1):
         start = so[i]
+        code = 0
+        run = 0  # consecutive A/C/G/T bases ending here
         for p in range(so[i + 1] - start):
-            k = slot[sv[start + p]]
+            base = sv[start + p]
+            k = slot[base]
             counts[p, k] += 1
             if has_qual:
                 b = qv[start + p]
                 qsums[p, k] += b - 33
                 qbytes[b] += 1
+            c = kcode[base]
+            if c < 0:
+                run = 0
+                continue
+            code = ((code << 2) | c) & mask
+            run += 1
+            if run >= KMER_LEN:
+                kmers[code] += 1
 
 
 def _grow(a: np.ndarray, rows: int) -> np.ndarray:
@@ -65,6 +95,7 @@ class QcProfile:
         self.cycle_qual = np.zeros((0, N_SLOTS), np.int64)
         self.length_hist = np.zeros(0, np.int64)
         self.qual_hist = np.zeros(MAX_Q + 1, np.int64)
+        self.kmers = np.zeros(N_KMERS, np.int64)
 
     # -- accumulation ----------------------------------------------------------------------
     def add(self, seq_col: pa.Array | pa.ChunkedArray, qual_col=None) -> None:
@@ -90,7 +121,10 @@ class QcProfile:
         self.cycle_counts = _grow(self.cycle_counts, longest)
         self.cycle_qual = _grow(self.cycle_qual, longest)
         qbytes = np.zeros(256, np.int64)
-        _tally(sv, so, qv, has_qual, _SLOT, self.cycle_counts, self.cycle_qual, qbytes)
+        _tally(
+            sv, so, qv, has_qual, _SLOT, _KCODE,
+            self.cycle_counts, self.cycle_qual, qbytes, self.kmers,
+        )  # fmt: skip
         if has_qual:
             self.qual_hist += qbytes[33 : 34 + MAX_Q]
             self.has_qual = True
@@ -108,6 +142,7 @@ class QcProfile:
         self.length_hist = _grow(self.length_hist, len(other.length_hist))
         self.length_hist[: len(other.length_hist)] += other.length_hist
         self.qual_hist += other.qual_hist
+        self.kmers += other.kmers
         self.reads += other.reads
         self.has_qual |= other.has_qual
         return self
@@ -142,6 +177,10 @@ class QcProfile:
     @property
     def gc_bases(self) -> int:
         return int(self.cycle_counts[:, [1, 2]].sum())
+
+    def kmer_count(self) -> dict[str, int]:
+        """fastp's `kmer_count`: every 5-mer (fastp's order) and its count."""
+        return dict(zip(kmer_names(), self.kmers.tolist()))
 
     def base_count(self, letter: str) -> int:
         return int(self.cycle_counts[:, SLOTS.index(letter)].sum())
@@ -185,6 +224,7 @@ class QcProfile:
             "cycle_qual": self.cycle_qual.tolist(),
             "length_hist": self.length_hist.tolist(),
             "qual_hist": self.qual_hist.tolist(),
+            "kmers": self.kmers.tolist(),
         }
 
     @classmethod
@@ -198,6 +238,8 @@ class QcProfile:
         p.cycle_qual = np.array(d["cycle_qual"], np.int64).reshape(-1, N_SLOTS)
         p.length_hist = np.array(d["length_hist"], np.int64)
         p.qual_hist = np.array(d["qual_hist"], np.int64)
+        if "kmers" in d:  # absent in profiles saved before the 5-mer table
+            p.kmers = np.array(d["kmers"], np.int64)
         return p
 
     def __repr__(self) -> str:

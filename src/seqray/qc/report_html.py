@@ -8,6 +8,7 @@ dict, so a saved JSON report can be re-rendered later (`render_html(json.load(f)
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 
 from ..io.writers import WrittenFile, write_file
@@ -23,7 +24,7 @@ COLOURS = {
     "mean": "#212529",
 }
 FILTER_COLOURS = ["#2f9e44", "#e8590c", "#c2255c", "#1971c2", "#6741d9", "#0c8599", "#868e96"]
-KNOWN_KEYS = {"summary", "filtering_result", "duplication", "command"}
+KNOWN_KEYS = {"summary", "filtering_result", "duplication", "insert_size", "command"}
 MAX_LENGTH_BARS = 200
 
 CSS = """
@@ -45,6 +46,10 @@ th{color:#495057;font-weight:600}
 code{font-size:12px;background:#f1f3f5;padding:2px 5px;border-radius:3px;word-break:break-all}
 pre{font-size:11px;background:#f8f9fa;padding:8px;overflow:auto;max-height:320px}
 .note{font-size:12px;color:#6c757d}
+table.kmer{font-size:10px;font-family:ui-monospace,monospace}
+table.kmer td{padding:1px 3px;text-align:center;border:none}
+table.orep td:first-child{font-family:ui-monospace,monospace;font-size:11px;
+word-break:break-all;max-width:520px}
 """
 
 
@@ -120,6 +125,75 @@ def _duplication(report: dict) -> str:
         )
     figs = "".join(f"<div class='figure'>{p}</div>" for p in parts)
     return f"<section id='duplication'><h2>Duplication</h2><div class='grid'>{figs}</div></section>"
+
+
+def _insert_size(report: dict) -> str:
+    ins = report.get("insert_size")
+    if not isinstance(ins, dict) or not isinstance(ins.get("histogram"), list):
+        return ""
+    hist = ins["histogram"]
+    unknown = ins.get("unknown", 0)
+    known = sum(hist)
+    chart = bar_chart(
+        list(range(len(hist))),
+        hist,
+        title=f"Insert size (peak {ins.get('peak', 0)})",
+        xlabel="insert size",
+        ylabel="pairs",
+        xmin=0,
+    )
+    note = (
+        f"<p class='note'>Estimated from the overlap of the mates: {_int(known)} pairs; "
+        f"{_int(unknown)} ({_pct(unknown, known + unknown)}) without an overlap, or with "
+        f"an insert of {len(hist)} bases or more, are not shown.</p>"
+    )
+    return (
+        f"<section id='insert_size'><h2>Insert size</h2>{note}"
+        f"<div class='figure'>{chart}</div></section>"
+    )
+
+
+def _kmer_table(counts: dict, stage: str) -> str:
+    """fastp's 5-mer table: rows by the first three bases, columns by the last two; the
+    blue deepens from half the mean count (white) to four times the mean."""
+    if not counts:
+        return ""
+    mean = max(sum(counts.values()), 1) / len(counts)
+    names = list(counts)
+    heads = [n[3:] for n in names[:16]]
+    rows = ["<tr><td></td>" + "".join(f"<td>{h}</td>" for h in heads) + "</tr>"]
+    for i in range(0, len(names), 16):
+        cells = []
+        for n in names[i : i + 16]:
+            v = counts[n]
+            prop = v / mean
+            t = min(1.0, max(0.0, (math.log2(max(prop, 1e-9)) + 1) / 3))
+            rgb = ",".join(str(round(255 + (c - 255) * t)) for c in (28, 126, 214))
+            ink = "#fff" if t > 0.6 else "#212529"
+            cells.append(
+                f"<td style='background:rgb({rgb});color:{ink}' "
+                f"title='{n}: {v:,} ({prop:.2f}× the mean)'>{n[3:]}</td>"
+            )
+        rows.append(f"<tr><td>{names[i][:3]}</td>{''.join(cells)}</tr>")
+    return (
+        f"<div><h3>5-mer counts ({stage})</h3><table class='kmer'>{''.join(rows)}</table>"
+        "<p class='note'>Rows: first three bases; columns: last two. White: half the mean "
+        "count or less; darkest blue: four times the mean or more. Hover for counts.</p></div>"
+    )
+
+
+def _overrep_table(seqs: dict | None, stage: str) -> str:
+    if seqs is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(k)}</td><td>{_int(v)}</td></tr>"
+        for k, v in sorted(seqs.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    body = rows or "<tr><td colspan='2'>none found</td></tr>"
+    return (
+        f"<div><h3>Overrepresented sequences ({stage})</h3><table class='orep'>"
+        f"<tr><th>sequence</th><th>sampled count</th></tr>{body}</table></div>"
+    )
 
 
 def _length_bars(hist: dict) -> tuple[list[int], list[int]]:
@@ -214,6 +288,14 @@ def _mate_section(report: dict, mate: int) -> str:
         for col in cols:
             if i < len(col):
                 rows.append(f"<div class='figure'>{col[i]}</div>")
+    sections = [("before filtering", before), ("after filtering", after)]
+    for key, make in (
+        ("overrepresented_sequences", _overrep_table),
+        ("kmer_count", _kmer_table),
+    ):
+        for stage, sec in sections:
+            if sec is not None and key in sec:
+                rows.append(make(sec[key], stage))
     return (
         f"<section id='read{mate}'><h2>Read {mate}</h2>"
         f"<p class='note'>{_int(before.get('total_reads', 0))} reads before filtering, "
@@ -266,6 +348,7 @@ def render_html(report: dict) -> str:
         "</div></section>",
         _filtering(report),
         _duplication(report),
+        _insert_size(report),
         _mate_section(report, 1),
         _mate_section(report, 2),
         _extras(report),

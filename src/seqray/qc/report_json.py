@@ -1,11 +1,11 @@
 """fastp-structured JSON report, readable by MultiQC's fastp module.
 
 Structure and numbers follow fastp 0.23.2 (`summary`, `filtering_result`, `duplication`,
-`readN_before/after_filtering`, `command`); every real number is rounded as fastp prints it
+`insert_size`, `readN_before/after_filtering` with their `kmer_count` and, with `-p`,
+`overrepresented_sequences`, `command`); every real number is rounded as fastp prints it
 (C++ stream default: 6 significant digits), so values compare equal to fastp's JSON for the
 same reads. seqray adds `length_histogram` and `quality_histogram` per mate and section,
-keys fastp does not write (MultiQC ignores them). Not produced: fastp's 5-mer
-`kmer_count` and sampled `overrepresented_sequences`.
+keys fastp does not write (MultiQC ignores them).
 
 MultiQC finds fastp files by the text `"before_filtering": {` in the first 50 lines, so
 `summary` comes first and the JSON is indented.
@@ -59,8 +59,9 @@ def _totals(profiles: list[QcProfile]) -> dict:
     return out
 
 
-def profile_section(p: QcProfile) -> dict:
-    """One `readN_before/after_filtering` object."""
+def profile_section(p: QcProfile, overrepresented: dict[str, int] | None = None) -> dict:
+    """One `readN_before/after_filtering` object (`overrepresented`: fastp's
+    `overrepresented_sequences`, found with -p; empty without)."""
     section: dict[str, Any] = {
         "total_reads": p.total_reads,
         "total_bases": p.total_bases,
@@ -73,6 +74,9 @@ def profile_section(p: QcProfile) -> dict:
         section["quality_curves"] = {k: _curve(q[k]) for k in QUALITY_KEYS}
     c = p.content_curves()
     section["content_curves"] = {k: _curve(c[k]) for k in CONTENT_KEYS}
+    section["kmer_count"] = p.kmer_count()
+    # fastp writes the key always, empty without -p
+    section["overrepresented_sequences"] = dict(overrepresented or {})
     lengths = np.flatnonzero(p.length_hist)
     section["length_histogram"] = {str(n): int(p.length_hist[n]) for n in lengths.tolist()}
     if p.has_qual:
@@ -86,6 +90,18 @@ def _sequencing(before: list[QcProfile]) -> str:
     return f"{'paired' if len(before) == 2 else 'single'} end ({cycles})"
 
 
+def insert_size_section(hist: np.ndarray) -> dict:
+    """fastp's `insert_size` from its histogram of INSERT_SIZE_MAX + 1 slots (the last
+    counts pairs with no overlap or a longer insert): the first most frequent size."""
+    hist = np.asarray(hist, np.int64)
+    known = hist[:-1]
+    return {
+        "peak": int(np.argmax(known)) if len(known) else 0,
+        "unknown": int(hist[-1]),
+        "histogram": known.tolist(),
+    }
+
+
 def fastp_report(
     before: list[QcProfile],
     after: list[QcProfile],
@@ -93,11 +109,16 @@ def fastp_report(
     duplication_rate: float | None,
     command: str,
     extra: dict | None = None,
+    *,
+    insert_sizes: np.ndarray | None = None,
+    overrepresented: list[list[dict[str, int]]] | None = None,
 ) -> dict:
     """fastp's JSON report as a dict. `before`/`after` are [read1] or [read1, read2];
-    `filtering` becomes `filtering_result` as given; `extra` keys (e.g. `adapter_cutting`,
-    `insert_size`, seqray's own accounting) join the top level before the per-mate
-    sections and may not replace a key made here."""
+    `filtering` becomes `filtering_result` as given; `insert_sizes` (pairs) is fastp's
+    insert size histogram; `overrepresented` is, per mate, [before, after] sequence →
+    sampled count (with -p). `extra` keys (e.g. `adapter_cutting`, seqray's own
+    accounting) join the top level before the per-mate sections and may not replace a
+    key made here."""
     if len(before) not in (1, 2) or len(after) != len(before):
         raise ValueError("before/after must both be [read1] or [read1, read2]")
     report: dict = {
@@ -111,13 +132,18 @@ def fastp_report(
     }
     if duplication_rate is not None:
         report["duplication"] = {"rate": fastp_float(duplication_rate)}
+    if insert_sizes is not None:
+        report["insert_size"] = insert_size_section(insert_sizes)
     for key, value in (extra or {}).items():
         if key in report or key == "command" or key.startswith(("read1_", "read2_")):
             raise ValueError(f"extra report key {key!r} would replace a fastp key")
         report[key] = value
-    for stage, profiles in (("before", before), ("after", after)):
+    for j, (stage, profiles) in enumerate((("before", before), ("after", after))):
         for i, p in enumerate(profiles):
-            report[f"read{i + 1}_{stage}_filtering"] = profile_section(p)
+            over = None
+            if overrepresented is not None and i < len(overrepresented):
+                over = overrepresented[i][j]
+            report[f"read{i + 1}_{stage}_filtering"] = profile_section(p, over)
     # fastp's order: read1_before, read2_before, read1_after, read2_after, command
     report["command"] = command
     return report

@@ -8,6 +8,10 @@ passed + Σ reasons + duplicated, and the same for bases.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
@@ -16,7 +20,7 @@ from ..errors import ConfigError, InputError
 from ..io.buffers import values_offsets
 from ..io.parse import ReadOptions
 from ..io.readers import open_chunk
-from ..io.schema import NAME, QUAL, QUAL2, SEQ, SEQ2, numeric_array
+from ..io.schema import NAME, QUAL, QUAL2, RECORD, SEQ, SEQ2, numeric_array
 from ..io.sources import plan_chunks
 from ..pipeline.outputs import Target
 from ..pipeline.registry import FinishContext, MapStage, PrepareContext, StageConfig, register
@@ -24,6 +28,7 @@ from . import kernel as K
 from .adapters import complement_table
 from .dedup import DuplicateMarking
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
+from .overrep import Candidates, OverrepTally, find_candidates, first_reads
 from .umi import UmiLocation, apply_umi, check_umi
 
 TWO_COLOR_PREFIXES = ("NS", "NB", "A0")  # NextSeq 500/550, NovaSeq (fastp 0.23.2)
@@ -85,6 +90,11 @@ class QcConfig(StageConfig):
     umi_len: int = Field(0, ge=0)
     umi_prefix: str = ""
     umi_skip: int = Field(0, ge=0, le=100)
+    # the reports' duplication rate costs a pass over the input (fastp evaluates it too)
+    dont_eval_duplication: bool = False
+    # overrepresented sequences (-p -P), in the reports
+    overrepresentation_analysis: bool = False
+    overrepresentation_sampling: int = Field(20, ge=1, le=10000)
     # reports (-j -h), written by the driver when set
     json_report: str | None = None  # fastp -j
     html_report: str | None = None  # fastp -h
@@ -135,6 +145,7 @@ class QcConfig(StageConfig):
         p[K.P_OV_REQUIRE] = self.overlap_len_require
         p[K.P_OV_DIFF] = self.overlap_diff_limit
         p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
+        p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
         return p
 
 
@@ -148,11 +159,23 @@ def _profile_class():
 
 class QcTally:
     """Per input file: reads, raw bases and kept bases per reason code (a 32×3 table),
-    plus before/after-filtering profiles per mate when reports are asked for."""
+    plus, when reports are asked for, before/after-filtering profiles per mate, the insert
+    size histogram (pairs), the duplicates seen [duplicates, reads (pairs)] and the
+    overrepresented-sequence counts per mate."""
 
-    def __init__(self, counts: dict | None = None, profiles: list | None = None):
+    def __init__(
+        self,
+        counts: dict | None = None,
+        profiles: list | None = None,
+        insert_sizes: np.ndarray | None = None,
+        dups: np.ndarray | None = None,
+        overrep: list[OverrepTally] | None = None,
+    ):
         self.counts: dict[str, np.ndarray] = counts or {}
         self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
+        self.insert_sizes = insert_sizes  # fastp's histogram, INSERT_SIZE_MAX + 1 slots
+        self.dups = dups
+        self.overrep = overrep
 
     def table(self, source: str) -> np.ndarray:
         t = self.counts.get(source)
@@ -171,12 +194,28 @@ class QcTally:
                 else:
                     mine[i] += prof
             self.profiles = mine
+        for name in ("insert_sizes", "dups"):
+            theirs = getattr(other, name)
+            if theirs is not None:
+                mine_arr = getattr(self, name)
+                setattr(self, name, theirs.copy() if mine_arr is None else mine_arr + theirs)
+        if other.overrep is not None:
+            if self.overrep is None:
+                self.overrep = [OverrepTally() for _ in other.overrep]
+            for a, b in zip(self.overrep, other.overrep):
+                a += b
         return self
 
     def to_json(self) -> dict:
+        def arr(a):
+            return None if a is None else a.tolist()
+
         return {
             "counts": {k: v.tolist() for k, v in self.counts.items()},
             "profiles": None if self.profiles is None else [p.to_json() for p in self.profiles],
+            "insert_sizes": arr(self.insert_sizes),
+            "dups": arr(self.dups),
+            "overrep": None if self.overrep is None else [t.to_json() for t in self.overrep],
         }
 
     @classmethod
@@ -186,7 +225,15 @@ class QcTally:
         if profiles is not None:
             prof = _profile_class()
             profiles = [prof.from_json(p) for p in profiles]
-        return cls(counts, profiles)
+
+        def arr(key):
+            v = d.get(key)
+            return None if v is None else np.asarray(v, np.int64)
+
+        overrep = d.get("overrep")
+        if overrep is not None:
+            overrep = [OverrepTally.from_json(t) for t in overrep]
+        return cls(counts, profiles, arr("insert_sizes"), arr("dups"), overrep)
 
 
 def accounting(t: np.ndarray) -> dict:
@@ -246,27 +293,40 @@ class QcStage(DuplicateMarking, MapStage):
         )
 
     poly_g: bool | None = None  # resolved trim_poly_g (prepare), travels to the workers
+    overrep: list[Candidates] | None = None  # per mate (prepare), travels to the workers
 
     def __init__(self, config: QcConfig):
         super().__init__(config)
         self.poly_g = config.trim_poly_g
         self._params: np.ndarray | None = None
 
+    def reports_wanted(self) -> bool:
+        return self.config.json_report is not None or self.config.html_report is not None
+
     def marks_duplicates(self) -> bool:
-        return self.config.dedup
+        """Duplicates are marked to drop them (--dedup) or to report their rate (fastp
+        evaluates duplication whenever it reports, unless --dont_eval_duplication)."""
+        c = self.config
+        return c.dedup or (self.reports_wanted() and not c.dont_eval_duplication)
+
+    def overrep_wanted(self) -> bool:
+        return self.config.overrepresentation_analysis and self.reports_wanted()
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         c = self.config
         return [Target(p, "file", label) for p in (c.json_report, c.html_report) if p]
 
     def needs_prepare(self) -> bool:
-        return self.config.dedup or self.config.trim_poly_g is None
+        return self.marks_duplicates() or self.config.trim_poly_g is None or self.overrep_wanted()
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.config.trim_poly_g is None:
             name = first_read_name(ctx.source_order[0]) if ctx.source_order else None
             self.poly_g = bool(name and name.startswith(TWO_COLOR_PREFIXES))
-        if self.config.dedup:
+        if self.overrep_wanted() and ctx.source_order:
+            mate = ctx.mate_order[0] if ctx.mate_order else None
+            self.overrep = overrep_candidates(ctx.source_order[0], mate, ctx.read_options)
+        if self.marks_duplicates():
             super().prepare(ctx)
 
     def params(self) -> np.ndarray:
@@ -283,16 +343,24 @@ class QcStage(DuplicateMarking, MapStage):
         return np.frombuffer((seq or "").encode(), np.uint8)
 
     def new_accumulator(self) -> QcTally:
-        wants = self.config.json_report is not None or self.config.html_report is not None
-        prof = _profile_class() if wants else None
-        return QcTally(profiles=[prof(), prof()] if prof else None)
+        if not self.reports_wanted():
+            return QcTally()
+        prof = _profile_class()
+        return QcTally(
+            profiles=[prof(), prof()],
+            dups=np.zeros(2, np.int64) if self.marks_duplicates() else None,
+            overrep=[OverrepTally() for _ in self.overrep] if self.overrep else None,
+        )
 
     def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table:
         if table.column(QUAL).null_count:
             raise InputError(f"{chunk.source}: qc needs qualities (FASTQ, BAM), not FASTA")
         p = self.params()
         n = len(table)
-        dup = self.duplicate_mask(table, chunk) if self.config.dedup else np.zeros(n, bool)
+        seen = self.duplicate_mask(table, chunk) if self.marks_duplicates() else None
+        dup = seen if seen is not None and self.config.dedup else np.zeros(n, bool)
+        if acc.dups is not None and seen is not None:
+            acc.dups += (int(seen.sum()), n)
         raw = table  # the reads as read: duplicates and "before filtering" statistics
         c = self.config
         if c.umi and c.umi_loc is not None:
@@ -304,10 +372,14 @@ class QcStage(DuplicateMarking, MapStage):
         if paired:
             s2, o2 = values_offsets(table.column(SEQ2))
             q2, _ = values_offsets(table.column(QUAL2))
-            st1, en1, st2, en2, reason = K.qc_paired(
+            st1, en1, st2, en2, reason, isize = K.qc_paired(
                 s1, q1, o1, s2, q2, o2, dup, p,
                 self._adapter(False), self._adapter(True), complement_table(),
             )  # fmt: skip
+            if acc.profiles is not None:
+                sizes = np.bincount(isize[isize >= 0], minlength=K.INSERT_SIZE_MAX + 1)
+                sizes = sizes.astype(np.int64)  # a chunk's batches add up
+                acc.insert_sizes = sizes if acc.insert_sizes is None else acc.insert_sizes + sizes
             # the accounting counts raw bases: the reads as read, before UMI processing
             _, raw2 = values_offsets(raw.column(SEQ2))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
@@ -327,6 +399,8 @@ class QcStage(DuplicateMarking, MapStage):
             new_cols[sc], new_cols[qc] = _binary(sv2, off), _binary(qv2, off)
         if acc.profiles is not None:
             self._profile(raw, new_cols, paired, acc)
+        if acc.overrep is not None and n:
+            self._overrep(raw, new_cols, acc.overrep, chunk)
         out = table.take(idx) if int(keep.sum()) != n else table
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
@@ -344,6 +418,23 @@ class QcStage(DuplicateMarking, MapStage):
             acc.profiles[2].add(raw.column(SEQ2), raw.column(QUAL2))
             acc.profiles[3].add(new_cols[SEQ2], new_cols[QUAL2])
 
+    def _overrep(self, table, new_cols, tallies: list[OverrepTally], chunk) -> None:
+        """Candidate hits of the sampled raw reads, and of every passed read by rank."""
+        assert self.overrep is not None
+        sampling = self.config.overrepresentation_sampling
+        record = table.column(RECORD).to_numpy()
+        sampled = np.flatnonzero(record % sampling == 0)
+        key = (chunk.source, int(record[0]))
+        for cands, tally, col in zip(self.overrep, tallies, (SEQ, SEQ2)):
+            c = len(cands)
+            sv, so = values_offsets(table.column(col))
+            _, hit = cands.hits(sv, so, sampled)
+            tally.add_before(hit, c)
+            sv, so = values_offsets(new_cols[col])
+            passed = len(so) - 1
+            rank, hit = cands.hits(sv, so, np.arange(passed))
+            tally.add_after(key, passed, rank, hit, sampling, c)
+
     def finish(self, acc: QcTally, ctx: FinishContext) -> dict:
         order = [f for f in ctx.input_order if f in acc.counts]
         order += [f for f in acc.counts if f not in order]
@@ -356,11 +447,11 @@ class QcStage(DuplicateMarking, MapStage):
         reads = report["reads_in"]
         report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
         if acc.profiles is not None and (self.config.json_report or self.config.html_report):
-            for f in self._write_reports(acc, report):
+            for f in self._write_reports(acc, report, ctx.input_order):
                 ctx.record(f)
         return report
 
-    def _write_reports(self, acc: QcTally, report: dict) -> list:
+    def _write_reports(self, acc: QcTally, report: dict, input_order: list[str]) -> list:
         from .report_html import write_html_report
         from .report_json import fastp_report, write_json_report
 
@@ -370,12 +461,69 @@ class QcStage(DuplicateMarking, MapStage):
         if not self.config.low_complexity_filter:  # fastp lists it only with -y
             skip.add(REASONS[LOW_COMPLEXITY])
         filtering = {k: report[k] for k in REASONS.values() if k not in skip}
-        dup_rate = report["duplication_rate"] if self.config.dedup else None
+        dup_rate = None
+        if acc.dups is not None:
+            dup_rate = acc.dups[0] / acc.dups[1] if acc.dups[1] else 0.0
         command = self.config.command or "seqray run (stage qc)"
-        doc = fastp_report(before, after, filtering, dup_rate, command, {"seqray": report})
+        overrep = None
+        if acc.overrep is not None and self.overrep is not None:
+            overrep = self._overrep_sections(acc.overrep, input_order)
+        insert = None
+        if len(before) == 2:
+            hist = acc.insert_sizes
+            insert = hist if hist is not None else np.zeros(K.INSERT_SIZE_MAX + 1, np.int64)
+        doc = fastp_report(
+            before, after, filtering, dup_rate, command, {"seqray": report},
+            insert_sizes=insert, overrepresented=overrep,
+        )  # fmt: skip
         written = []
         if self.config.json_report:
             written.append(write_json_report(doc, self.config.json_report))
         if self.config.html_report:
             written.append(write_html_report(doc, self.config.html_report))
         return written
+
+    def _overrep_sections(self, tallies: list[OverrepTally], input_order: list[str]):
+        """fastp's `overrepresented_sequences` per mate: [[before, after] per mate]."""
+        from .overrep import report_section
+
+        assert self.overrep is not None
+        sampling = self.config.overrepresentation_sampling
+        out = []
+        for cands, tally in zip(self.overrep, tallies):
+            c = len(cands)
+            before = tally.before_counts(c)
+            after = tally.after_counts(input_order, c, sampling)
+            out.append(
+                [
+                    report_section(cands.seqs, before, sampling),
+                    report_section(cands.seqs, after, sampling),
+                ]
+            )
+        return out
+
+
+def _sequences(uri: str, mate: str | None, options: ReadOptions | None) -> Iterator[pa.Table]:
+    """Read 1's (or with `mate`, both mates') reads from the start of the file(s), whatever
+    the run's chunking, normalised as the run's `options` say (whether '.' stays). Only
+    sequences are used: qualities are read as Phred+33, which accepts any."""
+    chunks, _ = plan_chunks([uri], [mate] if mate else None, chunk_bytes=1 << 62, phred_offset=33)
+    opts = replace(options or ReadOptions(), digest=False, lenient=True)
+    return iter(open_chunk(chunks[0], opts))
+
+
+def overrep_candidates(
+    uri: str, mate: str | None, options: ReadOptions | None = None
+) -> list[Candidates]:
+    """fastp's candidate overrepresented sequences of read 1 (and read 2 of pairs), from
+    the first reads of the first input file (fastp reads one)."""
+    out = []
+    for col in (SEQ, SEQ2):
+        tables = _sequences(uri, mate, options)
+        first = next(tables, None)
+        if first is None or col not in first.column_names:
+            break
+        batches = (values_offsets(t.column(col)) for t in itertools.chain([first], tables))
+        values, offsets, seqlen = first_reads(batches)
+        out.append(Candidates(list(find_candidates(values, offsets, seqlen)), seqlen))
+    return out
