@@ -19,10 +19,18 @@ from ..io.readers import open_chunk
 from ..io.schema import NAME, QUAL, QUAL2, SEQ, SEQ2, numeric_array
 from ..io.sources import plan_chunks
 from ..pipeline.outputs import Target
-from ..pipeline.registry import FinishContext, MapStage, PrepareContext, StageConfig, register
+from ..pipeline.registry import (
+    FinishContext,
+    MapStage,
+    PrepareContext,
+    Routed,
+    StageConfig,
+    register,
+)
 from . import kernel as K
 from .adapters import complement_table
 from .dedup import DuplicateMarking
+from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
 
 TWO_COLOR_PREFIXES = ("NS", "NB", "A0")  # NextSeq 500/550, NovaSeq (fastp 0.23.2)
@@ -65,6 +73,8 @@ class QcConfig(StageConfig):
     overlap_len_require: int = Field(30, ge=1)
     overlap_diff_limit: int = Field(5, ge=0)
     overlap_diff_percent_limit: int = Field(20, ge=0, le=100)
+    # base correction in the overlap of a pair (-c; single-end reads: ignored, as fastp)
+    correction: bool = False
     # filters (-Q -q -u -n -e -L -l --length_limit -y -Y)
     disable_quality_filtering: bool = False
     qualified_quality_phred: int = Field(15, ge=0, le=93)
@@ -126,6 +136,7 @@ class QcConfig(StageConfig):
         p[K.P_OV_REQUIRE] = self.overlap_len_require
         p[K.P_OV_DIFF] = self.overlap_diff_limit
         p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
+        p[K.P_CORRECT] = self.correction
         return p
 
 
@@ -141,9 +152,10 @@ class QcTally:
     """Per input file: reads, raw bases and kept bases per reason code (a 32×3 table),
     plus before/after-filtering profiles per mate when reports are asked for."""
 
-    def __init__(self, counts: dict | None = None, profiles: list | None = None):
+    def __init__(self, counts: dict | None = None, profiles: list | None = None, corrected=None):
         self.counts: dict[str, np.ndarray] = counts or {}
         self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
+        self.corrected: list[int] | None = corrected  # -c on pairs: [reads, bases]
 
     def table(self, source: str) -> np.ndarray:
         t = self.counts.get(source)
@@ -162,12 +174,16 @@ class QcTally:
                 else:
                     mine[i] += prof
             self.profiles = mine
+        if other.corrected is not None:
+            mine_c = self.corrected or [0, 0]
+            self.corrected = [a + b for a, b in zip(mine_c, other.corrected)]
         return self
 
     def to_json(self) -> dict:
         return {
             "counts": {k: v.tolist() for k, v in self.counts.items()},
             "profiles": None if self.profiles is None else [p.to_json() for p in self.profiles],
+            "corrected": self.corrected,
         }
 
     @classmethod
@@ -177,7 +193,7 @@ class QcTally:
         if profiles is not None:
             prof = _profile_class()
             profiles = [prof.from_json(p) for p in profiles]
-        return cls(counts, profiles)
+        return cls(counts, profiles, d.get("corrected"))
 
 
 def accounting(t: np.ndarray) -> dict:
@@ -278,7 +294,7 @@ class QcStage(DuplicateMarking, MapStage):
         prof = _profile_class() if wants else None
         return QcTally(profiles=[prof(), prof()] if prof else None)
 
-    def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table:
+    def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table | Routed:
         if table.column(QUAL).null_count:
             raise InputError(f"{chunk.source}: qc needs qualities (FASTQ, BAM), not FASTA")
         p = self.params()
@@ -290,12 +306,16 @@ class QcStage(DuplicateMarking, MapStage):
         if paired:
             s2, o2 = values_offsets(table.column(SEQ2))
             q2, _ = values_offsets(table.column(QUAL2))
-            st1, en1, st2, en2, reason = K.qc_paired(
+            if self.config.correction:  # corrected bases go into copies of the buffers
+                s1, q1, s2, q2 = (np.array(a) for a in (s1, q1, s2, q2))
+            st1, en1, st2, en2, reason, why1, why2, fixed = K.qc_paired(
                 s1, q1, o1, s2, q2, o2, dup, p,
                 self._adapter(False), self._adapter(True), complement_table(),
             )  # fmt: skip
             K.tally(reason, o1, st1, en1, acc.table(chunk.source))
             K.tally(reason, o2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
+            if self.config.correction:
+                acc += QcTally(corrected=fixed.tolist())
         else:
             st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
             K.tally(reason, o1, st1, en1, acc.table(chunk.source))
@@ -315,7 +335,20 @@ class QcStage(DuplicateMarking, MapStage):
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
             out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
-        return out
+        if FAILED not in self.taken:
+            return out
+        if paired:
+            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
+            failed = failed_pairs(table, reason, why1, why2, windows)
+        else:
+            failed = failed_reads(table, reason, (s1, q1, st1, en1))
+        return Routed(out, {FAILED: failed})
+
+    def branches(self) -> tuple[str, ...]:
+        return (FAILED,)
+
+    def branch_schema(self, name: str, schema: pa.Schema) -> pa.Schema:
+        return unpaired(schema)
 
     def _profile(self, table, new_cols, paired, acc, dup) -> None:
         raw = table  # before filtering = every raw read, duplicates included, as in fastp
@@ -338,6 +371,8 @@ class QcStage(DuplicateMarking, MapStage):
         report = {**accounting(total), "poly_g_trimming": bool(self.poly_g), "files": files}
         reads = report["reads_in"]
         report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
+        if acc.corrected is not None:  # -c on pairs (fastp's counters)
+            report["correction"] = dict(zip(("corrected_reads", "corrected_bases"), acc.corrected))
         if acc.profiles is not None and (self.config.json_report or self.config.html_report):
             for f in self._write_reports(acc, report):
                 ctx.record(f)
@@ -353,6 +388,9 @@ class QcStage(DuplicateMarking, MapStage):
         if not self.config.low_complexity_filter:  # fastp lists it only with -y
             skip.add(REASONS[LOW_COMPLEXITY])
         filtering = {k: report[k] for k in REASONS.values() if k not in skip}
+        if "correction" in report:  # fastp lists them after the passed reads
+            passed = filtering.pop(REASONS[PASSED])
+            filtering = {REASONS[PASSED]: passed, **report["correction"], **filtering}
         dup_rate = report["duplication_rate"] if self.config.dedup else None
         command = self.config.command or "seqray run (stage qc)"
         doc = fastp_report(before, after, filtering, dup_rate, command, {"seqray": report})
