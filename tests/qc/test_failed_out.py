@@ -338,3 +338,25 @@ def test_cli_pairs_with_correction_and_failed_out(tmp_path):
     assert len(names) % 2 == 0 and all(
         n.split(" ")[-1] in TAGS | {"paired_read_is_failing"} for n in names
     )
+
+
+@pytest.mark.integration
+def test_failed_branch_on_ray_equals_local(tmp_path, ray_cluster, seqprep):
+    from seqray.pipeline.driver import run_pipeline
+
+    _, conv = seqprep
+    outs = []
+    for runner in ("local", "ray"):
+        failed = tmp_path / f"{runner}.fq.gz"
+        stages = [
+            {"read": {"paths": [str(conv[0])], "mate_paths": [str(conv[1])], "keep_dots": True}},
+            {"qc": {"trim_poly_g": False, "correction": True, "cut_tail": True}},
+            {"write": {"format": "fastq"}},
+            {"write": {"format": "fastq", "files": [str(failed)], "branch": "failed"}},
+        ]
+        run = {"chunk_bytes": 100_000}
+        cfg = parse_config({"output": str(tmp_path / runner), "run": run, "stages": stages})
+        result = run_pipeline(cfg, runner=runner)
+        outs.append((failed.read_bytes(), result.reports["qc"]["correction"]))
+    assert outs[0] == outs[1]
+    assert len(gzip.decompress(outs[0][0])) > 0
