@@ -360,3 +360,27 @@ def test_failed_branch_on_ray_equals_local(tmp_path, ray_cluster, seqprep):
         outs.append((failed.read_bytes(), result.reports["qc"]["correction"]))
     assert outs[0] == outs[1]
     assert len(gzip.decompress(outs[0][0])) > 0
+
+
+@needs_fastp
+@pytest.mark.integration
+def test_correction_counts_duplicates_as_fastp_does(tmp_path, seqprep):
+    """With -c -D fastp corrects (and counts) the duplicates it then drops; so does
+    seqray. Input: 4,000 real pairs and a second copy of the first 500."""
+    _, conv = seqprep
+    dup = []
+    for i, f in enumerate(conv, 1):
+        text = f.read_text()
+        head = "".join(text.splitlines(keepends=True)[: 4 * 500])
+        dup.append(tmp_path / f"d{i}.fq")
+        dup[-1].write_text(text + head)
+    fp_failed, sq_failed = tmp_path / "fastp_failed.fq", tmp_path / "seqray_failed.fq"
+    args = ["-G", "-c", "-D", "--failed_out", str(fp_failed)]
+    _, want1, want2 = fastp(tmp_path / "fastp", dup[0], dup[1], args)
+    qc = {"trim_poly_g": False, "correction": True, "dedup": True}
+    report, got1, got2 = seqray_qc(tmp_path, dup[0], dup[1], qc, failed_out=sq_failed)
+    assert (got1, got2) == (want1, want2)
+    assert read_fastq(sq_failed) == read_fastq(fp_failed)
+    assert report["duplicated_reads"] == 1000
+    fp_json = json.loads((tmp_path / "fastp" / "fp.json").read_text())["filtering_result"]
+    assert report["correction"] == {k: fp_json[k] for k in ("corrected_reads", "corrected_bases")}
