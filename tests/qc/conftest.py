@@ -71,22 +71,27 @@ def fastp(tmp: Path, r1: Path, r2: Path | None, args: list[str]):
     return {k: res.get(k, 0) for k in REASON_KEYS}, read_fastq(tmp / "fp1.fq"), out2
 
 
-def seqray_qc(tmp: Path, r1: Path, r2: Path | None, qc: dict, phred_offset=33, run=None):
-    """seqray's qc report and passed reads (R1, R2), through a whole local pipeline."""
+def seqray_qc(
+    tmp: Path,
+    r1: Path,
+    r2: Path | None,
+    qc: dict,
+    phred_offset=33,
+    run=None,
+    failed_out: Path | None = None,
+):
+    """seqray's qc report and passed reads (R1, R2), through a whole local pipeline;
+    with `failed_out`, the qc stage's failed reads are written there (fastp's
+    --failed_out)."""
     read = {"paths": [str(r1)], "phred_offset": phred_offset, "keep_dots": True}  # as qc
     if r2 is not None:
         read["mate_paths"] = [str(r2)]
-    cfg = parse_config(
-        {
-            "output": str(tmp / "sq"),
-            "run": run or {},
-            "stages": [
-                {"read": read},
-                {"qc": qc},
-                {"write": {"format": "fastq", "compression": "none"}},
-            ],
-        }
-    )
+    stages = [{"read": read}, {"qc": qc}, {"write": {"format": "fastq", "compression": "none"}}]
+    if failed_out is not None:
+        stages.append(
+            {"write": {"format": "fastq", "files": [str(failed_out)], "branch": "failed"}}
+        )
+    cfg = parse_config({"output": str(tmp / "sq"), "run": run or {}, "stages": stages})
     result = run_pipeline(cfg, runner="local", overwrite=True)
     report = result.reports["qc"]
     if r2 is None:

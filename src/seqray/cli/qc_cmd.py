@@ -44,6 +44,11 @@ def qc(
     in2: list[str] = typer.Option(None, "-I", "--in2", help="Read 2 input(s) for pairs."),
     out1: str = typer.Option(None, "-o", "--out1", help="Passed read 1 (FASTQ, .gz to gzip)."),
     out2: str = typer.Option(None, "-O", "--out2", help="Passed read 2."),
+    failed_out: str = typer.Option(
+        None,
+        "--failed_out",
+        help="Reads that fail a filter, the reason appended to their names (as fastp).",
+    ),
     phred64: bool = typer.Option(False, "-6", "--phred64", help="Input qualities are Phred+64."),
     compression: int = typer.Option(
         4,
@@ -174,6 +179,13 @@ def qc(
     overlap_diff_limit: int = typer.Option(5, "--overlap_diff_limit", rich_help_panel=_A),
     overlap_diff_percent_limit: int = typer.Option(
         20, "--overlap_diff_percent_limit", rich_help_panel=_A
+    ),
+    correction: bool = typer.Option(
+        False,
+        "-c",
+        "--correction",
+        help="Correct mismatched bases in the overlap of a pair (Q30+ over Q14-).",
+        rich_help_panel=_A,
     ),
     # run and reports
     json_report: str = typer.Option(
@@ -309,6 +321,7 @@ def qc(
             overlap_len_require=overlap_len_require,
             overlap_diff_limit=overlap_diff_limit,
             overlap_diff_percent_limit=overlap_diff_percent_limit,
+            correction=correction,
             json_report=_abs(json_report),
             html_report=_abs(html_report),
             report_title=report_title,
@@ -325,7 +338,7 @@ def qc(
             (out1 + ".seqray" if keep_manifest else hidden_run_dir(out1)) if out1 else "seqray_qc"
         )
     if transient and not exists(outdir):
-        outputs = [f for f in (out1, out2, json_report, html_report) if f]
+        outputs = [f for f in (out1, out2, failed_out, json_report, html_report) if f]
         check_no_earlier_outputs(outputs, [*in1, *(in2 or [])])
     try:
         data = qc_pipeline(
@@ -333,6 +346,7 @@ def qc(
             list(in2) if in2 else None,
             out1=_abs(out1),
             out2=_abs(out2),
+            failed_out=_abs(failed_out),
             outdir=outdir,
             phred64=phred64,
             dots_to_n=dots_to_n,

@@ -19,7 +19,7 @@ from ..io.writers import AtomicFile
 from .definition import Pipeline
 from .kinds import BatchKind
 from .records import ChunkOutcome, FileRecord, ShardRecord, StageCounter
-from .registry import MapStage, SinkStage
+from .registry import MapStage, Routed, SinkStage
 
 
 def chunk_ids(chunks: list[Chunk]) -> dict[str, str]:
@@ -55,19 +55,41 @@ def _run_maps(
     kinds: list[BatchKind],
 ) -> tuple[list[StageCounter], list[Any], list[tuple[int, pa.Table]]]:
     """One batch through the map stages: per-stage counters, fresh accumulators, and the
-    table each sink receives. Pure apart from its own outputs, so batches can run on threads.
-    Each map stage's batches must have the schema it declares (`schemas`: what enters each
-    stage): a sink writing typed files relies on it."""
+    table each sink receives (a sink that takes a branch: the rows its router routed
+    there). Pure apart from its own outputs, so batches can run on threads. Each map
+    stage's batches and branches must have the schemas it declares (`schemas`: what enters
+    each stage): a sink writing typed files relies on it."""
     counters = [StageCounter() for _ in pipeline.stages]
     accs = [s.new_accumulator() if isinstance(s, MapStage) else None for s in pipeline.stages]
     to_sinks = []
+    routed: dict[tuple[int, str], pa.Table] = {}  # (router's index, branch) → rows
     for i, st in enumerate(pipeline.stages):
         c = counters[i]
+        if isinstance(st, SinkStage) and st.router is not None:
+            # counts and receives its branch's rows; the batches pass on
+            rows = routed.get((st.router.index, st.branch() or ""))
+            if rows is not None:
+                kind = kinds[st.router.index - 1]
+                _count(c, kind, rows, "in")
+                _count(c, kind, rows, "out")
+                to_sinks.append((i, rows))
+            continue
         _count(c, kinds[i], table, "in")
         if isinstance(st, MapStage):
             t0 = time.perf_counter()
-            table = st.transform(table, accs[i], chunk)
+            out = st.transform(table, accs[i], chunk)
             c.seconds += time.perf_counter() - t0
+            if isinstance(out, Routed):
+                for name, rows in out.branches.items():
+                    want = st.branch_schema(name, schemas[i])
+                    if not rows.schema.equals(want):
+                        raise RuntimeError(
+                            f"stage {st.name} routed rows with columns {rows.schema} to "
+                            f"branch {name!r}, which it declares as {want}"
+                        )
+                    routed[(st.index, name)] = rows
+                out = out.table
+            table = out
             if not table.schema.equals(schemas[i + 1]):
                 raise RuntimeError(
                     f"stage {st.name} returned batches with columns {table.schema} "

@@ -34,6 +34,7 @@ class Pipeline:
             st.index = i  # its place in the config (`stages[i]`): names its private files
             if isinstance(st, SinkStage):
                 st.upstream = [s for s in objs[1:i] if isinstance(s, MapStage)]
+                _route(st, i)
             st.link(objs[1:i], config.output)
         pipeline = cls(config, cast(ReadStage, objs[0]), objs[1:])
         pipeline.kinds()  # checks the chain
@@ -61,6 +62,18 @@ class Pipeline:
         maker = (0, "read")
         for i, st in enumerate(self.stages, start=1):
             kind = out[-1]
+            if isinstance(st, SinkStage) and st.router is not None:
+                # it takes rows of the kind its router takes
+                router = st.router
+                branch = out[router.index - 1]
+                if branch not in st.takes():
+                    raise ConfigError(
+                        f"invalid pipeline: stages[{i}] ({st.name}) takes "
+                        f"{names(st.takes())}, but branch {st.branch()!r} of "
+                        f"stages[{router.index}] ({router.name}) holds {branch}"
+                    )
+                out.append(kind)
+                continue
             if kind not in st.takes():
                 fix = "move it before that stage" if kind is not READS else "check the order"
                 if st.name == "write":
@@ -87,7 +100,8 @@ class Pipeline:
         manifest, rejects, and the run's own state directory."""
         out = [Target(join(output, STATE_DIR), "dir", "seqray's run state")]
         for i, st in enumerate(self.stages, start=1):
-            out += st.targets(output, paired, f"stages[{i}] ({st.name})")
+            mates = st.input_paired(paired) if isinstance(st, SinkStage) else paired
+            out += st.targets(output, mates, f"stages[{i}] ({st.name})")
         out.append(Target(join(output, MANIFEST), "file", "the manifest"))
         if self.config.run.on_error == "skip":
             rejects = "rejects (on_error: skip)"
@@ -123,3 +137,22 @@ class Pipeline:
                 st.threads = threads
                 st.setup()
                 st.set_up = True
+
+
+def _route(sink: SinkStage, i: int) -> None:
+    """Links a sink that takes a branch (`branch: NAME`) to the last map stage before it
+    that routes rows there, and tells that stage to fill the branch."""
+    name = sink.branch()
+    if name is None:
+        return
+    routers = [s for s in sink.upstream if name in s.branches()]
+    if not routers:
+        offered = [f"{s.name}: {', '.join(s.branches())}" for s in sink.upstream if s.branches()]
+        raise ConfigError(
+            f"invalid pipeline: stages[{i}] ({sink.name}) takes branch {name!r}, but no stage "
+            "before it routes rows there"
+            + (f" (branches: {'; '.join(offered)})" if offered else "")
+        )
+    router = routers[-1]
+    router.taken = router.taken | {name}
+    sink.router = router

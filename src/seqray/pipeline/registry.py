@@ -17,6 +17,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..io.fs import join
+from ..io.schema import SEQ2, read_schema
 from .kinds import READS, BatchKind
 from .outputs import Target
 
@@ -234,8 +235,21 @@ class DictAccumulator(dict[str, Any]):
         return cls(data)
 
 
+@dataclass
+class Routed:
+    """What a map stage returns when it routes rows away from its batches: `table` goes on
+    to the next stage, each of `branches` (name → rows) to the sink that takes that branch
+    (`write: {branch: NAME}`), such as the reads `qc` drops that fastp's `--failed_out`
+    keeps. A stage fills only the branches a sink takes (`MapStage.taken`)."""
+
+    table: pa.Table
+    branches: dict[str, pa.Table]
+
+
 class MapStage(Stage):
     kind = "map"
+    # the branches a sink takes (set when the pipeline is built): only these are filled
+    taken: frozenset[str] = frozenset()
     # the per-chunk accumulator's class: `+=` merges, to_json() and the classmethod
     # from_json() carry it between processes and across resumes
     Accumulator: ClassVar[type[Mergeable] | None] = None
@@ -244,8 +258,17 @@ class MapStage(Stage):
         """A fresh accumulator for a chunk or batch, or None."""
         return self.Accumulator() if self.Accumulator is not None else None
 
-    def transform(self, table: pa.Table, acc: Any, chunk: Any) -> pa.Table:
+    def transform(self, table: pa.Table, acc: Any, chunk: Any) -> pa.Table | Routed:
         raise NotImplementedError
+
+    def branches(self) -> tuple[str, ...]:
+        """The branches it can route rows to instead of passing them on (rows it would
+        drop): a sink after it takes one with `branch: NAME`."""
+        return ()
+
+    def branch_schema(self, name: str, schema: pa.Schema) -> pa.Schema:
+        """The schema of a branch's rows, given the schema of the batches it takes."""
+        return schema
 
     def accumulator_from_json(self, data: Any) -> Any:
         return self.Accumulator.from_json(data) if self.Accumulator is not None else None
@@ -277,11 +300,28 @@ class SinkStage(Stage):
     kind = "sink"
     writes_output = True
     upstream: list[MapStage] = []  # the map stages before it, set when the pipeline is built
+    # the stage whose branch it takes (set when the pipeline is built; None: the batches)
+    router: MapStage | None = None
+
+    def branch(self) -> str | None:
+        """The branch of a stage before it whose rows it takes instead of the batches."""
+        return None
 
     def input_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The schema of what it receives, given the schema the source reads."""
+        branch = self.branch()
         for st in self.upstream:
+            if st is self.router and branch is not None:
+                return st.branch_schema(branch, schema)
             schema = st.output_schema(schema)
         return schema
+
+    def input_paired(self, paired: bool) -> bool:
+        """Whether what it receives are pairs (`seq2`), given whether the source reads
+        pairs: a branch may hold a pair's mates as rows of their own."""
+        if self.router is None:
+            return paired
+        return SEQ2 in self.input_schema(read_schema(paired)).names
 
     def open(self, chunk: Any, chunk_id: str, output: str) -> list[ShardWriter]:
         raise NotImplementedError

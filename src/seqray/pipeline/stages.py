@@ -150,6 +150,9 @@ class WriteConfig(StageConfig):
     level: int | None = None  # the format's compression level; None: its default
     # explicit output files (R1[, R2]) instead of `path` in the output directory
     files: list[str] | None = Field(default=None, min_length=1, max_length=2)
+    # write the rows a stage before routed to this branch (qc: `failed`) instead of the
+    # batches, which pass on unchanged
+    branch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
 
     @field_validator("format")
     @classmethod
@@ -226,6 +229,9 @@ class WriteStage(SinkStage):
             return tuple(KINDS[k] for k in fmt.kinds)
         return (READS,) if fmt.needs_reads else ANY
 
+    def branch(self) -> str | None:
+        return self.config.branch
+
     def _provenance(self) -> dict[str, str]:
         """What made the batches it writes: their kind, the last stage before it that
         changed the kind (`embed`), and that stage's model when its config names one."""
@@ -288,16 +294,17 @@ class WriteStage(SinkStage):
         fmt = self.config.fmt
         comp, level, _ = self.config.resolved()
         schema = self.input_schema(read_schema(chunk.paired))
+        paired = self.input_paired(chunk.paired)
         writers: list[ShardWriter] = []
         try:
-            for mate, suffix in enumerate(self._mates(chunk.paired)):
+            for mate, suffix in enumerate(self._mates(paired)):
                 uri = join(self._dir(output), f"part-{chunk_id}{suffix}{self._ext()}")
                 extra = {"provenance": self._provenance()} if fmt.provenance else {}
                 writers.append(
                     fmt.open(
                         uri,
                         schema=schema,
-                        paired=chunk.paired,
+                        paired=paired,
                         mate=mate,
                         compression=comp,
                         level=level,

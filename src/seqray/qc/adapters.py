@@ -1,5 +1,6 @@
 """Adapter trimming as fastp 0.23.2 does it: by a known sequence (-a), and for pairs by
-overlap analysis (the mates of a short insert read into each other's adapter).
+overlap analysis (the mates of a short insert read into each other's adapter); and
+fastp's base correction in that overlap (-c).
 
 Numba functions over read windows `[b, b + n)` of the batch buffers, like `qc.trim`.
 """
@@ -84,6 +85,39 @@ def overlap(s1, b1, len1, s2, b2, len2, diff_limit, require, diff_fraction, comp
             return True, offset, ol, diff
         offset -= 1
     return False, 0, 0, 0
+
+
+GOOD_QUAL = 30 + 33  # fastp's BaseCorrector: a base at Q30 or more ...
+BAD_QUAL = 14 + 33  # ... overrules a mismatched one at Q14 or less
+
+
+@njit(cache=True, nogil=True)
+def correct_overlap(s1, q1, b1, len1, s2, q2, b2, len2, offset, ol, complement):
+    """fastp's BaseCorrector (-c) on an overlap that `overlap` found: where the mates
+    disagree and one base is at least Q30 while the other is at most Q14, the low base
+    and its quality become the high one's (complemented for the other mate). Changes the
+    buffers in place; returns (bases corrected, reads corrected: 0, 1 or 2)."""
+    start1 = max(0, offset)
+    start2 = len2 - max(0, -offset) - 1
+    corrected = 0
+    fixed1 = False
+    fixed2 = False
+    for i in range(ol):
+        p1 = b1 + start1 + i
+        p2 = b2 + start2 - i
+        if s1[p1] == complement[s2[p2]]:
+            continue
+        if q1[p1] >= GOOD_QUAL and q2[p2] <= BAD_QUAL:
+            s2[p2] = complement[s1[p1]]
+            q2[p2] = q1[p1]
+            corrected += 1
+            fixed2 = True
+        elif q2[p2] >= GOOD_QUAL and q1[p1] <= BAD_QUAL:
+            s1[p1] = complement[s2[p2]]
+            q1[p1] = q2[p2]
+            corrected += 1
+            fixed1 = True
+    return corrected, int(fixed1) + int(fixed2)
 
 
 def complement_table() -> np.ndarray:

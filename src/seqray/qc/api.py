@@ -25,6 +25,7 @@ def qc_pipeline(
     *,
     out1: str | None = None,
     out2: str | None = None,
+    failed_out: str | None = None,
     outdir: str = "seqray_qc",
     phred64: bool = False,
     dots_to_n: bool = False,
@@ -40,7 +41,9 @@ def qc_pipeline(
     `adapter_sequence="AGATCGG..."`, `dedup=True`, `json_report="qc.json"`). With `out1`
     (and `out2` for pairs) the passed reads are written there as FASTQ (gzip when the name
     ends in .gz; BGZF with `bgzf`), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for
-    pairs); the manifest and run state go to `outdir`. `compression` is fastp's gzip
+    pairs); the manifest and run state go to `outdir`. `failed_out` (fastp's
+    --failed_out) gets the reads that fail a filter, names tagged with the reason (a
+    second `write` of the qc stage's `failed` branch). `compression` is fastp's gzip
     level 1..9 (`isal_level` maps it onto isal's 0..3). A '.' in a read is kept, as fastp
     keeps it, unless `dots_to_n`."""
     read: dict[str, Any] = {
@@ -65,6 +68,12 @@ def qc_pipeline(
         stages.append({"write": {"format": "fastq", **compressed, "files": files}})
     else:
         stages.append({"write": {"format": "fastq", **gz_write}})
+    if failed_out is not None:
+        if bgzf and not failed_out.endswith(".gz"):
+            raise ValueError("BGZF output is gzip: name the failed_out file .gz")
+        compressed = gz_write if failed_out.endswith(".gz") else {"compression": "none"}
+        failed = {"format": "fastq", **compressed, "files": [failed_out], "branch": "failed"}
+        stages.append({"write": failed})
     run: dict[str, Any] = {"runner": runner}
     if num_cpus:
         run["num_cpus"] = num_cpus

@@ -28,6 +28,16 @@ REASONS: dict[int, str] = {
     DUPLICATED: "duplicated_reads",
 }
 N_CODES = 32
+# what fastp's --failed_out appends to a failing read's name (FAILED_TYPES), by reason;
+# PASSED: a mate that passed, written because the other failed
+FAILED_TAGS: dict[int, str] = {
+    PASSED: "paired_read_is_failing",
+    TOO_MANY_N: "failed_too_many_n_bases",
+    TOO_SHORT: "failed_too_short",
+    TOO_LONG: "failed_too_long",
+    LOW_QUALITY: "failed_quality_filter",
+    LOW_COMPLEXITY: "failed_low_complexity",
+}
 
 
 @njit(cache=True, nogil=True)

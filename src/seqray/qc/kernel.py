@@ -2,8 +2,12 @@
 and the gather that copies the kept windows into new Arrow buffers.
 
 Order (fastp 0.23.2 seprocessor/peprocessor): -f/-t and the -5/-r/-3 cuts → poly-G →
-(pairs: overlap-based adapter trimming, else) adapter by sequence → poly-X → -b max length
-→ filters. A pair is kept only when both mates pass; its reason is the worse mate's.
+(pairs: overlap analysis, base correction in the overlap with -c, overlap-based adapter
+trimming, else) adapter by sequence → poly-X → -b max length → filters. A pair is kept
+only when both mates pass; its reason is the worse mate's.
+
+A read's window is what fastp holds in the end: the trimmed read, or the raw read when
+trimming removed it whole (fastp's NULL) — what `--failed_out` writes for failing reads.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adapters import adapter_cut, overlap
+from .adapters import adapter_cut, correct_overlap, overlap
 from .filters import DUPLICATED, pass_filter
 from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
 
@@ -51,8 +55,9 @@ from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
     P_OV_DIFF,
     P_OV_DIFF_PCT,
     P_INSERT_SIZES,
+    P_CORRECT,
     N_PARAMS,
-) = range(35)
+) = range(36)
 
 INSERT_SIZE_MAX = 512  # fastp's insertSizeMax: the histogram's last slot counts "unknown"
 
@@ -98,6 +103,7 @@ def qc_single(seq, qual, offs, dup, p, adapter):
             ends[r] = b
             reason[r] = DUPLICATED
             continue
+        raw = n
         f, n = _cut(seq, qual, b, n, p[P_FRONT1], p[P_TAIL1], p)
         alive = f != NULL
         if alive:
@@ -107,6 +113,8 @@ def qc_single(seq, qual, offs, dup, p, adapter):
             if p[P_ADAPTER] and len(adapter):
                 n = adapter_cut(seq, b, n, adapter, 4)
             n = _after_adapter(seq, b, n, p[P_MAXLEN1], p)
+        else:
+            n = raw
         starts[r] = b
         ends[r] = b + n
         reason[r] = _filter(seq, qual, b, n, alive, p)
@@ -115,19 +123,25 @@ def qc_single(seq, qual, offs, dup, p, adapter):
 
 @njit(cache=True, nogil=True)
 def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2, complement):
-    """Pairs: windows of both mates, the pair's reason (the larger fastp code) and fastp's
-    insert size estimate (`statInsertSize`; -1 where a mate was trimmed away).
+    """Pairs: windows of both mates, the pair's reason (the larger fastp code) and each
+    mate's own, what -c corrected ([reads, bases], fastp's counters), and fastp's insert
+    size estimate (`statInsertSize`; -1 where a mate was trimmed away). With -c the
+    buffers must be writable copies: corrected bases are written into them.
 
     With `P_INSERT_SIZES` the insert size comes from the overlap analysis after the -f/-t
     cuts and poly-G, as in fastp, for every pair with both mates left, duplicates included
     (fastp marks a duplicate but still trims it); without overlap it is `INSERT_SIZE_MAX`
-    (unknown). Without it duplicates are skipped at once."""
+    (unknown). Duplicates are skipped at once unless insert sizes are asked for or -c is
+    on (fastp still corrects, and counts, a duplicate); their windows are empty."""
     m = len(offs1) - 1
     st1 = np.empty(m, np.int64)
     en1 = np.empty(m, np.int64)
     st2 = np.empty(m, np.int64)
     en2 = np.empty(m, np.int64)
     reason = np.empty(m, np.int8)
+    reason1 = np.empty(m, np.int8)
+    reason2 = np.empty(m, np.int8)
+    corrected = np.zeros(2, np.int64)
     isize = np.full(m, -1, np.int64)
     frac = p[P_OV_DIFF_PCT] / 100.0
     for r in range(m):
@@ -135,36 +149,43 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         n1 = offs1[r + 1] - b1
         b2 = offs2[r]
         n2 = offs2[r + 1] - b2
-        if dup[r] and not p[P_INSERT_SIZES]:
+        if dup[r] and not (p[P_INSERT_SIZES] or p[P_CORRECT]):
             st1[r] = en1[r] = b1
             st2[r] = en2[r] = b2
-            reason[r] = DUPLICATED
+            reason[r] = reason1[r] = reason2[r] = DUPLICATED
             continue
+        raw1 = n1
+        raw2 = n2
         f1, n1 = _cut(seq1, qual1, b1, n1, p[P_FRONT1], p[P_TAIL1], p)
         f2, n2 = _cut(seq2, qual2, b2, n2, p[P_FRONT2], p[P_TAIL2], p)
         alive1 = f1 != NULL
         alive2 = f2 != NULL
         if alive1:
             b1 += f1
+        else:
+            n1 = raw1
         if alive2:
             b2 += f2
+        else:
+            n2 = raw2
         if alive1 and alive2:
             if p[P_POLYG]:
                 n1 = poly_g_length(seq1, b1, n1, p[P_POLYG_MIN])
                 n2 = poly_g_length(seq2, b2, n2, p[P_POLYG_MIN])
-            ok, off, ol = False, 0, 0
-            if p[P_ADAPTER] or p[P_INSERT_SIZES]:
-                ok, off, ol, _ = overlap(
+            ok, off, ol, diff = False, 0, 0, 0
+            if p[P_ADAPTER] or p[P_CORRECT] or p[P_INSERT_SIZES]:
+                ok, off, ol, diff = overlap(
                     seq1, b1, n1, seq2, b2, n2, p[P_OV_DIFF], p[P_OV_REQUIRE], frac, complement
                 )
             if p[P_INSERT_SIZES]:
                 isize[r] = insert_size(ok, off, ol, n1, n2, f1, f2)
-            if dup[r]:
-                st1[r] = en1[r] = offs1[r]
-                st2[r] = en2[r] = offs2[r]
-                reason[r] = DUPLICATED
-                continue
-            if p[P_ADAPTER]:
+            if p[P_CORRECT] and ok and diff > 0:
+                bases, reads = correct_overlap(
+                    seq1, qual1, b1, n1, seq2, qual2, b2, n2, off, ol, complement
+                )
+                corrected[0] += reads
+                corrected[1] += bases
+            if p[P_ADAPTER] and not dup[r]:
                 if ok and off < 0:
                     n1 = min(n1, ol + f2)
                     n2 = min(n2, ol + f1)
@@ -178,16 +199,16 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         if dup[r]:
             st1[r] = en1[r] = offs1[r]
             st2[r] = en2[r] = offs2[r]
-            reason[r] = DUPLICATED
+            reason[r] = reason1[r] = reason2[r] = DUPLICATED
             continue
         st1[r] = b1
         en1[r] = b1 + n1
         st2[r] = b2
         en2[r] = b2 + n2
-        r1 = _filter(seq1, qual1, b1, n1, alive1, p)
-        r2 = _filter(seq2, qual2, b2, n2, alive2, p)
-        reason[r] = max(r1, r2)
-    return st1, en1, st2, en2, reason, isize
+        reason1[r] = _filter(seq1, qual1, b1, n1, alive1, p)
+        reason2[r] = _filter(seq2, qual2, b2, n2, alive2, p)
+        reason[r] = max(reason1[r], reason2[r])
+    return st1, en1, st2, en2, reason, reason1, reason2, corrected, isize
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -236,3 +257,38 @@ def tally(reason, raw_offs, starts, ends, counts):
         counts[c, 0] += 1
         counts[c, 1] += raw_offs[r + 1] - raw_offs[r]
         counts[c, 2] += ends[r] - starts[r]
+
+
+@njit(cache=True, nogil=True)
+def gather_tagged(v1, st1, en1, v2, st2, en2, rows, mates, tags, tag_values, tag_offs):
+    """Copies window `rows[k]` of mate `mates[k]` (0: buffers v1/st1/en1, 1: v2/st2/en2)
+    for each k, in order, into one new value buffer; where `tags[k]` >= 0 a space and tag
+    number `tags[k]` of (tag_values, tag_offs) follow (fastp's `--failed_out` names).
+    Returns (values, offsets)."""
+    total = 0
+    for k in range(len(rows)):
+        r = rows[k]
+        total += en1[r] - st1[r] if mates[k] == 0 else en2[r] - st2[r]
+        if tags[k] >= 0:
+            total += 1 + tag_offs[tags[k] + 1] - tag_offs[tags[k]]
+    out = np.empty(total, np.uint8)
+    offs = np.empty(len(rows) + 1, np.int64)
+    offs[0] = 0
+    pos = 0
+    for k in range(len(rows)):
+        r = rows[k]
+        if mates[k] == 0:
+            s, e = st1[r], en1[r]
+            out[pos : pos + e - s] = v1[s:e]
+        else:
+            s, e = st2[r], en2[r]
+            out[pos : pos + e - s] = v2[s:e]
+        pos += e - s
+        t = tags[k]
+        if t >= 0:
+            out[pos] = 32
+            a, b = tag_offs[t], tag_offs[t + 1]
+            out[pos + 1 : pos + 1 + b - a] = tag_values[a:b]
+            pos += 1 + b - a
+        offs[k + 1] = pos
+    return out, offs

@@ -89,7 +89,11 @@ def _summary_table(summary: dict) -> str:
 
 
 def _filtering(report: dict) -> str:
-    result = {k: v for k, v in report.get("filtering_result", {}).items() if _is_num(v)}
+    result = {
+        k: v
+        for k, v in report.get("filtering_result", {}).items()
+        if _is_num(v) and not k.startswith("corrected_")  # -c's counters: not outcomes
+    }
     total = sum(result.values())
     items = [
         (k.replace("_", " "), v, FILTER_COLOURS[i % len(FILTER_COLOURS)])

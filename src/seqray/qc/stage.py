@@ -23,10 +23,18 @@ from ..io.readers import open_chunk
 from ..io.schema import NAME, QUAL, QUAL2, RECORD, SEQ, SEQ2, numeric_array
 from ..io.sources import plan_chunks
 from ..pipeline.outputs import Target
-from ..pipeline.registry import FinishContext, MapStage, PrepareContext, StageConfig, register
+from ..pipeline.registry import (
+    FinishContext,
+    MapStage,
+    PrepareContext,
+    Routed,
+    StageConfig,
+    register,
+)
 from . import kernel as K
 from .adapters import complement_table
 from .dedup import DuplicateMarking
+from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
 from .overrep import Candidates, OverrepTally, find_candidates, first_reads
 from .umi import UmiLocation, apply_umi, check_umi
@@ -71,6 +79,8 @@ class QcConfig(StageConfig):
     overlap_len_require: int = Field(30, ge=1)
     overlap_diff_limit: int = Field(5, ge=0)
     overlap_diff_percent_limit: int = Field(20, ge=0, le=100)
+    # base correction in the overlap of a pair (-c; single-end reads: ignored, as fastp)
+    correction: bool = False
     # filters (-Q -q -u -n -e -L -l --length_limit -y -Y)
     disable_quality_filtering: bool = False
     qualified_quality_phred: int = Field(15, ge=0, le=93)
@@ -146,6 +156,7 @@ class QcConfig(StageConfig):
         p[K.P_OV_DIFF] = self.overlap_diff_limit
         p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
         p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
+        p[K.P_CORRECT] = self.correction
         return p
 
 
@@ -170,12 +181,14 @@ class QcTally:
         insert_sizes: np.ndarray | None = None,
         dups: np.ndarray | None = None,
         overrep: list[OverrepTally] | None = None,
+        corrected: list[int] | None = None,
     ):
         self.counts: dict[str, np.ndarray] = counts or {}
         self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
         self.insert_sizes = insert_sizes  # fastp's histogram, INSERT_SIZE_MAX + 1 slots
         self.dups = dups
         self.overrep = overrep
+        self.corrected = corrected  # -c on pairs: [reads, bases]
 
     def table(self, source: str) -> np.ndarray:
         t = self.counts.get(source)
@@ -204,6 +217,9 @@ class QcTally:
                 self.overrep = [OverrepTally() for _ in other.overrep]
             for a, b in zip(self.overrep, other.overrep):
                 a += b
+        if other.corrected is not None:
+            mine_c = self.corrected or [0, 0]
+            self.corrected = [a + b for a, b in zip(mine_c, other.corrected)]
         return self
 
     def to_json(self) -> dict:
@@ -216,6 +232,7 @@ class QcTally:
             "insert_sizes": arr(self.insert_sizes),
             "dups": arr(self.dups),
             "overrep": None if self.overrep is None else [t.to_json() for t in self.overrep],
+            "corrected": self.corrected,
         }
 
     @classmethod
@@ -233,7 +250,7 @@ class QcTally:
         overrep = d.get("overrep")
         if overrep is not None:
             overrep = [OverrepTally.from_json(t) for t in overrep]
-        return cls(counts, profiles, arr("insert_sizes"), arr("dups"), overrep)
+        return cls(counts, profiles, arr("insert_sizes"), arr("dups"), overrep, d.get("corrected"))
 
 
 def accounting(t: np.ndarray) -> dict:
@@ -352,7 +369,7 @@ class QcStage(DuplicateMarking, MapStage):
             overrep=[OverrepTally() for _ in self.overrep] if self.overrep else None,
         )
 
-    def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table:
+    def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table | Routed:
         if table.column(QUAL).null_count:
             raise InputError(f"{chunk.source}: qc needs qualities (FASTQ, BAM), not FASTA")
         p = self.params()
@@ -372,7 +389,9 @@ class QcStage(DuplicateMarking, MapStage):
         if paired:
             s2, o2 = values_offsets(table.column(SEQ2))
             q2, _ = values_offsets(table.column(QUAL2))
-            st1, en1, st2, en2, reason, isize = K.qc_paired(
+            if self.config.correction:  # corrected bases go into copies of the buffers
+                s1, q1, s2, q2 = (np.array(a) for a in (s1, q1, s2, q2))
+            st1, en1, st2, en2, reason, why1, why2, fixed, isize = K.qc_paired(
                 s1, q1, o1, s2, q2, o2, dup, p,
                 self._adapter(False), self._adapter(True), complement_table(),
             )  # fmt: skip
@@ -384,6 +403,8 @@ class QcStage(DuplicateMarking, MapStage):
             _, raw2 = values_offsets(raw.column(SEQ2))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
             K.tally(reason, raw2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
+            if self.config.correction:
+                acc += QcTally(corrected=fixed.tolist())
         else:
             st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
@@ -405,7 +426,20 @@ class QcStage(DuplicateMarking, MapStage):
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
             out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
-        return out
+        if FAILED not in self.taken:
+            return out
+        if paired:
+            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
+            failed = failed_pairs(table, reason, why1, why2, windows)
+        else:
+            failed = failed_reads(table, reason, (s1, q1, st1, en1))
+        return Routed(out, {FAILED: failed})
+
+    def branches(self) -> tuple[str, ...]:
+        return (FAILED,)
+
+    def branch_schema(self, name: str, schema: pa.Schema) -> pa.Schema:
+        return unpaired(schema)
 
     def _profile(self, raw, new_cols, paired, acc) -> None:
         """Before filtering: every raw read, duplicates included, before UMI processing,
@@ -446,6 +480,8 @@ class QcStage(DuplicateMarking, MapStage):
         report = {**accounting(total), "poly_g_trimming": bool(self.poly_g), "files": files}
         reads = report["reads_in"]
         report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
+        if acc.corrected is not None:  # -c on pairs (fastp's counters)
+            report["correction"] = dict(zip(("corrected_reads", "corrected_bases"), acc.corrected))
         if acc.profiles is not None and (self.config.json_report or self.config.html_report):
             for f in self._write_reports(acc, report, ctx.input_order):
                 ctx.record(f)
@@ -461,6 +497,9 @@ class QcStage(DuplicateMarking, MapStage):
         if not self.config.low_complexity_filter:  # fastp lists it only with -y
             skip.add(REASONS[LOW_COMPLEXITY])
         filtering = {k: report[k] for k in REASONS.values() if k not in skip}
+        if "correction" in report:  # fastp lists them after the passed reads
+            passed = filtering.pop(REASONS[PASSED])
+            filtering = {REASONS[PASSED]: passed, **report["correction"], **filtering}
         dup_rate = None
         if acc.dups is not None:
             dup_rate = acc.dups[0] / acc.dups[1] if acc.dups[1] else 0.0
