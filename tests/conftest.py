@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,22 @@ def run_env():
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
     return env
+
+
+@contextmanager
+def killed_before_manifest():
+    """The in-process run inside ends right before it writes its manifest, as a run killed
+    there (its state stays for --resume; a finished run drops the bulk of it)."""
+    import seqray.pipeline.finishing as finishing
+
+    real = finishing.write_manifest
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    finishing.write_manifest = stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        finishing.write_manifest = real

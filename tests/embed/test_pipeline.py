@@ -16,6 +16,8 @@ from seqray.io.buffers import values_offsets
 from seqray.pipeline.config import parse_config
 from seqray.pipeline.driver import run_pipeline
 
+from ..conftest import killed_before_manifest
+
 
 def _genome_reads(path: Path, n: int, seed: int, mate: Path | None = None) -> None:
     """Reads (and mates) from a random 3 kb genome, so that k-mers repeat."""
@@ -99,17 +101,18 @@ def test_resume_takes_the_finished_model(tmp_path):
     _genome_reads(fq, 120, seed=8)
     out = tmp_path / "out"
     cfg = _config(out, {"paths": [str(fq)]}, threads=1)
-    first = run_pipeline(parse_config(cfg), runner="local")
+    fresh = run_pipeline(parse_config(_config(tmp_path / "fresh", {"paths": [str(fq)]}, threads=1)))
+    with killed_before_manifest():  # the run dies after training
+        run_pipeline(parse_config(cfg), runner="local")
     model = (out / "embedding_model" / "vectors.npy").read_bytes()
-    # as if the run died after training: the manifest goes, the state stays
-    (out / "manifest.json").unlink()
+    assert model == (tmp_path / "fresh" / "embedding_model" / "vectors.npy").read_bytes()
     again = run_pipeline(parse_config(cfg), runner="local", resume=True)
     assert (out / "embedding_model" / "vectors.npy").read_bytes() == model
     reused = {p["stage"]: p["reused"] for p in again.prepare}
     assert reused["train_embeddings"] is True
     assert (
         again.reports["train_embeddings"]["vocabulary"]
-        == (first.reports["train_embeddings"]["vocabulary"])
+        == (fresh.reports["train_embeddings"]["vocabulary"])
     )
 
 

@@ -29,6 +29,7 @@ from seqray.pipeline.config import parse_config
 from seqray.pipeline.driver import run_pipeline
 from seqray.solvers import _common, knn
 
+from ..conftest import killed_before_manifest
 from ..peers import require_tool
 
 pytestmark = pytest.mark.integration
@@ -376,24 +377,15 @@ def test_a_retried_solver_starts_from_an_empty_result(tmp_path):
     manifest_mod.load(str(tmp_path / "out" / "hpc" / "result"))
 
 
-def test_a_result_changed_before_the_manifest_is_refused_on_resume(tmp_path, monkeypatch):
+def test_a_result_changed_before_the_manifest_is_refused_on_resume(tmp_path):
     """A run killed after the job's directories moved (no manifest yet) takes the job's
     recorded result on --resume, unless a file of it changed since."""
-    import seqray.pipeline.finishing as finishing
-
     out = tmp_path / "out"
     hpc = {"command": ["bash", "-c", "echo 1 > r.txt"]}
-    real = finishing.write_manifest
-
-    def killed(*args, **kw):  # the run ends right before its manifest
-        raise KeyboardInterrupt
-
     for edit in (False, True):
-        monkeypatch.setattr(finishing, "write_manifest", killed)
-        with pytest.raises(KeyboardInterrupt):
+        with killed_before_manifest():
             _run(tmp_path, out, hpc, overwrite=True)
         first = json.loads(next((out / "_seqray" / "hpc").glob("*/done.json")).read_text())
-        monkeypatch.setattr(finishing, "write_manifest", real)
         if edit:
             (out / "hpc" / "result" / "r.txt").write_text("edited\n")
             with pytest.raises(Exception, match="r.txt: changed or removed since the hpc job"):
