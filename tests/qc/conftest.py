@@ -79,10 +79,11 @@ def seqray_qc(
     phred_offset=33,
     run=None,
     failed_out: Path | None = None,
+    merged_out: Path | None = None,
 ):
     """seqray's qc report and passed reads (R1, R2), through a whole local pipeline;
     with `failed_out`, the qc stage's failed reads are written there (fastp's
-    --failed_out)."""
+    --failed_out), with `merged_out` its merged reads (fastp's --merged_out)."""
     read = {"paths": [str(r1)], "phred_offset": phred_offset, "keep_dots": True}  # as qc
     if r2 is not None:
         read["mate_paths"] = [str(r2)]
@@ -90,6 +91,10 @@ def seqray_qc(
     if failed_out is not None:
         stages.append(
             {"write": {"format": "fastq", "files": [str(failed_out)], "branch": "failed"}}
+        )
+    if merged_out is not None:
+        stages.append(
+            {"write": {"format": "fastq", "files": [str(merged_out)], "branch": "merged"}}
         )
     cfg = parse_config({"output": str(tmp / "sq"), "run": run or {}, "stages": stages})
     result = run_pipeline(cfg, runner="local", overwrite=True)

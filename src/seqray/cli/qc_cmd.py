@@ -49,6 +49,21 @@ def qc(
         "--failed_out",
         help="Reads that fail a filter, the reason appended to their names (as fastp).",
     ),
+    merge: bool = typer.Option(
+        False,
+        "-m",
+        "--merge",
+        help="Pairs: merge each overlapping pair into one read, written to --merged_out; "
+        "pairs that do not merge go to -o/-O (turns -c on, as fastp).",
+    ),
+    merged_out: str | None = typer.Option(
+        None, "--merged_out", help="With -m: the merged reads (FASTQ, .gz to gzip)."
+    ),
+    include_unmerged: bool = typer.Option(
+        False,
+        "--include_unmerged",
+        help="With -m: write the mates of pairs that do not merge to --merged_out too.",
+    ),
     phred64: bool = typer.Option(False, "-6", "--phred64", help="Input qualities are Phred+64."),
     compression: int = typer.Option(
         4,
@@ -275,6 +290,10 @@ def qc(
         )
     if out2 and not out1:
         raise typer.BadParameter("-O needs -o for read 1", param_hint="'-o'")
+    check_merging(merge, merged_out, bool(in2), out1, out2)
+    if not merge:
+        merged_out = None  # fastp ignores --merged_out (and --include_unmerged) without -m
+        include_unmerged = False
     options: dict[str, Any] = {
         k: v
         for k, v in dict(
@@ -322,6 +341,8 @@ def qc(
             overlap_diff_limit=overlap_diff_limit,
             overlap_diff_percent_limit=overlap_diff_percent_limit,
             correction=correction,
+            merge=merge or None,
+            include_unmerged=include_unmerged or None,
             json_report=_abs(json_report),
             html_report=_abs(html_report),
             report_title=report_title,
@@ -338,7 +359,7 @@ def qc(
             (out1 + ".seqray" if keep_manifest else hidden_run_dir(out1)) if out1 else "seqray_qc"
         )
     if transient and not exists(outdir):
-        outputs = [f for f in (out1, out2, failed_out, json_report, html_report) if f]
+        outputs = [f for f in (out1, out2, failed_out, merged_out, json_report, html_report) if f]
         check_no_earlier_outputs(outputs, [*in1, *(in2 or [])])
     try:
         data = qc_pipeline(
@@ -347,6 +368,7 @@ def qc(
             out1=_abs(out1),
             out2=_abs(out2),
             failed_out=_abs(failed_out),
+            merged_out=_abs(merged_out),
             outdir=outdir,
             phred64=phred64,
             dots_to_n=dots_to_n,
@@ -373,6 +395,32 @@ def qc(
         console.print(f"done ({result.seconds:.1f} s)", highlight=False)
     elif not result.verified:
         console.print(f"manifest: {result.manifest}  ({result.seconds:.1f} s)", highlight=False)
+
+
+def check_merging(
+    merge: bool, merged_out: str | None, paired: bool, out1: str | None, out2: str | None
+) -> None:
+    """fastp's rules for -m: pairs, and --merged_out, a file of its own."""
+    if not merge:
+        if merged_out:
+            console.print(
+                "[yellow]note:[/] --merged_out without -m/--merge is ignored (as fastp)",
+                highlight=False,
+            )
+        return
+    if not paired:
+        raise typer.BadParameter(
+            "merging needs read 2: give it with -I/--in2", param_hint="'-m' / '--in2'"
+        )
+    if not merged_out:
+        raise typer.BadParameter(
+            "merging needs --merged_out for the merged reads", param_hint="'--merged_out'"
+        )
+    for flag, other in (("-o/--out1", out1), ("-O/--out2", out2)):
+        if other and os.path.abspath(other) == os.path.abspath(merged_out):
+            raise typer.BadParameter(
+                f"--merged_out and {flag} must be different files", param_hint="'--merged_out'"
+            )
 
 
 def hidden_run_dir(out1: str) -> str:

@@ -26,6 +26,7 @@ def qc_pipeline(
     out1: str | None = None,
     out2: str | None = None,
     failed_out: str | None = None,
+    merged_out: str | None = None,
     outdir: str = "seqray_qc",
     phred64: bool = False,
     dots_to_n: bool = False,
@@ -43,7 +44,9 @@ def qc_pipeline(
     ends in .gz; BGZF with `bgzf`), else to `outdir`/reads.fastq.gz (reads_R1/_R2 for
     pairs); the manifest and run state go to `outdir`. `failed_out` (fastp's
     --failed_out) gets the reads that fail a filter, names tagged with the reason (a
-    second `write` of the qc stage's `failed` branch). `compression` is fastp's gzip
+    second `write` of the qc stage's `failed` branch). `merged_out` (fastp's
+    --merged_out, with `merge=True`) gets the merged pairs (the `merged` branch; see
+    `seqray.qc.merge`). `compression` is fastp's gzip
     level 1..9 (`isal_level` maps it onto isal's 0..3). A '.' in a read is kept, as fastp
     keeps it, unless `dots_to_n`."""
     read: dict[str, Any] = {
@@ -69,15 +72,25 @@ def qc_pipeline(
     else:
         stages.append({"write": {"format": "fastq", **gz_write}})
     if failed_out is not None:
-        if bgzf and not failed_out.endswith(".gz"):
-            raise ValueError("BGZF output is gzip: name the failed_out file .gz")
-        compressed = gz_write if failed_out.endswith(".gz") else {"compression": "none"}
-        failed = {"format": "fastq", **compressed, "files": [failed_out], "branch": "failed"}
-        stages.append({"write": failed})
+        stages.append({"write": _branch_write(failed_out, "failed", gz_write, bgzf)})
+    if options.get("merge"):
+        if in2 is None:
+            raise ValueError("merging (merge=True) needs paired input (in2)")
+        if merged_out is None:
+            raise ValueError("merging (merge=True) needs merged_out")
+        stages.append({"write": _branch_write(merged_out, "merged", gz_write, bgzf)})
     run: dict[str, Any] = {"runner": runner}
     if num_cpus:
         run["num_cpus"] = num_cpus
     return {"output": outdir, "run": run, "stages": stages}
+
+
+def _branch_write(path: str, branch: str, gz_write: dict, bgzf: bool) -> dict:
+    """A `write` of the qc stage's branch `branch` to one FASTQ file."""
+    if bgzf and not path.endswith(".gz"):
+        raise ValueError(f"BGZF output is gzip: name the {branch} reads' file .gz")
+    compressed = gz_write if path.endswith(".gz") else {"compression": "none"}
+    return {"format": "fastq", **compressed, "files": [path], "branch": branch}
 
 
 def run_qc(

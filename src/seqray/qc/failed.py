@@ -42,11 +42,15 @@ def failed_reads(table: pa.Table, reason: np.ndarray, windows: tuple) -> pa.Tabl
     return _tagged(table, rows, mates, reason[rows].astype(np.int64), windows + windows)
 
 
-def failed_pairs(table, reason, why1, why2, windows: tuple) -> pa.Table:
+def failed_pairs(table, reason, why1, why2, windows: tuple, pairs=None) -> pa.Table:
     """fastp 0.23.2's --failed_out rows of pairs: read 1 then read 2 of each pair where
     exactly one mate failed, the failing one tagged with its reason and the other
-    `paired_read_is_failing`. Pairs where both mates failed are not written (fastp)."""
+    `paired_read_is_failing`. Pairs where both mates failed are not written (fastp).
+    With `pairs` (a mask) only those rows are candidates (when merging: the pairs left
+    as pairs)."""
     one = ((why1 == PASSED) != (why2 == PASSED)) & (reason != DUPLICATED)
+    if pairs is not None:
+        one &= pairs
     picked = np.flatnonzero(one)
     rows = np.repeat(picked, 2)
     mates = np.tile(np.array([0, 1], np.int8), len(picked))

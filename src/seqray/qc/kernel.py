@@ -124,8 +124,9 @@ def qc_single(seq, qual, offs, dup, p, adapter):
 @njit(cache=True, nogil=True)
 def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2, complement):
     """Pairs: windows of both mates, the pair's reason (the larger fastp code) and each
-    mate's own, what -c corrected ([reads, bases], fastp's counters), and fastp's insert
-    size estimate (`statInsertSize`; -1 where a mate was trimmed away). With -c the
+    mate's own, what -c corrected ([reads, bases], fastp's counters), fastp's insert
+    size estimate (`statInsertSize`; -1 where a mate was trimmed away), and whether both
+    mates are left (not duplicates, neither trimmed away: what fastp may merge). With -c the
     buffers must be writable copies: corrected bases are written into them.
 
     With `P_INSERT_SIZES` the insert size comes from the overlap analysis after the -f/-t
@@ -143,6 +144,7 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
     reason2 = np.empty(m, np.int8)
     corrected = np.zeros(2, np.int64)
     isize = np.full(m, -1, np.int64)
+    both = np.zeros(m, np.bool_)
     frac = p[P_OV_DIFF_PCT] / 100.0
     for r in range(m):
         b1 = offs1[r]
@@ -208,7 +210,8 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         reason1[r] = _filter(seq1, qual1, b1, n1, alive1, p)
         reason2[r] = _filter(seq2, qual2, b2, n2, alive2, p)
         reason[r] = max(reason1[r], reason2[r])
-    return st1, en1, st2, en2, reason, reason1, reason2, corrected, isize
+        both[r] = alive1 and alive2
+    return st1, en1, st2, en2, reason, reason1, reason2, corrected, isize, both
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -112,14 +112,18 @@ def fastp_report(
     *,
     insert_sizes: np.ndarray | None = None,
     overrepresented: list[list[dict[str, int]]] | None = None,
+    merged: bool = False,
 ) -> dict:
     """fastp's JSON report as a dict. `before`/`after` are [read1] or [read1, read2];
     `filtering` becomes `filtering_result` as given; `insert_sizes` (pairs) is fastp's
     insert size histogram; `overrepresented` is, per mate, [before, after] sequence →
     sampled count (with -p). `extra` keys (e.g. `adapter_cutting`, seqray's own
     accounting) join the top level before the per-mate sections and may not replace a
-    key made here."""
-    if len(before) not in (1, 2) or len(after) != len(before):
+    key made here. With `merged` (pairs merged, -m) `after` is [the merged file's reads]
+    and its section is fastp's `merged_and_filtered`."""
+    if merged and (len(before) != 2 or len(after) != 1):
+        raise ValueError("merged: before must be [read1, read2] and after [merged reads]")
+    if len(before) not in (1, 2) or (len(after) != len(before) and not merged):
         raise ValueError("before/after must both be [read1] or [read1, read2]")
     report: dict = {
         "summary": {
@@ -143,7 +147,8 @@ def fastp_report(
             over = None
             if overrepresented is not None and i < len(overrepresented):
                 over = overrepresented[i][j]
-            report[f"read{i + 1}_{stage}_filtering"] = profile_section(p, over)
+            name = "merged_and_filtered" if merged and j else f"read{i + 1}_{stage}_filtering"
+            report[name] = profile_section(p, over)
     # fastp's order: read1_before, read2_before, read1_after, read2_after, command
     report["command"] = command
     return report

@@ -36,6 +36,7 @@ from .adapters import complement_table
 from .dedup import DuplicateMarking
 from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
+from .merge import AS_PAIR, JOINED, MERGED, SPLIT, branch_rows, merge_pairs, merged_reads
 from .overrep import Candidates, OverrepTally, find_candidates, first_reads
 from .umi import UmiLocation, apply_umi, check_umi
 
@@ -81,6 +82,10 @@ class QcConfig(StageConfig):
     overlap_diff_percent_limit: int = Field(20, ge=0, le=100)
     # base correction in the overlap of a pair (-c; single-end reads: ignored, as fastp)
     correction: bool = False
+    # merging of overlapping pairs (-m --include_unmerged), rows of the `merged` branch;
+    # as in fastp, merging turns -c on, and include_unmerged without merge does nothing
+    merge: bool = False
+    include_unmerged: bool = False
     # filters (-Q -q -u -n -e -L -l --length_limit -y -Y)
     disable_quality_filtering: bool = False
     qualified_quality_phred: int = Field(15, ge=0, le=93)
@@ -122,6 +127,8 @@ class QcConfig(StageConfig):
                 object.__setattr__(self, key, v)
         if self.umi:
             check_umi(self.umi_loc, self.umi_len, self.umi_prefix)
+        if self.merge and not self.correction:  # fastp's merging mode turns -c on
+            object.__setattr__(self, "correction", True)
         return self
 
     def kernel_params(self, poly_g: bool) -> np.ndarray:
@@ -374,41 +381,60 @@ class QcStage(DuplicateMarking, MapStage):
             raise InputError(f"{chunk.source}: qc needs qualities (FASTQ, BAM), not FASTA")
         p = self.params()
         n = len(table)
+        c = self.config
+        if c.merge and MERGED not in self.taken:
+            raise ConfigError("qc: merge needs a `write` stage with `branch: merged`")
         seen = self.duplicate_mask(table, chunk) if self.marks_duplicates() else None
         dup = seen if seen is not None and self.config.dedup else np.zeros(n, bool)
         if acc.dups is not None and seen is not None:
             acc.dups += (int(seen.sum()), n)
         raw = table  # the reads as read: duplicates and "before filtering" statistics
-        c = self.config
         if c.umi and c.umi_loc is not None:
             table = apply_umi(table, c.umi_loc, c.umi_len, c.umi_prefix, c.umi_skip)
         s1, o1 = values_offsets(table.column(SEQ))
         q1, _ = values_offsets(table.column(QUAL))
         _, raw1 = values_offsets(raw.column(SEQ))
         paired = SEQ2 in table.column_names
+        if c.merge and not paired:
+            raise ConfigError(f"{chunk.source}: merging (-m) needs paired reads")
         if paired:
             s2, o2 = values_offsets(table.column(SEQ2))
             q2, _ = values_offsets(table.column(QUAL2))
             if self.config.correction:  # corrected bases go into copies of the buffers
                 s1, q1, s2, q2 = (np.array(a) for a in (s1, q1, s2, q2))
-            st1, en1, st2, en2, reason, why1, why2, fixed, isize = K.qc_paired(
+            st1, en1, st2, en2, reason, why1, why2, fixed, isize, both = K.qc_paired(
                 s1, q1, o1, s2, q2, o2, dup, p,
                 self._adapter(False), self._adapter(True), complement_table(),
             )  # fmt: skip
+            keep = reason == PASSED
             if acc.profiles is not None:
                 sizes = np.bincount(isize[isize >= 0], minlength=K.INSERT_SIZE_MAX + 1)
                 sizes = sizes.astype(np.int64)  # a chunk's batches add up
                 acc.insert_sizes = sizes if acc.insert_sizes is None else acc.insert_sizes + sizes
             # the accounting counts raw bases: the reads as read, before UMI processing
             _, raw2 = values_offsets(raw.column(SEQ2))
-            K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
-            K.tally(reason, raw2, st2, en2, acc.table(chunk.mate or chunk.source + "#2"))
+            t1, t2, e1, e2 = reason, reason, en1, en2
+            if c.merge:
+                merging = merge_pairs(
+                    s1, q1, st1, en1, s2, q2, st2, en2, both, p,
+                    c.include_unmerged, complement_table(),
+                )  # fmt: skip
+                kind, mreason, ml1, ml2 = merging[0], merging[7], merging[5], merging[6]
+                joined, split = kind == JOINED, kind == SPLIT
+                # fastp counts a merged read for both mates, a split pair's mates one by
+                # one; a merged read's bases count L1 for read 1 and L2 for read 2
+                t1 = np.where(joined, mreason, np.where(split, why1, reason)).astype(np.int8)
+                t2 = np.where(joined, mreason, np.where(split, why2, reason)).astype(np.int8)
+                e1, e2 = np.where(joined, st1 + ml1, en1), np.where(joined, st2 + ml2, en2)
+                keep &= kind == AS_PAIR
+            K.tally(t1, raw1, st1, e1, acc.table(chunk.source))
+            K.tally(t2, raw2, st2, e2, acc.table(chunk.mate or chunk.source + "#2"))
             if self.config.correction:
                 acc += QcTally(corrected=fixed.tolist())
         else:
             st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
-        keep = reason == PASSED
+            keep = reason == PASSED
         idx = numeric_array(np.flatnonzero(keep).astype(np.int64))
         mates = [(SEQ, QUAL, s1, q1, st1, en1)]
         if paired:
@@ -418,39 +444,50 @@ class QcStage(DuplicateMarking, MapStage):
             sv2, off = K.gather(sv, st, en, keep)
             qv2, _ = K.gather(qv, st, en, keep)
             new_cols[sc], new_cols[qc] = _binary(sv2, off), _binary(qv2, off)
+        branches = {}
+        if c.merge:
+            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
+            rows, src = branch_rows(kind, mreason, why1, why2)
+            merged = (merging[1], merging[2], merging[3], merging[4], ml1, ml2)
+            branches[MERGED] = merged_reads(table, rows, src, merged, windows)
         if acc.profiles is not None:
-            self._profile(raw, new_cols, paired, acc)
+            self._profile(raw, new_cols, paired, acc, branches.get(MERGED))
         if acc.overrep is not None and n:
             self._overrep(raw, new_cols, acc.overrep, chunk)
         out = table.take(idx) if int(keep.sum()) != n else table
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
             out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
-        if FAILED not in self.taken:
-            return out
-        if paired:
-            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
-            failed = failed_pairs(table, reason, why1, why2, windows)
-        else:
-            failed = failed_reads(table, reason, (s1, q1, st1, en1))
-        return Routed(out, {FAILED: failed})
+        if FAILED in self.taken:
+            if paired:
+                windows = (s1, q1, st1, en1, s2, q2, st2, en2)
+                pairs = kind == AS_PAIR if c.merge else None
+                branches[FAILED] = failed_pairs(table, reason, why1, why2, windows, pairs)
+            else:
+                branches[FAILED] = failed_reads(table, reason, (s1, q1, st1, en1))
+        return Routed(out, branches) if branches else out
 
     def branches(self) -> tuple[str, ...]:
-        return (FAILED,)
+        return (FAILED, MERGED)
 
     def branch_schema(self, name: str, schema: pa.Schema) -> pa.Schema:
         return unpaired(schema)
 
-    def _profile(self, raw, new_cols, paired, acc) -> None:
+    def _profile(self, raw, new_cols, paired, acc, merged=None) -> None:
         """Before filtering: every raw read, duplicates included, before UMI processing,
-        as in fastp; after: the reads kept."""
+        as in fastp; after: the reads kept (when merging, as fastp: only the merged
+        file's reads, as read 1's)."""
         if paired and len(acc.profiles) == 2:
             acc.profiles += [type(acc.profiles[0])(), type(acc.profiles[0])()]
         acc.profiles[0].add(raw.column(SEQ), raw.column(QUAL))
-        acc.profiles[1].add(new_cols[SEQ], new_cols[QUAL])
+        if merged is not None:
+            acc.profiles[1].add(merged.column(SEQ), merged.column(QUAL))
+        else:
+            acc.profiles[1].add(new_cols[SEQ], new_cols[QUAL])
         if paired:
             acc.profiles[2].add(raw.column(SEQ2), raw.column(QUAL2))
-            acc.profiles[3].add(new_cols[SEQ2], new_cols[QUAL2])
+            if merged is None:
+                acc.profiles[3].add(new_cols[SEQ2], new_cols[QUAL2])
 
     def _overrep(self, table, new_cols, tallies: list[OverrepTally], chunk) -> None:
         """Candidate hits of the sampled raw reads, and of every passed read by rank."""
@@ -493,6 +530,8 @@ class QcStage(DuplicateMarking, MapStage):
 
         assert acc.profiles is not None  # finish writes reports only with profiles
         before, after = acc.profiles[0::2], acc.profiles[1::2]
+        if self.config.merge:  # fastp: only the merged file's reads, as one section
+            after = after[:1]
         skip = {REASONS[DUPLICATED]}
         if not self.config.low_complexity_filter:  # fastp lists it only with -y
             skip.add(REASONS[LOW_COMPLEXITY])
@@ -513,7 +552,7 @@ class QcStage(DuplicateMarking, MapStage):
             insert = hist if hist is not None else np.zeros(K.INSERT_SIZE_MAX + 1, np.int64)
         doc = fastp_report(
             before, after, filtering, dup_rate, command, {"seqray": report},
-            insert_sizes=insert, overrepresented=overrep,
+            insert_sizes=insert, overrepresented=overrep, merged=self.config.merge,
         )  # fmt: skip
         written = []
         if self.config.json_report:
