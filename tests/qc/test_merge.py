@@ -155,3 +155,23 @@ def test_a_foreign_file_at_merged_out_is_refused_before_reading(tmp_path, capsys
     assert main([*args, "--merged_out", str(merged), *run]) == 1
     assert merged.read_text() == "the user's own file\n"
     assert not o1.exists()
+
+
+@needs_fastp
+@pytest.mark.integration
+def test_duplicates_are_merged_and_written_as_fastp_does(tmp_path, seqprep):  # noqa: F811
+    """With -D -m fastp 0.23.2 still merges a duplicate pair and writes the merged read
+    (only unmerged duplicates are dropped); so does seqray, and such a pair counts as a
+    merged read, not as a duplicate. Input: 4,000 real pairs and a copy of the first 500."""
+    _, conv = seqprep
+    dup = []
+    for i, f in enumerate(conv, 1):
+        lines = f.read_text().splitlines(keepends=True)
+        dup.append(tmp_path / f"d{i}.fq")
+        dup[-1].write_text("".join(lines + lines[: 4 * 500]))
+    want = _fastp(tmp_path / "fastp", dup[0], dup[1], ["-G", "-D"])
+    got = _seqray(tmp_path, dup[0], dup[1], {"trim_poly_g": False, "dedup": True}, 33)
+    for key in ("merged", "out1", "out2", "failed"):
+        assert got[key] == want[key], key
+    copies = len(got["merged"]) - len(_seqray(tmp_path / "once", *conv, {}, 33)["merged"])
+    assert copies > 0 and got["report"]["duplicated_reads"] == 1000 - 2 * copies

@@ -56,8 +56,9 @@ from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
     P_OV_DIFF_PCT,
     P_INSERT_SIZES,
     P_CORRECT,
+    P_MERGE,
     N_PARAMS,
-) = range(36)
+) = range(37)
 
 INSERT_SIZE_MAX = 512  # fastp's insertSizeMax: the histogram's last slot counts "unknown"
 
@@ -133,7 +134,9 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
     cuts and poly-G, as in fastp, for every pair with both mates left, duplicates included
     (fastp marks a duplicate but still trims it); without overlap it is `INSERT_SIZE_MAX`
     (unknown). Duplicates are skipped at once unless insert sizes are asked for or -c is
-    on (fastp still corrects, and counts, a duplicate); their windows are empty."""
+    on (fastp still corrects, and counts, a duplicate); their windows are empty, except
+    when merging (`P_MERGE`): fastp merges a duplicate pair like any other, so it is
+    trimmed whole and keeps its windows (its reason stays `DUPLICATED`)."""
     m = len(offs1) - 1
     st1 = np.empty(m, np.int64)
     en1 = np.empty(m, np.int64)
@@ -151,7 +154,7 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         n1 = offs1[r + 1] - b1
         b2 = offs2[r]
         n2 = offs2[r + 1] - b2
-        if dup[r] and not (p[P_INSERT_SIZES] or p[P_CORRECT]):
+        if dup[r] and not (p[P_INSERT_SIZES] or p[P_CORRECT] or p[P_MERGE]):
             st1[r] = en1[r] = b1
             st2[r] = en2[r] = b2
             reason[r] = reason1[r] = reason2[r] = DUPLICATED
@@ -187,7 +190,7 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
                 )
                 corrected[0] += reads
                 corrected[1] += bases
-            if p[P_ADAPTER] and not dup[r]:
+            if p[P_ADAPTER] and (p[P_MERGE] or not dup[r]):
                 if ok and off < 0:
                     n1 = min(n1, ol + f2)
                     n2 = min(n2, ol + f1)
@@ -198,7 +201,13 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
                         n2 = adapter_cut(seq2, b2, n2, adapter2, 4)
             n1 = _after_adapter(seq1, b1, n1, p[P_MAXLEN1], p)
             n2 = _after_adapter(seq2, b2, n2, p[P_MAXLEN2], p)
+        both[r] = alive1 and alive2
+        if dup[r] and p[P_MERGE]:  # fastp merges duplicates too (and writes them)
+            st1[r], en1[r], st2[r], en2[r] = b1, b1 + n1, b2, b2 + n2
+            reason[r] = reason1[r] = reason2[r] = DUPLICATED
+            continue
         if dup[r]:
+            both[r] = False
             st1[r] = en1[r] = offs1[r]
             st2[r] = en2[r] = offs2[r]
             reason[r] = reason1[r] = reason2[r] = DUPLICATED
@@ -210,7 +219,6 @@ def qc_paired(seq1, qual1, offs1, seq2, qual2, offs2, dup, p, adapter1, adapter2
         reason1[r] = _filter(seq1, qual1, b1, n1, alive1, p)
         reason2[r] = _filter(seq2, qual2, b2, n2, alive2, p)
         reason[r] = max(reason1[r], reason2[r])
-        both[r] = alive1 and alive2
     return st1, en1, st2, en2, reason, reason1, reason2, corrected, isize, both
 
 

@@ -164,6 +164,7 @@ class QcConfig(StageConfig):
         p[K.P_OV_DIFF_PCT] = self.overlap_diff_percent_limit
         p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
         p[K.P_CORRECT] = self.correction
+        p[K.P_MERGE] = self.merge
         return p
 
 
@@ -421,8 +422,9 @@ class QcStage(DuplicateMarking, MapStage):
                 )  # fmt: skip
                 kind, mreason, ml1, ml2 = merging[0], merging[7], merging[5], merging[6]
                 joined, split = kind == JOINED, kind == SPLIT
-                # fastp counts a merged read for both mates, a split pair's mates one by
-                # one; a merged read's bases count L1 for read 1 and L2 for read 2
+                # fastp counts a merged read for both mates (a duplicate too: fastp
+                # merges and writes it), a split pair's mates one by one; a merged
+                # read's bases count L1 for read 1 and L2 for read 2
                 t1 = np.where(joined, mreason, np.where(split, why1, reason)).astype(np.int8)
                 t2 = np.where(joined, mreason, np.where(split, why2, reason)).astype(np.int8)
                 e1, e2 = np.where(joined, st1 + ml1, en1), np.where(joined, st2 + ml2, en2)
