@@ -78,6 +78,10 @@ def _check(want: dict, got: dict, include_unmerged: bool = False) -> None:
     assert got["failed"] == want["failed"]
     assert got["json"]["filtering_result"] == want["json"]["filtering_result"]
     assert got["json"]["summary"]["after_filtering"] == want["json"]["summary"]["after_filtering"]
+    section = "merged_and_filtered"
+    assert "read2_after_filtering" not in got["json"] and section in got["json"]
+    for key in ("total_reads", "total_bases", "q30_bases", "overrepresented_sequences"):
+        assert got["json"][section][key] == want["json"][section][key], key
 
 
 @needs_fastp

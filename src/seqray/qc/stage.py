@@ -455,7 +455,7 @@ class QcStage(DuplicateMarking, MapStage):
         if acc.profiles is not None:
             self._profile(raw, new_cols, paired, acc, branches.get(MERGED))
         if acc.overrep is not None and n:
-            self._overrep(raw, new_cols, acc.overrep, chunk)
+            self._overrep(raw, new_cols, acc.overrep, chunk, branches.get(MERGED))
         out = table.take(idx) if int(keep.sum()) != n else table
         for name, col in new_cols.items():
             i = out.schema.get_field_index(name)
@@ -491,8 +491,9 @@ class QcStage(DuplicateMarking, MapStage):
             if merged is None:
                 acc.profiles[3].add(new_cols[SEQ2], new_cols[QUAL2])
 
-    def _overrep(self, table, new_cols, tallies: list[OverrepTally], chunk) -> None:
-        """Candidate hits of the sampled raw reads, and of every passed read by rank."""
+    def _overrep(self, table, new_cols, tallies: list[OverrepTally], chunk, merged=None) -> None:
+        """Candidate hits of the sampled raw reads, and of every passed read by rank
+        (when merging, as fastp: read 1's "after" are the merged file's reads)."""
         assert self.overrep is not None
         sampling = self.config.overrepresentation_sampling
         record = table.column(RECORD).to_numpy()
@@ -503,7 +504,8 @@ class QcStage(DuplicateMarking, MapStage):
             sv, so = values_offsets(table.column(col))
             _, hit = cands.hits(sv, so, sampled)
             tally.add_before(hit, c)
-            sv, so = values_offsets(new_cols[col])
+            after = merged.column(SEQ) if merged is not None and col == SEQ else new_cols[col]
+            sv, so = values_offsets(after)
             passed = len(so) - 1
             rank, hit = cands.hits(sv, so, np.arange(passed))
             tally.add_after(key, passed, rank, hit, sampling, c)
