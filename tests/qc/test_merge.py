@@ -139,8 +139,13 @@ def test_cli_merge(tmp_path, capsys):
     r1, r2 = write_random_pairs(tmp_path / "r1.fq", tmp_path / "r2.fq", 200, seed=3)
     o1, o2, merged = tmp_path / "o1.fq", tmp_path / "o2.fq", tmp_path / "merged.fq.gz"
     args = ["qc", "-i", str(r1), "-I", str(r2), "-o", str(o1), "-O", str(o2)]
-    assert main([*args, "-m", "--merged_out", str(merged)]) == 0
+    js, html = tmp_path / "qc.json", tmp_path / "qc.html"
+    assert main([*args, "-m", "--merged_out", str(merged), "-j", str(js), "-h", str(html)]) == 0
     assert merged.exists() and o1.exists()
+    report = json.loads(js.read_text())
+    assert "merged_and_filtered" in report and "read1_after_filtering" not in report
+    assert "corrected_reads" in report["filtering_result"]  # -m turns -c on (fastp)
+    assert "after filtering" in html.read_text()
     assert main([*args, "-m"]) == 2  # fastp: merging needs --merged_out
     assert "--merged_out" in capsys.readouterr().err
     assert main(["qc", "-i", str(r1), "-o", str(o1), "-m", "--merged_out", str(merged)]) == 2

@@ -24,7 +24,14 @@ COLOURS = {
     "mean": "#212529",
 }
 FILTER_COLOURS = ["#2f9e44", "#e8590c", "#c2255c", "#1971c2", "#6741d9", "#0c8599", "#868e96"]
-KNOWN_KEYS = {"summary", "filtering_result", "duplication", "insert_size", "command"}
+KNOWN_KEYS = {
+    "summary",
+    "filtering_result",
+    "duplication",
+    "insert_size",
+    "command",
+    "merged_and_filtered",  # -m: the merged reads, shown as read 1 after filtering
+}
 MAX_LENGTH_BARS = 200
 
 CSS = """
@@ -281,6 +288,8 @@ def _mate_figures(section: dict, stage: str, qual_top: float) -> list[str]:
 def _mate_section(report: dict, mate: int) -> str:
     before = report.get(f"read{mate}_before_filtering")
     after = report.get(f"read{mate}_after_filtering")
+    if mate == 1 and after is None:  # -m: fastp's section of the merged reads
+        after = report.get("merged_and_filtered")
     if before is None:
         return ""
     top = _quality_top([s for s in (before, after) if s])
