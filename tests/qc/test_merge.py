@@ -184,3 +184,22 @@ def test_duplicates_are_merged_and_written_as_fastp_does(tmp_path, seqprep):  # 
         assert got[key] == want[key], key
     copies = len(got["merged"]) - len(_seqray(tmp_path / "once", *conv, {}, 33)["merged"])
     assert copies > 0 and got["report"]["duplicated_reads"] == 1000 - 2 * copies
+
+
+def test_merge_needs_pairs_and_a_merged_write_before_reading(tmp_path):
+    from seqray.errors import ConfigError
+    from seqray.pipeline.config import parse_config
+    from seqray.pipeline.driver import run_pipeline
+
+    r1, r2 = write_random_pairs(tmp_path / "r1.fq", tmp_path / "r2.fq", 20, seed=3)
+    merged = {"format": "fastq", "files": [str(tmp_path / "m.fq")], "branch": "merged"}
+    cases = [
+        ({"paths": [str(r1)], "mate_paths": [str(r2)]}, [], "branch: merged"),
+        ({"paths": [str(r1)]}, [{"write": merged}], "paired"),
+    ]
+    for read, extra, message in cases:
+        stages = [{"read": read}, {"qc": {"merge": True}}, {"write": {"format": "fastq"}}]
+        cfg = parse_config({"output": str(tmp_path / "o"), "stages": stages + extra})
+        with pytest.raises(ConfigError, match=message):
+            run_pipeline(cfg, runner="local")
+        assert not (tmp_path / "o" / "manifest.json").exists()

@@ -339,6 +339,10 @@ class QcStage(DuplicateMarking, MapStage):
 
     def targets(self, output: str, paired: bool, label: str) -> list[Target]:
         c = self.config
+        if c.merge and not paired:  # checked here, before the first read
+            raise ConfigError(f"{label}: merge needs paired reads (fastp's -m needs --in2)")
+        if c.merge and MERGED not in self.taken:
+            raise ConfigError(f"{label}: merge needs a `write` stage with `branch: merged`")
         return [Target(p, "file", label) for p in (c.json_report, c.html_report) if p]
 
     def needs_prepare(self) -> bool:
@@ -383,8 +387,6 @@ class QcStage(DuplicateMarking, MapStage):
         p = self.params()
         n = len(table)
         c = self.config
-        if c.merge and MERGED not in self.taken:
-            raise ConfigError("qc: merge needs a `write` stage with `branch: merged`")
         seen = self.duplicate_mask(table, chunk) if self.marks_duplicates() else None
         dup = seen if seen is not None and self.config.dedup else np.zeros(n, bool)
         if acc.dups is not None and seen is not None:
