@@ -22,6 +22,8 @@ any chunk size.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 from numba import njit
@@ -183,6 +185,48 @@ def merged_names(n1, o1, n2, o2, rows, src, len1, len2, suffix):
     return out, offs
 
 
+@dataclass
+class Merging:
+    """A batch's pairs after merging (`merge_pairs`): per pair its `kind` and, for
+    `JOINED` ones, the merged read's window [starts, ends) into (seq, qual), its bases
+    from read 1 and read 2 (len1, len2) and its filter `reason`."""
+
+    kind: np.ndarray
+    seq: np.ndarray
+    qual: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    len1: np.ndarray
+    len2: np.ndarray
+    reason: np.ndarray
+
+    @classmethod
+    def of(cls, windows: tuple, both, p, include_unmerged: bool, comp) -> Merging:
+        """Merges the pairs of `windows` (seq1, qual1, st1, en1, seq2, qual2, st2, en2)
+        whose mates are `both` left."""
+        s1, q1, st1, en1, s2, q2, st2, en2 = windows
+        out = merge_pairs(s1, q1, st1, en1, s2, q2, st2, en2, both, p, include_unmerged, comp)
+        return cls(*out)
+
+    def mate_outcomes(self, reason, why1, why2, windows: tuple) -> tuple:
+        """Per mate, the reason each pair counts under and the end of its kept bases:
+        a merged read's outcome for both mates (its bases: L1 for read 1, L2 for
+        read 2), a `SPLIT` pair's mates their own, other pairs the pair's reason.
+        Returns (reason1, end1, reason2, end2)."""
+        st1, en1, st2, en2 = windows[2], windows[3], windows[6], windows[7]
+        joined, split = self.kind == JOINED, self.kind == SPLIT
+        t1 = np.where(joined, self.reason, np.where(split, why1, reason)).astype(np.int8)
+        t2 = np.where(joined, self.reason, np.where(split, why2, reason)).astype(np.int8)
+        e1 = np.where(joined, st1 + self.len1, en1)
+        e2 = np.where(joined, st2 + self.len2, en2)
+        return t1, e1, t2, e2
+
+    def reads(self, table: pa.Table, why1, why2, windows: tuple) -> pa.Table:
+        """The `merged` branch's rows for `table`'s pairs."""
+        rows, src = branch_rows(self.kind, self.reason, why1, why2)
+        return merged_reads(table, rows, src, self, windows)
+
+
 def branch_rows(kind, mreason, why1, why2) -> tuple[np.ndarray, np.ndarray]:
     """The merged file's rows in input order: (pair row, source) with source 0 for a
     merged read that passed, 1 and 2 for the passing mates of a `SPLIT` pair."""
@@ -198,12 +242,11 @@ def branch_rows(kind, mreason, why1, why2) -> tuple[np.ndarray, np.ndarray]:
     return rows[order], src[order]
 
 
-def merged_reads(table: pa.Table, rows, src, merged: tuple, windows: tuple) -> pa.Table:
+def merged_reads(table: pa.Table, rows, src, m: Merging, windows: tuple) -> pa.Table:
     """The branch's table: rows `rows` of `table` as single reads (`unpaired`), bases,
     qualities and names from source `src` (0: the merged read; 1, 2: a mate).
-    `merged` is (mseq, mqual, mst, men, len1, len2), `windows` the mates' (seq1, qual1,
-    st1, en1, seq2, qual2, st2, en2)."""
-    mseq, mqual, mst, men, len1, len2 = merged
+    `windows` are the mates' (seq1, qual1, st1, en1, seq2, qual2, st2, en2)."""
+    mseq, mqual, mst, men, len1, len2 = m.seq, m.qual, m.starts, m.ends, m.len1, m.len2
     s1, q1, st1, en1, s2, q2, st2, en2 = windows
     n1, o1 = values_offsets(table.column(NAME))
     n2, o2 = values_offsets(table.column(NAME2))

@@ -36,7 +36,7 @@ from .adapters import complement_table
 from .dedup import DuplicateMarking
 from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
-from .merge import AS_PAIR, JOINED, MERGED, SPLIT, branch_rows, merge_pairs, merged_reads
+from .merge import AS_PAIR, MERGED, Merging
 from .overrep import Candidates, OverrepTally, find_candidates, first_reads
 from .umi import UmiLocation, apply_umi, check_umi
 
@@ -398,6 +398,7 @@ class QcStage(DuplicateMarking, MapStage):
         q1, _ = values_offsets(table.column(QUAL))
         _, raw1 = values_offsets(raw.column(SEQ))
         paired = SEQ2 in table.column_names
+        merging: Merging | None = None  # pairs with -m
         if c.merge and not paired:
             raise ConfigError(f"{chunk.source}: merging (-m) needs paired reads")
         if paired:
@@ -416,21 +417,12 @@ class QcStage(DuplicateMarking, MapStage):
                 acc.insert_sizes = sizes if acc.insert_sizes is None else acc.insert_sizes + sizes
             # the accounting counts raw bases: the reads as read, before UMI processing
             _, raw2 = values_offsets(raw.column(SEQ2))
+            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
             t1, t2, e1, e2 = reason, reason, en1, en2
-            if c.merge:
-                merging = merge_pairs(
-                    s1, q1, st1, en1, s2, q2, st2, en2, both, p,
-                    c.include_unmerged, complement_table(),
-                )  # fmt: skip
-                kind, mreason, ml1, ml2 = merging[0], merging[7], merging[5], merging[6]
-                joined, split = kind == JOINED, kind == SPLIT
-                # fastp counts a merged read for both mates (a duplicate too: fastp
-                # merges and writes it), a split pair's mates one by one; a merged
-                # read's bases count L1 for read 1 and L2 for read 2
-                t1 = np.where(joined, mreason, np.where(split, why1, reason)).astype(np.int8)
-                t2 = np.where(joined, mreason, np.where(split, why2, reason)).astype(np.int8)
-                e1, e2 = np.where(joined, st1 + ml1, en1), np.where(joined, st2 + ml2, en2)
-                keep &= kind == AS_PAIR
+            if c.merge:  # a duplicate that merges counts (and is written) too, as fastp
+                merging = Merging.of(windows, both, p, c.include_unmerged, complement_table())
+                t1, e1, t2, e2 = merging.mate_outcomes(reason, why1, why2, windows)
+                keep &= merging.kind == AS_PAIR
             K.tally(t1, raw1, st1, e1, acc.table(chunk.source))
             K.tally(t2, raw2, st2, e2, acc.table(chunk.mate or chunk.source + "#2"))
             if self.config.correction:
@@ -449,11 +441,8 @@ class QcStage(DuplicateMarking, MapStage):
             qv2, _ = K.gather(qv, st, en, keep)
             new_cols[sc], new_cols[qc] = _binary(sv2, off), _binary(qv2, off)
         branches = {}
-        if c.merge:
-            windows = (s1, q1, st1, en1, s2, q2, st2, en2)
-            rows, src = branch_rows(kind, mreason, why1, why2)
-            merged = (merging[1], merging[2], merging[3], merging[4], ml1, ml2)
-            branches[MERGED] = merged_reads(table, rows, src, merged, windows)
+        if merging is not None:
+            branches[MERGED] = merging.reads(table, why1, why2, windows)
         if acc.profiles is not None:
             self._profile(raw, new_cols, paired, acc, branches.get(MERGED))
         if acc.overrep is not None and n:
@@ -464,8 +453,7 @@ class QcStage(DuplicateMarking, MapStage):
             out = out.set_column(i, out.schema.field(i), col)  # keeps the declared field
         if FAILED in self.taken:
             if paired:
-                windows = (s1, q1, st1, en1, s2, q2, st2, en2)
-                pairs = kind == AS_PAIR if c.merge else None
+                pairs = merging.kind == AS_PAIR if merging is not None else None
                 branches[FAILED] = failed_pairs(table, reason, why1, why2, windows, pairs)
             else:
                 branches[FAILED] = failed_reads(table, reason, (s1, q1, st1, en1))
