@@ -203,3 +203,26 @@ def test_merge_needs_pairs_and_a_merged_write_before_reading(tmp_path):
         with pytest.raises(ConfigError, match=message):
             run_pipeline(cfg, runner="local")
         assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+@pytest.mark.integration
+def test_merged_branch_on_ray_equals_local(tmp_path, ray_cluster, seqprep):  # noqa: F811
+    from seqray.pipeline.config import parse_config
+    from seqray.pipeline.driver import run_pipeline
+
+    _, conv = seqprep
+    outs = []
+    for runner in ("local", "ray"):
+        merged = tmp_path / f"{runner}-merged.fq.gz"
+        stages = [
+            {"read": {"paths": [str(conv[0])], "mate_paths": [str(conv[1])], "keep_dots": True}},
+            {"qc": {"trim_poly_g": False, "merge": True}},
+            {"write": {"format": "fastq"}},
+            {"write": {"format": "fastq", "files": [str(merged)], "branch": "merged"}},
+        ]
+        run = {"chunk_bytes": 100_000}
+        cfg = parse_config({"output": str(tmp_path / runner), "run": run, "stages": stages})
+        run_pipeline(cfg, runner=runner)
+        outs.append(merged.read_bytes())
+    assert outs[0] == outs[1]
+    assert b" merged_" in __import__("gzip").decompress(outs[0])
