@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -121,3 +122,22 @@ def seqprep_pairs(tmp_path_factory) -> tuple[Path, Path]:
     """100 k real HiSeq 2×100 pairs (Phred+64) from Debian's seqprep-data."""
     d = "usr/share/doc/seqprep/examples/data/multiplex_bad_contam_{}.fq.gz"
     return debian_file("seqprep-data", d.format(1)), debian_file("seqprep-data", d.format(2))
+
+
+def slice_fastq(src: Path, dst: Path, n: int) -> Path:
+    """The first `n` records of a gzipped FASTQ, gzipped."""
+    with gzip.open(src, "rt") as f, gzip.open(dst, "wt") as out:
+        out.writelines(itertools.islice(f, 4 * n))
+    return dst
+
+
+SEQPREP = "usr/share/doc/seqprep/examples/data/multiplex_bad_contam_{}.fq.gz"
+
+
+def seqprep_slices(d: Path, n: int) -> tuple[list[Path], list[Path]]:
+    """The first `n` real HiSeq pairs of seqprep-data: (seqray's inputs R1, R2, the
+    Phred+64 originals; fastp's inputs R1, R2, Phred+33 copies)."""
+    raw = [slice_fastq(debian_file("seqprep-data", SEQPREP.format(i)), d / f"r{i}.fq.gz", n)
+           for i in (1, 2)]  # fmt: skip
+    conv = [fastp_input(r, d / f"fp{i}.fq", phred64=True) for i, r in enumerate(raw, 1)]
+    return raw, conv

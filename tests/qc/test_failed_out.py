@@ -11,7 +11,6 @@ branch in the pipeline (manifest, preflight), and refusal of a file seqray did n
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 from pathlib import Path
 
@@ -30,7 +29,9 @@ from .conftest import (
     fastp_input,
     needs_fastp,
     read_fastq,
+    seqprep_slices,
     seqray_qc,
+    slice_fastq,
 )
 
 ADAPTER = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCA"
@@ -129,20 +130,11 @@ CORRECTION_CASES = [
 ]
 
 
-def _slice(src: Path, dst: Path, n: int = SLICE) -> Path:
-    with gzip.open(src, "rt") as f, gzip.open(dst, "wt") as out:
-        out.writelines(itertools.islice(f, 4 * n))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def seqprep(tmp_path_factory):
     """(seqray input R1, R2: Phred+64 originals; fastp input R1, R2: Phred+33 copies)."""
     d = tmp_path_factory.mktemp("seqprep")
-    member = "usr/share/doc/seqprep/examples/data/multiplex_bad_contam_{}.fq.gz"
-    raw = [_slice(debian_file("seqprep-data", member.format(i)), d / f"r{i}.fq.gz") for i in (1, 2)]
-    conv = [fastp_input(r, d / f"fp{i}.fq", phred64=True) for i, r in enumerate(raw, 1)]
-    return raw, conv
+    return seqprep_slices(d, SLICE)
 
 
 def _tags(records) -> set[str]:
@@ -195,7 +187,7 @@ def test_duplicates_and_n_reads(tmp_path):
     """With --dedup, fastp writes no duplicate to --failed_out (gasic-examples: 28 %
     duplicates), whatever filter its copy would fail; reads with N (-n)."""
     member = "usr/share/doc/gasic/examples/reads/SRR059298_subset.fastq.gz"
-    raw = _slice(debian_file("gasic-examples", member), tmp_path / "g.fq.gz")
+    raw = slice_fastq(debian_file("gasic-examples", member), tmp_path / "g.fq.gz", SLICE)
     conv = fastp_input(raw, tmp_path / "fp.fq")
     args = ["-G", "-A", "-D", "-n", "1", "-l", "50"]
     qc = {

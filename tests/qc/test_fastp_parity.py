@@ -11,8 +11,6 @@ fastp's polyG auto-detection and SE adapter auto-detection are pinned (-G/-g, -A
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
 from pathlib import Path
 
@@ -25,7 +23,9 @@ from .conftest import (
     fastp,
     fastp_input,
     needs_fastp,
+    seqprep_slices,
     seqray_qc,
+    slice_fastq,
 )
 
 pytestmark = [needs_fastp, pytest.mark.integration]
@@ -110,27 +110,18 @@ PE_TRIMS = [
 PE_CASES = [_pinned(c) for c in FILTERS[:1] + TRIMS + [POLY_G]] + PE_TRIMS + [COMBINED]
 
 
-def _slice(src: Path, dst: Path, n: int = SLICE) -> Path:
-    with gzip.open(src, "rt") as f, gzip.open(dst, "wt") as out:
-        out.writelines(itertools.islice(f, 4 * n))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def seqprep(tmp_path_factory):
     """(seqray input R1, R2 Phred+64 originals; fastp input R1, R2)."""
     d = tmp_path_factory.mktemp("seqprep")
-    member = "usr/share/doc/seqprep/examples/data/multiplex_bad_contam_{}.fq.gz"
-    raw = [_slice(debian_file("seqprep-data", member.format(i)), d / f"r{i}.fq.gz") for i in (1, 2)]
-    conv = [fastp_input(r, d / f"fp{i}.fq", phred64=True) for i, r in enumerate(raw, 1)]
-    return raw, conv
+    return seqprep_slices(d, SLICE)
 
 
 @pytest.fixture(scope="module")
 def gasic(tmp_path_factory):
     d = tmp_path_factory.mktemp("gasic")
     member = "usr/share/doc/gasic/examples/reads/SRR059298_subset.fastq.gz"
-    raw = _slice(debian_file("gasic-examples", member), d / "g.fq.gz")
+    raw = slice_fastq(debian_file("gasic-examples", member), d / "g.fq.gz", SLICE)
     return raw, fastp_input(raw, d / "fp.fq")
 
 
@@ -185,8 +176,10 @@ def test_fastp_examples_with_an_empty_read(tmp_path):
 
 def test_velvet_phred64_pairs(tmp_path):
     d = "usr/share/doc/velvet/tests/read{}.fq.gz"
-    raw = tuple(_slice(debian_file("velvet-tests", d.format(i)), tmp_path / f"v{i}.fq.gz", 5000)
-                for i in (1, 2))  # fmt: skip
+    raw = tuple(
+        slice_fastq(debian_file("velvet-tests", d.format(i)), tmp_path / f"v{i}.fq.gz", 5000)
+        for i in (1, 2)
+    )
     conv = tuple(fastp_input(r, tmp_path / f"fp{i}.fq", phred64=True) for i, r in enumerate(raw))
     report = _compare(tmp_path, raw, conv, [], {}, phred=64)
     assert report["too_many_N_reads"] > 0 and report["low_quality_reads"] > 0

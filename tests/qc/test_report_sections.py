@@ -5,8 +5,6 @@ loops, and the same for any chunking."""
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
 import random
 import subprocess
@@ -22,7 +20,16 @@ from seqray.qc.overrep import Candidates, OverrepTally
 from seqray.qc.report_json import insert_size_section
 
 from ..peers import require_module
-from .conftest import debian_file, fastp, fastp_input, needs_fastp, seqray_qc, write_fastq
+from .conftest import (
+    debian_file,
+    fastp,
+    fastp_input,
+    needs_fastp,
+    seqprep_slices,
+    seqray_qc,
+    slice_fastq,
+    write_fastq,
+)
 
 SLICE = 4000
 ADAPTER = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCA"
@@ -65,20 +72,11 @@ def synthetic_reads(seed: int, n: int = 3000, length: int = 100) -> list[tuple[s
     return reads
 
 
-def _slice(src: Path, dst: Path, n: int = SLICE) -> Path:
-    with gzip.open(src, "rt") as f, gzip.open(dst, "wt") as out:
-        out.writelines(itertools.islice(f, 4 * n))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def seqprep_slice(tmp_path_factory):
     """(seqray input R1, R2 Phred+64; fastp input R1, R2 Phred+33): 4,000 real pairs."""
     d = tmp_path_factory.mktemp("seqprep-sections")
-    member = "usr/share/doc/seqprep/examples/data/multiplex_bad_contam_{}.fq.gz"
-    raw = [_slice(debian_file("seqprep-data", member.format(i)), d / f"r{i}.fq.gz") for i in (1, 2)]
-    conv = [fastp_input(r, d / f"fp{i}.fq", phred64=True) for i, r in enumerate(raw, 1)]
-    return raw, conv
+    return seqprep_slices(d, SLICE)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +190,7 @@ def test_single_end_duplication_and_kmers_equal_fastp(tmp_path):
     """gasic-examples (real reads with duplicates): the duplication rate fastp estimates
     equals seqray's exact one here, with and without --dedup; no insert_size for SE."""
     member = "usr/share/doc/gasic/examples/reads/SRR059298_subset.fastq.gz"
-    raw = _slice(debian_file("gasic-examples", member), tmp_path / "g.fq.gz")
+    raw = slice_fastq(debian_file("gasic-examples", member), tmp_path / "g.fq.gz", SLICE)
     conv = fastp_input(raw, tmp_path / "g.fq")
     for args, qc in (([], {}), (["-D"], {"dedup": True})):
         tmp = tmp_path / ("dedup" if args else "plain")

@@ -22,7 +22,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from ..io.buffers import values_offsets
 from ..io.formats import WrittenShard
-from ..io.fs import filesystem_for, join
+from ..io.fs import join
 from ..io.schema import SEQ, SEQ2, numeric_array
 from ..io.writers import WrittenFile, write_file
 from ..pipeline.outputs import Target
@@ -269,17 +269,8 @@ class CountStage(SinkStage):
             _write_text(join(ctx.output, "summary.json"), json.dumps(summary, indent=2) + "\n")
         )
         ctx.reports[self.name] = summary
-        _remove(join(ctx.output, "_seqray", f"{SPILL_DIR}-{c.path}"))
         return files
 
 
 def _write_text(uri: str, text: str) -> WrittenFile:
     return write_file(uri, text.encode(), text.count("\n"))
-
-
-def _remove(uri: str) -> None:
-    fs, path = filesystem_for(uri)
-    try:
-        fs.delete_dir(path)
-    except (FileNotFoundError, OSError):
-        pass
