@@ -68,7 +68,9 @@ def _config(out: str, reads, stage: dict, runner: str) -> dict:
     last = [] if "count" in stage else [{"write": {"format": "parquet"}}]
     return {
         "output": out,
-        "run": {"runner": runner, "chunk_bytes": CHUNK, "block_bases": 20_000},
+        # one CPU: on a machine with many, Ray ran all ten chunks in the moment between the
+        # first pass's end and the kill, leaving nothing to resume
+        "run": {"runner": runner, "chunk_bytes": CHUNK, "block_bases": 20_000, "num_cpus": 1},
         "stages": [
             {"read": {"paths": [str(reads[0])], "mate_paths": [str(reads[1])]}},
             stage,
