@@ -30,7 +30,7 @@ def _run(args, env, tty: bool) -> str:
         (["count", "-k", "15", "{big}", "-o", "{out}", "--runner", "local"], "reading"),
         (
             ["qc", "-i", "{big}", "--outdir", "{out}", "--dedup", "--runner", "local"],
-            "qc: first pass",
+            "reading",  # one chunk: duplicates are marked while it is read, no first pass
         ),
         (
             ["correct", "-k", "15", "{big}", "-o", "{out}", "--runner", "local"],

@@ -158,3 +158,13 @@ def test_umi_flags_move_the_umi_into_the_name(tmp_path, capsys):
     assert name == "@r1:UMI_ACGT 1:N:0:AAAA" and seq == "TGCAGCTAGCTAGCATCGA"  # 4 + 1 skipped
     assert main([*args[:3], "-o", str(tmp_path / "p.fq"), "-U", "--umi_loc", "read1"]) == 2
     assert "umi_len between 1 and 100" in _err(capsys)
+
+
+def test_correction_on_single_end_input_warns_and_is_ignored(user_dir, tmp_path, capsys):
+    reads = str(user_dir / "reads.fq")
+    a, b = tmp_path / "a.fq", tmp_path / "b.fq"
+    assert main(["qc", "-i", reads, "-o", str(a)]) == 0
+    _err(capsys)
+    assert main(["qc", "-i", reads, "-o", str(b), "-c"]) == 0  # fastp warns, and goes on
+    assert "base correction (-c) needs paired reads" in _err(capsys)
+    assert a.read_bytes() == b.read_bytes()

@@ -291,6 +291,13 @@ def qc(
     if out2 and not out1:
         raise typer.BadParameter("-O needs -o for read 1", param_hint="'-o'")
     check_merging(merge, merged_out, bool(in2), out1, out2)
+    if correction and not in2 and not merge:  # as fastp: a warning, and the run goes on
+        console.print(
+            "[yellow]warning:[/] base correction (-c) needs paired reads; ignored for "
+            "single-end input",
+            highlight=False,
+        )
+        correction = False
     if not merge:
         merged_out = None  # fastp ignores --merged_out (and --include_unmerged) without -m
         include_unmerged = False

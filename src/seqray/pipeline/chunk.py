@@ -112,7 +112,8 @@ def process_chunk(
     """Reads one chunk through every stage and writes its shards.
 
     With `threads` > 1 the map stages of successive batches run on a thread pool (the Numba
-    kernels release the GIL) while this thread parses, and one more thread writes (gzip and
+    kernels release the GIL) while this thread parses (and shows each batch, in order, to
+    the first map stage's `in_order` view, e.g. inline duplicate marking), and one more thread writes (gzip and
     hashing release it too); results are taken in batch order, accumulators merged and
     tables written in that order, so outputs do not depend on `threads`. `on_batch(raw
     bytes read, records)` hears how far the chunk is after each batch (progress)."""
@@ -149,10 +150,13 @@ def process_chunk(
             writing.popleft().result()  # re-raises a writer's error here
 
     shards: list[ShardRecord] = []
+    first = next((s for s in pipeline.stages if isinstance(s, MapStage)), None)
+    in_order = None
     try:
         for i, st in enumerate(pipeline.stages):
             if isinstance(st, SinkStage):
                 writers[i] = st.open(chunk, chunk_id, output)
+        in_order = first.in_order(chunk) if first is not None else None
         schemas = pipeline.schemas(chunk.paired)
         _check_kinds(pipeline, schemas, kinds)
         it = iter(reader)
@@ -165,6 +169,8 @@ def process_chunk(
             _count(counters[0], kinds[0], table, "out")
             if on_batch is not None:
                 on_batch(min(reader.consumed, chunk.end - chunk.start), counters[0].rows_out)
+            if in_order is not None:
+                in_order.see(table)
             if pool is None:
                 take(_run_maps(pipeline, table, chunk, schemas, kinds))
                 continue
@@ -194,6 +200,8 @@ def process_chunk(
         for ex in (pool, write_pool):
             if ex is not None:
                 ex.shutdown(wait=True, cancel_futures=True)
+        if in_order is not None:
+            in_order.close()
     result = reader.result
     counters[0].rows_in = result.records  # records read, rejected ones included
     if result.rejects and not pipeline.scan:

@@ -131,7 +131,8 @@ def _prepare_stages(
         ctx = PrepareContext(
             output, mapper, i, config_hash, resume, order, size, scan, progress=progress,
             mate_order=[mates.get(s) for s in order],
-            read_options=pipeline.read_options(),
+            read_options=pipeline.read_options(), chunks=len(chunks),
+            first_map=not any(isinstance(s, MapStage) for s in pipeline.stages[:i]),
         )  # fmt: skip
         st.prepare(ctx)
         release_free_memory()

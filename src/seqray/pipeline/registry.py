@@ -120,6 +120,8 @@ class PrepareContext:
     progress: Any = None  # the run's Progress (long work in `prepare` reports there)
     mate_order: list[str | None] = field(default_factory=list)  # R2 file of each source
     read_options: Any = None  # the run's ReadOptions (how its reads are normalised)
+    chunks: int = 0  # chunks in the plan
+    first_map: bool = False  # no map stage before this one: it sees the reads as read
 
     def state_dir(self, stage: str) -> str:
         """Where this stage keeps what its prepare pass made (inside the run's state)."""
@@ -246,6 +248,14 @@ class Routed:
     branches: dict[str, pa.Table]
 
 
+class InOrder(Protocol):
+    """A chunk's in-order view (MapStage.in_order): `see` each batch, then `close`."""
+
+    def see(self, table: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class MapStage(Stage):
     kind = "map"
     # the branches a sink takes (set when the pipeline is built): only these are filled
@@ -286,6 +296,12 @@ class MapStage(Stage):
     def prepare(self, ctx: PrepareContext) -> None:
         """Driver side, before any chunk: may set attributes the workers read (the stage
         object travels to them with the pipeline)."""
+
+    def in_order(self, chunk: Any) -> InOrder | None:
+        """For the first map stage only: something that sees each batch of the chunk in
+        record order, on the reading thread, before the batch goes to `transform` (which
+        may run on other threads, out of order); None when the stage needs nothing so."""
+        return None
 
     def finish(self, acc: Any, ctx: FinishContext) -> dict[str, Any]:
         """Called once in the driver with the merged accumulator; returns report entries."""

@@ -7,6 +7,9 @@ identity `(source order, record)`; no process ever holds more than one partition
 pass then drops marked reads chunk by chunk. Identity, not arrival order, decides which copy
 survives, so the result is the same for any worker count or chunk size.
 
+One chunk (one gzip file or pair) is marked in the main pass itself instead
+(`seqray.qc.dedup_inline`): read in order, the first copy is the first one seen.
+
 Collisions: two different reads are merged only if their 128-bit hashes are equal. For n
 reads the chance that any pair collides is at most n²/2¹²⁹ (≈ 1.5·10⁻¹⁹ at 10¹⁰ reads).
 """
@@ -37,6 +40,7 @@ from ..pipeline.registry import (
     StageConfig,
     register,
 )
+from .dedup_inline import INLINE_LIMIT, InlineMarks
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -277,6 +281,19 @@ def _member(values: np.ndarray, sorted_set: np.ndarray, positions: bool = False)
     return (hit, pos) if positions else hit
 
 
+class _ChunkMarks(InlineMarks):
+    """A chunk's inline marks, registered with the stage while the chunk is read (its
+    transform finds them by chunk key)."""
+
+    def __init__(self, registry: dict[str, InlineMarks], key: str):
+        super().__init__(read_hashes)
+        self.registry, self.key = registry, key
+        registry[key] = self
+
+    def close(self) -> None:
+        self.registry.pop(self.key, None)
+
+
 class DuplicateMarking:
     """Mixin for a map stage that drops later copies of raw reads (`--dedup`).
 
@@ -285,16 +302,34 @@ class DuplicateMarking:
 
     name: ClassVar[str]  # the stage's, from the Stage class it is mixed into
     dup_marks: dict[str, str] | None = None
+    dup_inline: bool = False  # marked while the main pass reads (one chunk: dedup_inline.py)
 
     def marks_duplicates(self) -> bool:
         raise NotImplementedError
+
+    def needs_copies(self) -> bool:
+        """Whether `copies` is asked: the count of a read's copies is known only once the
+        whole input is read, so it needs the two passes."""
+        return False
 
     def needs_prepare(self) -> bool:
         return self.marks_duplicates()
 
     def prepare(self, ctx: PrepareContext) -> None:
-        self.dup_marks = build_duplicate_marks(ctx)
+        self.dup_inline = (
+            ctx.chunks == 1
+            and ctx.first_map
+            and ctx.input_bytes <= INLINE_LIMIT
+            and not self.needs_copies()
+        )
+        self._dup_inline: dict[str, InlineMarks] = {}
+        self.dup_marks = {} if self.dup_inline else build_duplicate_marks(ctx)
         self._dup_cache: tuple[str, dict] | None = None
+
+    def in_order(self, chunk) -> _ChunkMarks | None:
+        if not (self.marks_duplicates() and self.dup_inline):
+            return None
+        return _ChunkMarks(self._dup_inline, chunk.key)
 
     def _marks(self, chunk) -> dict[str, np.ndarray] | None:
         if self.dup_marks is None:
@@ -310,6 +345,8 @@ class DuplicateMarking:
 
     def duplicate_mask(self, table: pa.Table, chunk) -> np.ndarray:
         """True for each row that is a later copy of an earlier read (to drop)."""
+        if self.dup_inline:
+            return self._dup_inline[chunk.key].take(table)
         marks = self._marks(chunk)
         if marks is None:
             return np.zeros(len(table), bool)
@@ -360,6 +397,9 @@ class DedupStage(DuplicateMarking, MapStage):
 
     def marks_duplicates(self) -> bool:
         return True
+
+    def needs_copies(self) -> bool:
+        return self.config.dup_count
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         return schema.append(pa.field("dup_count", pa.int32())) if self.config.dup_count else schema
