@@ -101,13 +101,15 @@ def test_qc_pairs_in_one_pass_equal_the_two_pass_run_and_its_report(tmp_path):
     assert runs["one"]["prepare"][0]["chunks_scanned"] == 0
     assert runs["many"]["prepare"][0]["chunks_scanned"] > 1
     tables = {k: pq.read_table(tmp_path / k / "pq") for k in runs}
-    assert tables["one"].select(["name", "seq", "qual", "seq2", "qual2"]).equals(
-        tables["many"].select(["name", "seq", "qual", "seq2", "qual2"])
+    assert (
+        tables["one"]
+        .select(["name", "seq", "qual", "seq2", "qual2"])
+        .equals(tables["many"].select(["name", "seq", "qual", "seq2", "qual2"]))
     )
     kept = _first_copies([[(n, s + "|" + m[1], "") for (n, s, _), m in zip(r1, r2)]])[0]
     # the model: of each distinct pair its first copy, where that pair passes the filters
-    passing = _run(tmp_path / "all", {"paths": [str(g1)], "mate_paths": [str(g2)]},
-                   [{"qc": {"length_required": 1}}])  # fmt: skip
+    _run(tmp_path / "all", {"paths": [str(g1)], "mate_paths": [str(g2)]},
+         [{"qc": {"length_required": 1}}])  # fmt: skip
     passed = set(pq.read_table(tmp_path / "all" / "pq").column("name").to_pylist())
     assert tables["one"].column("name").to_pylist() == [n for n in kept if n in passed]
     reports = {k: json.loads((tmp_path / f"{k}.json").read_text()) for k in runs}

@@ -113,9 +113,10 @@ def process_chunk(
 
     With `threads` > 1 the map stages of successive batches run on a thread pool (the Numba
     kernels release the GIL) while this thread parses (and shows each batch, in order, to
-    the first map stage's `in_order` view, e.g. inline duplicate marking), and one more thread writes (gzip and
-    hashing release it too); results are taken in batch order, accumulators merged and
-    tables written in that order, so outputs do not depend on `threads`. `on_batch(raw
+    the first map stage's `in_order` view, e.g. inline duplicate marking), and one more
+    thread writes (gzip and hashing release it too); results are taken in batch order,
+    accumulators merged and tables written in that order, so outputs do not depend on
+    `threads`. `on_batch(raw
     bytes read, records)` hears how far the chunk is after each batch (progress)."""
     opts = pipeline.read_options()
     kinds = pipeline.kinds()
