@@ -34,7 +34,7 @@ from ..pipeline.registry import (
 from . import adapter_detect
 from . import kernel as K
 from .adapter_detect import DetectedAdapter
-from .adapters import complement_table
+from .adapters import adapter_cutting, complement_table, cut_pieces
 from .dedup import DuplicateMarking
 from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
@@ -171,6 +171,7 @@ class QcConfig(StageConfig):
         p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
         p[K.P_CORRECT] = self.correction
         p[K.P_MERGE] = self.merge
+        p[K.P_ADAPTER_TALLY] = p[K.P_INSERT_SIZES]  # reports: fastp's adapter counts
         return p
 
 
@@ -196,6 +197,7 @@ class QcTally:
         dups: np.ndarray | None = None,
         overrep: list[OverrepTally] | None = None,
         corrected: list[int] | None = None,
+        adapters: dict[str, int] | None = None,
     ):
         self.counts: dict[str, np.ndarray] = counts or {}
         self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
@@ -203,6 +205,7 @@ class QcTally:
         self.dups = dups
         self.overrep = overrep
         self.corrected = corrected  # -c on pairs: [reads, bases]
+        self.adapters = adapters  # single-end reports: what adapter trimming cut → reads
 
     def table(self, source: str) -> np.ndarray:
         t = self.counts.get(source)
@@ -234,6 +237,11 @@ class QcTally:
         if other.corrected is not None:
             mine_c = self.corrected or [0, 0]
             self.corrected = [a + b for a, b in zip(mine_c, other.corrected)]
+        if other.adapters is not None:
+            mine_a = self.adapters if self.adapters is not None else {}
+            for piece, reads in other.adapters.items():
+                mine_a[piece] = mine_a.get(piece, 0) + reads
+            self.adapters = mine_a
         return self
 
     def to_json(self) -> dict:
@@ -247,6 +255,7 @@ class QcTally:
             "dups": arr(self.dups),
             "overrep": None if self.overrep is None else [t.to_json() for t in self.overrep],
             "corrected": self.corrected,
+            "adapters": self.adapters,
         }
 
     @classmethod
@@ -264,7 +273,10 @@ class QcTally:
         overrep = d.get("overrep")
         if overrep is not None:
             overrep = [OverrepTally.from_json(t) for t in overrep]
-        return cls(counts, profiles, arr("insert_sizes"), arr("dups"), overrep, d.get("corrected"))
+        return cls(
+            counts, profiles, arr("insert_sizes"), arr("dups"), overrep, d.get("corrected"),
+            d.get("adapters"),
+        )  # fmt: skip
 
 
 def accounting(t: np.ndarray) -> dict:
@@ -407,6 +419,7 @@ class QcStage(DuplicateMarking, MapStage):
             profiles=[prof(), prof()],
             dups=np.zeros(2, np.int64) if self.marks_duplicates() else None,
             overrep=[OverrepTally() for _ in self.overrep] if self.overrep else None,
+            adapters={},
         )
 
     def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table | Routed:
@@ -456,7 +469,10 @@ class QcStage(DuplicateMarking, MapStage):
             if self.config.correction:
                 acc += QcTally(corrected=fixed.tolist())
         else:
-            st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
+            adapter = self._adapter(False)
+            st1, en1, reason, cut_at, cut_len = K.qc_single(s1, q1, o1, dup, p, adapter)
+            if acc.adapters is not None:
+                acc += QcTally(adapters=cut_pieces(s1, adapter, cut_at, cut_len))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
             keep = reason == PASSED
         idx = numeric_array(np.flatnonzero(keep).astype(np.int64))
@@ -574,8 +590,12 @@ class QcStage(DuplicateMarking, MapStage):
         if len(before) == 2:
             hist = acc.insert_sizes
             insert = hist if hist is not None else np.zeros(K.INSERT_SIZE_MAX + 1, np.int64)
+        extra: dict = {"seqray": report}
+        if len(before) == 1 and self.adapter1 and not self.config.disable_adapter_trimming:
+            # fastp writes it for single-end reads with an adapter (given or detected)
+            extra = {"adapter_cutting": adapter_cutting(acc.adapters or {}, self.adapter1), **extra}
         doc = fastp_report(
-            before, after, filtering, dup_rate, command, {"seqray": report},
+            before, after, filtering, dup_rate, command, extra,
             insert_sizes=insert, overrepresented=overrep, merged=self.config.merge,
         )  # fmt: skip
         written = []
