@@ -184,7 +184,7 @@ def qc(
         None,
         "-a",
         "--adapter_sequence",
-        help="Read 1 adapter (single-end reads are trimmed only with -a).",
+        help="Read 1 adapter. Default: detected for single-end reads (as fastp), none for pairs.",
         rich_help_panel=_A,
     ),
     adapter_sequence_r2: str = typer.Option(
@@ -458,7 +458,15 @@ def check_no_earlier_outputs(files: list[str], inputs: list[str]) -> None:
 
 
 def print_qc_summary(report: dict) -> None:
-    """fastp's "Filtering result", per file and in total: reads and bases by outcome."""
+    """fastp's "Filtering result", per file and in total: reads and bases by outcome;
+    first, as fastp, the single-end adapter detection's outcome when it ran."""
+    found = report.get("adapter_detected")
+    if found is not None:
+        lines = ["Detecting adapter sequence for read1..."]
+        if found["known_as"]:
+            lines.append(f">{found['known_as']}")
+        lines.append(found["sequence"] or "No adapter detected for read1")
+        console.print("\n".join(lines) + "\n", highlight=False, markup=False)
     rows = [
         ("passed", "passed_filter"),
         ("low quality", "low_quality"),

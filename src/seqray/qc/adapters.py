@@ -21,6 +21,13 @@ def adapter_cut(seq, b, n, adapter, match_req=4):
     one mismatch allowed per 8 compared bases), else `n`. The search starts up to 4 bases
     before the read (an adapter dimer whose first base was lost to A-tailing) and stops
     `match_req` bases before its end."""
+    return max(adapter_pos(seq, b, n, adapter, match_req), 0)
+
+
+@njit(cache=True, nogil=True)
+def adapter_pos(seq, b, n, adapter, match_req=4):
+    """Where `adapter_cut` finds the adapter, relative to the read: -4..-1 when it starts
+    before the read (fastp then counts `adapter[:len + pos]` as trimmed), else `n`."""
     alen = len(adapter)
     if alen < match_req:
         return n
@@ -44,7 +51,7 @@ def adapter_cut(seq, b, n, adapter, match_req=4):
                     matched = False
                     break
         if matched:
-            return max(pos, 0)
+            return pos
         pos += 1
     return n
 
@@ -122,3 +129,54 @@ def correct_overlap(s1, q1, b1, len1, s2, q2, b2, len2, offset, ol, complement):
 
 def complement_table() -> np.ndarray:
     return _COMPLEMENT
+
+
+@njit(cache=True, nogil=True)
+def _piece_hashes(seq, adapter, cut_at, cut_len):  # pragma: no cover
+    """64-bit FNV-1a of each cut piece (see `kernel.qc_single`), for counting them."""
+    out = np.zeros(len(cut_len), np.uint64)
+    for r in range(len(cut_len)):
+        h = np.uint64(14695981039346656037)
+        for i in range(cut_len[r]):
+            c = seq[cut_at[r] + i] if cut_at[r] >= 0 else adapter[i]
+            h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+        out[r] = h ^ np.uint64(cut_len[r])
+    return out
+
+
+def cut_pieces(
+    seq: np.ndarray, adapter: np.ndarray, cut_at: np.ndarray, cut_len: np.ndarray
+) -> dict[str, int]:
+    """What adapter trimming cut, as fastp's adapter counts: piece → reads (one Python
+    step per distinct piece, not per read)."""
+    cut = np.flatnonzero(cut_len >= 0)
+    if not len(cut):
+        return {}
+    at, length = cut_at[cut], cut_len[cut]
+    hashes = _piece_hashes(seq, adapter, at, length)
+    _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+    out: dict[str, int] = {}
+    for i, c in zip(first.tolist(), counts.tolist()):
+        a, n = int(at[i]), int(length[i])
+        piece = (seq[a : a + n] if a >= 0 else adapter[:n]).tobytes().decode("latin-1")
+        out[piece] = out.get(piece, 0) + c
+    return out
+
+
+def adapter_cutting(counts: dict[str, int], sequence: str) -> dict:
+    """fastp 0.23.2's single-end `adapter_cutting` section: trimmed reads and bases, the
+    adapter, and the cut pieces that are at least 1 % of them (shorter first, then in
+    byte order), the rest as `others`."""
+    total = sum(counts.values())
+    shown: dict[str, int] = {}
+    for piece in sorted(counts, key=lambda s: (len(s), s)):
+        if counts[piece] / total >= 0.01:
+            shown[piece] = counts[piece]
+    if total - sum(shown.values()) > 0:
+        shown["others"] = total - sum(shown.values())
+    return {
+        "adapter_trimmed_reads": total,
+        "adapter_trimmed_bases": sum(len(s) * n for s, n in counts.items()),
+        "read1_adapter_sequence": sequence,
+        "read1_adapter_counts": shown,
+    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adapters import adapter_cut, correct_overlap, overlap
+from .adapters import adapter_cut, adapter_pos, correct_overlap, overlap
 from .filters import DUPLICATED, pass_filter
 from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
 
@@ -57,8 +57,9 @@ from .trim import NULL, poly_g_length, poly_x_length, trim_and_cut
     P_INSERT_SIZES,
     P_CORRECT,
     P_MERGE,
+    P_ADAPTER_TALLY,
     N_PARAMS,
-) = range(37)
+) = range(38)
 
 INSERT_SIZE_MAX = 512  # fastp's insertSizeMax: the histogram's last slot counts "unknown"
 
@@ -91,15 +92,22 @@ def _filter(seq, qual, b, n, alive, p):
 
 @njit(cache=True, nogil=True)
 def qc_single(seq, qual, offs, dup, p, adapter):
-    """Per read: start and end of the kept window (into `seq`) and the reason code."""
+    """Per read: start and end of the kept window (into `seq`) and the reason code; and
+    what adapter trimming cut (fastp's adapter counts, with `P_ADAPTER_TALLY`: then
+    duplicates are trimmed too, as fastp trims them): `cut_len` -1 where nothing was cut,
+    else the piece `seq[cut_at:cut_at + cut_len]`, or `adapter[:cut_len]` where `cut_at`
+    is -1 (the adapter started before the read)."""
     m = len(offs) - 1
     starts = np.empty(m, np.int64)
     ends = np.empty(m, np.int64)
     reason = np.empty(m, np.int8)
+    cut_at = np.full(m, -1, np.int64)
+    cut_len = np.full(m, -1, np.int64)
+    tally = p[P_ADAPTER_TALLY]
     for r in range(m):
         b = offs[r]
         n = offs[r + 1] - b
-        if dup[r]:
+        if dup[r] and not tally:
             starts[r] = b
             ends[r] = b
             reason[r] = DUPLICATED
@@ -112,14 +120,26 @@ def qc_single(seq, qual, offs, dup, p, adapter):
             if p[P_POLYG]:
                 n = poly_g_length(seq, b, n, p[P_POLYG_MIN])
             if p[P_ADAPTER] and len(adapter):
-                n = adapter_cut(seq, b, n, adapter, 4)
+                pos = adapter_pos(seq, b, n, adapter, 4)
+                if pos < n:
+                    if pos < 0:
+                        cut_len[r] = len(adapter) + pos
+                    else:
+                        cut_at[r] = b + pos
+                        cut_len[r] = n - pos
+                n = max(pos, 0)
             n = _after_adapter(seq, b, n, p[P_MAXLEN1], p)
         else:
             n = raw
+        if dup[r]:
+            starts[r] = offs[r]
+            ends[r] = offs[r]
+            reason[r] = DUPLICATED
+            continue
         starts[r] = b
         ends[r] = b + n
         reason[r] = _filter(seq, qual, b, n, alive, p)
-    return starts, ends, reason
+    return starts, ends, reason, cut_at, cut_len
 
 
 @njit(cache=True, nogil=True)

@@ -31,8 +31,10 @@ from ..pipeline.registry import (
     StageConfig,
     register,
 )
+from . import adapter_detect
 from . import kernel as K
-from .adapters import complement_table
+from .adapter_detect import DetectedAdapter
+from .adapters import adapter_cutting, complement_table, cut_pieces
 from .dedup import DuplicateMarking
 from .failed import FAILED, failed_pairs, failed_reads, unpaired
 from .filters import DUPLICATED, LOW_COMPLEXITY, N_CODES, PASSED, REASONS
@@ -41,6 +43,7 @@ from .overrep import Candidates, OverrepTally, find_candidates, first_reads
 from .umi import UmiLocation, apply_umi, check_umi
 
 TWO_COLOR_PREFIXES = ("NS", "NB", "A0")  # NextSeq 500/550, NovaSeq (fastp 0.23.2)
+AUTO = "auto"  # adapter_sequence: detect it (single-end reads), as fastp's default
 _ACGT = set("ACGTN")
 
 
@@ -73,9 +76,10 @@ class QcConfig(StageConfig):
     poly_g_min_len: int = Field(10, ge=1)
     trim_poly_x: bool = False
     poly_x_min_len: int = Field(10, ge=1)
-    # adapters (-a --adapter_sequence_r2 -A); pairs are also trimmed by overlap analysis
+    # adapters (-a --adapter_sequence_r2 -A); pairs are also trimmed by overlap analysis;
+    # "auto": detected for single-end reads (fastp's default), none for pairs; None: none
     disable_adapter_trimming: bool = False
-    adapter_sequence: str | None = None
+    adapter_sequence: str | None = AUTO
     adapter_sequence_r2: str | None = None  # None: read 1's adapter (fastp)
     overlap_len_require: int = Field(30, ge=1)
     overlap_diff_limit: int = Field(5, ge=0)
@@ -120,7 +124,9 @@ class QcConfig(StageConfig):
     def _check(self):
         for key in ("adapter_sequence", "adapter_sequence_r2"):
             v = getattr(self, key)
-            if v is not None:
+            if v is not None and v.strip().lower() == AUTO:  # read 2: "auto" is as read 1
+                object.__setattr__(self, key, AUTO if key == "adapter_sequence" else None)
+            elif v is not None:
                 v = v.strip().upper()
                 if not v or not set(v) <= _ACGT:
                     raise ValueError(f"{key} must be a DNA sequence (A, C, G, T, N), got {v!r}")
@@ -165,6 +171,7 @@ class QcConfig(StageConfig):
         p[K.P_INSERT_SIZES] = self.json_report is not None or self.html_report is not None
         p[K.P_CORRECT] = self.correction
         p[K.P_MERGE] = self.merge
+        p[K.P_ADAPTER_TALLY] = p[K.P_INSERT_SIZES]  # reports: fastp's adapter counts
         return p
 
 
@@ -190,6 +197,7 @@ class QcTally:
         dups: np.ndarray | None = None,
         overrep: list[OverrepTally] | None = None,
         corrected: list[int] | None = None,
+        adapters: dict[str, int] | None = None,
     ):
         self.counts: dict[str, np.ndarray] = counts or {}
         self.profiles = profiles  # [before1, after1] (+ [before2, after2] for pairs) or None
@@ -197,6 +205,7 @@ class QcTally:
         self.dups = dups
         self.overrep = overrep
         self.corrected = corrected  # -c on pairs: [reads, bases]
+        self.adapters = adapters  # single-end reports: what adapter trimming cut → reads
 
     def table(self, source: str) -> np.ndarray:
         t = self.counts.get(source)
@@ -228,6 +237,11 @@ class QcTally:
         if other.corrected is not None:
             mine_c = self.corrected or [0, 0]
             self.corrected = [a + b for a, b in zip(mine_c, other.corrected)]
+        if other.adapters is not None:
+            mine_a = self.adapters if self.adapters is not None else {}
+            for piece, reads in other.adapters.items():
+                mine_a[piece] = mine_a.get(piece, 0) + reads
+            self.adapters = mine_a
         return self
 
     def to_json(self) -> dict:
@@ -241,6 +255,7 @@ class QcTally:
             "dups": arr(self.dups),
             "overrep": None if self.overrep is None else [t.to_json() for t in self.overrep],
             "corrected": self.corrected,
+            "adapters": self.adapters,
         }
 
     @classmethod
@@ -258,7 +273,10 @@ class QcTally:
         overrep = d.get("overrep")
         if overrep is not None:
             overrep = [OverrepTally.from_json(t) for t in overrep]
-        return cls(counts, profiles, arr("insert_sizes"), arr("dups"), overrep, d.get("corrected"))
+        return cls(
+            counts, profiles, arr("insert_sizes"), arr("dups"), overrep, d.get("corrected"),
+            d.get("adapters"),
+        )  # fmt: skip
 
 
 def accounting(t: np.ndarray) -> dict:
@@ -319,10 +337,16 @@ class QcStage(DuplicateMarking, MapStage):
 
     poly_g: bool | None = None  # resolved trim_poly_g (prepare), travels to the workers
     overrep: list[Candidates] | None = None  # per mate (prepare), travels to the workers
+    adapter1: str | None = None  # read 1's adapter ("": none), detected in prepare if "auto"
+    detected: DetectedAdapter | None = None  # what detection found (prepare), for the report
 
     def __init__(self, config: QcConfig):
         super().__init__(config)
         self.poly_g = config.trim_poly_g
+        if config.adapter_sequence != AUTO:
+            self.adapter1 = config.adapter_sequence or ""
+        elif config.disable_adapter_trimming:
+            self.adapter1 = ""
         self._params: np.ndarray | None = None
 
     def reports_wanted(self) -> bool:
@@ -346,7 +370,12 @@ class QcStage(DuplicateMarking, MapStage):
         return [Target(p, "file", label) for p in (c.json_report, c.html_report) if p]
 
     def needs_prepare(self) -> bool:
-        return self.marks_duplicates() or self.config.trim_poly_g is None or self.overrep_wanted()
+        return (
+            self.marks_duplicates()
+            or self.config.trim_poly_g is None
+            or self.overrep_wanted()
+            or self.adapter1 is None
+        )
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.config.trim_poly_g is None:
@@ -355,6 +384,15 @@ class QcStage(DuplicateMarking, MapStage):
         if self.overrep_wanted() and ctx.source_order:
             mate = ctx.mate_order[0] if ctx.mate_order else None
             self.overrep = overrep_candidates(ctx.source_order[0], mate, ctx.read_options)
+        if self.adapter1 is None:  # fastp: detected for single-end reads only
+            paired = bool(ctx.mate_order and ctx.mate_order[0])
+            if paired or not ctx.source_order:
+                self.adapter1 = ""
+            else:
+                self.detected = detect_adapter(
+                    ctx.source_order[0], ctx.read_options, self.config.trim_tail1
+                )
+                self.adapter1 = self.detected.sequence
         if self.marks_duplicates():
             super().prepare(ctx)
 
@@ -366,7 +404,9 @@ class QcStage(DuplicateMarking, MapStage):
         return self._params
 
     def _adapter(self, r2: bool) -> np.ndarray:
-        seq = self.config.adapter_sequence
+        seq = self.adapter1
+        if seq is None:
+            raise ConfigError("qc: adapter detection did not run (prepare was skipped)")
         if r2 and self.config.adapter_sequence_r2 is not None:
             seq = self.config.adapter_sequence_r2
         return np.frombuffer((seq or "").encode(), np.uint8)
@@ -379,6 +419,7 @@ class QcStage(DuplicateMarking, MapStage):
             profiles=[prof(), prof()],
             dups=np.zeros(2, np.int64) if self.marks_duplicates() else None,
             overrep=[OverrepTally() for _ in self.overrep] if self.overrep else None,
+            adapters={},
         )
 
     def transform(self, table: pa.Table, acc: QcTally, chunk) -> pa.Table | Routed:
@@ -428,7 +469,10 @@ class QcStage(DuplicateMarking, MapStage):
             if self.config.correction:
                 acc += QcTally(corrected=fixed.tolist())
         else:
-            st1, en1, reason = K.qc_single(s1, q1, o1, dup, p, self._adapter(False))
+            adapter = self._adapter(False)
+            st1, en1, reason, cut_at, cut_len = K.qc_single(s1, q1, o1, dup, p, adapter)
+            if acc.adapters is not None:
+                acc += QcTally(adapters=cut_pieces(s1, adapter, cut_at, cut_len))
             K.tally(reason, raw1, st1, en1, acc.table(chunk.source))
             keep = reason == PASSED
         idx = numeric_array(np.flatnonzero(keep).astype(np.int64))
@@ -509,6 +553,8 @@ class QcStage(DuplicateMarking, MapStage):
             files[f] = accounting(acc.counts[f])
             total += acc.counts[f]
         report = {**accounting(total), "poly_g_trimming": bool(self.poly_g), "files": files}
+        if self.detected is not None:  # single-end adapter detection ran (fastp's default)
+            report["adapter_detected"] = self.detected.to_json()
         reads = report["reads_in"]
         report["duplication_rate"] = report["duplicated_reads"] / reads if reads else 0.0
         if acc.corrected is not None:  # -c on pairs (fastp's counters)
@@ -544,8 +590,12 @@ class QcStage(DuplicateMarking, MapStage):
         if len(before) == 2:
             hist = acc.insert_sizes
             insert = hist if hist is not None else np.zeros(K.INSERT_SIZE_MAX + 1, np.int64)
+        extra: dict = {"seqray": report}
+        if len(before) == 1 and self.adapter1 and not self.config.disable_adapter_trimming:
+            # fastp writes it for single-end reads with an adapter (given or detected)
+            extra = {"adapter_cutting": adapter_cutting(acc.adapters or {}, self.adapter1), **extra}
         doc = fastp_report(
-            before, after, filtering, dup_rate, command, {"seqray": report},
+            before, after, filtering, dup_rate, command, extra,
             insert_sizes=insert, overrepresented=overrep, merged=self.config.merge,
         )  # fmt: skip
         written = []
@@ -582,6 +632,14 @@ def _sequences(uri: str, mate: str | None, options: ReadOptions | None) -> Itera
     chunks, _ = plan_chunks([uri], [mate] if mate else None, chunk_bytes=1 << 62, phred_offset=33)
     opts = replace(options or ReadOptions(), digest=False, lenient=True)
     return iter(open_chunk(chunks[0], opts))
+
+
+def detect_adapter(uri: str, options: ReadOptions | None, trim_tail: int) -> DetectedAdapter:
+    """fastp's single-end adapter detection on the first reads of `uri` (fastp reads one
+    file), read as the run reads them."""
+    batches = (values_offsets(t.column(SEQ)) for t in _sequences(uri, None, options))
+    values, offsets = adapter_detect.first_reads(batches)
+    return adapter_detect.detect_adapter(values, offsets, trim_tail)
 
 
 def overrep_candidates(
