@@ -66,7 +66,12 @@ READ_LEN = 150
 
 
 def simulate(
-    genome: Path, fold: float, seed: int, prefix: Path, indels: bool = True, paired: bool = False
+    genome: Path,
+    fold: float,
+    seed: int,
+    prefix: Path,
+    indels: bool = True,
+    paired: bool = False,
 ) -> Path | list[Path]:
     """art_illumina HS25 150 bp reads; the FASTQ (pairs: the two FASTQs); truth in
     PREFIX_errFree.sam."""
@@ -360,7 +365,14 @@ class Seqray(Corrector):
         cmd = [*H.seqray_command(job.args), "correct", "-k", str(job.k), str(inputs[0])]
         if job.paired:
             cmd += ["--mate", str(inputs[1])]
-        cmd += ["-o", str(out), "--threads", str(job.threads), "--runner", job.args.runner]
+        cmd += [
+            "-o",
+            str(out),
+            "--threads",
+            str(job.threads),
+            "--runner",
+            job.args.runner,
+        ]
         cmd += ["--compression", "none"]
         files = ["reads_R1.fastq", "reads_R2.fastq"] if job.paired else ["reads.fastq"]
         return H.Tool(self.name, cmd, inputs, [out]), [out / f for f in files]
@@ -417,20 +429,65 @@ class Sga(Corrector):
         return "" if k < READ_LEN else f"SGA's k must be below the read length ({READ_LEN})"
 
     def tool(self, job, inputs):
+        """preprocess + index + correct, all in the timed command. With --runs 0 (accuracy
+        only, nothing timed) the index of a (genome, depth, layout) is built by the first k's
+        run and reused by the others: the same reads give the same index."""
         out = job.work / "sga"
         t = str(job.threads)
-        pre = ["sga", "preprocess", *(["--pe-mode", "1"] if job.paired else []), *map(str, inputs)]
-        steps = [
-            f"mkdir -p {shlex.quote(str(out))}",
-            f"cd {shlex.quote(str(out))}",
+        pre = [
+            "sga",
+            "preprocess",
+            *(["--pe-mode", "1"] if job.paired else []),
+            *map(str, inputs),
+        ]
+        index = [
             f"{shlex.join(pre)} > pp.fq",
             shlex.join(["sga", "index", "-a", "ropebwt", "-t", t, "pp.fq"]),
-            shlex.join(["sga", "correct", "-k", str(job.k), "-t", t, "-o", "ec.fq", "pp.fq"]),
         ]
+        correct = ["sga", "correct", "-k", str(job.k), "-t", t, "-o", "ec.fq"]
+        q = shlex.quote
+        if job.args.runs == 0:
+            idx = job.work.parent / "sga_index"
+            steps = [
+                f"mkdir -p {q(str(idx))} {q(str(out))}",
+                f"cd {q(str(idx))}",
+                f"{{ test -e done || {{ {' && '.join(index)} && touch done; }}; }}",
+                f"cd {q(str(out))}",
+                shlex.join([*correct, "-p", str(idx / "pp"), str(idx / "pp.fq")]),
+            ]
+        else:
+            steps = [
+                f"mkdir -p {q(str(out))}",
+                f"cd {q(str(out))}",
+                *index,
+                shlex.join([*correct, "pp.fq"]),
+            ]
         return H.Tool(self.name, " && ".join(steps), inputs, [out]), [out / "ec.fq"]
 
 
 TOOLS: dict[str, Corrector] = {c.name: c for c in (Seqray(), Lighter(), Tadpole(), Sga())}
+
+
+def versions(tools: list[Corrector], args: argparse.Namespace) -> dict[str, str]:
+    """The Debian package version of each peer (and of art), seqray's own version."""
+    import subprocess
+
+    pkgs = {p for c in tools for p in c.needs.values()} | {"art-nextgen-simulation-tools"}
+    out = {}
+    for p in sorted(pkgs):
+        q = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", p], capture_output=True)
+        out[p] = q.stdout.decode() if q.returncode == 0 else "unknown (not a Debian package?)"
+    if any(c.name == "seqray" for c in tools):
+        v = subprocess.run([*H.seqray_command(args), "--version"], capture_output=True)
+        out["seqray"] = (v.stdout.decode().splitlines() or ["unknown"])[0]
+    here = Path(__file__).resolve().parent
+    git = ["git", "-C", str(here)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True)
+    if head.returncode == 0:
+        dirty = subprocess.run([*git, "status", "--porcelain", "../src"], capture_output=True)
+        mark = " (src/ changed)" if dirty.stdout.strip() else ""
+        out["checkout"] = head.stdout.decode().strip() + mark
+    return out
 
 
 # ---- the matrix --------------------------------------------------------------------------
@@ -524,7 +581,12 @@ def merged(paths: list[Path]) -> dict:
     for p, r in zip(paths[1:], reports[1:]):
         if (r["cpus"], r["runs"]) != (reports[0]["cpus"], reports[0]["runs"]):
             sys.exit(f"{p}: other CPUs or --runs than {paths[0]}")
-    out = {**reports[0], "genomes": {}, "cells": [], "merged_from": [str(p) for p in paths]}
+    out = {
+        **reports[0],
+        "genomes": {},
+        "cells": [],
+        "merged_from": [str(p) for p in paths],
+    }
     for r in reports:
         out["genomes"].update(r["genomes"])
         out["cells"] += r["cells"]
@@ -566,13 +628,19 @@ def main() -> int:
     if not shutil.which("art_illumina"):
         missing.append("art_illumina (Debian: art-nextgen-simulation-tools)")
     if missing:
-        sys.exit("not installed: " + "; ".join(missing) + " (apt-get install, as root)")
+        sys.exit(
+            "not installed: " + "; ".join(missing) + " (apt-get install them as root, or "
+            "bash scripts/setup.sh bench)"
+        )
     H.check_perturb(args, args.tools)
     for g in genomes:
         if not args.small and not g.is_file():
             sys.exit(f"{g}: no such genome FASTA (bash bench/genomes.sh fetches the references)")
-    report = {**H.context(args), "seed": args.seed, "genomes": {}, "cells": []}
+    report = {**H.context(args), "versions": versions(tools, args), "seed": args.seed}
+    report.update(genomes={}, cells=[])
     keep = args.workdir is not None
+    if keep:  # SGA runs in its own directory: every path absolute
+        args.workdir = args.workdir.resolve()
     with H.scratch(args) as work:
         if args.small:
             genomes = [H.random_genome(work / "random50k.fa", 50_000)]
