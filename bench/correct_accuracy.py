@@ -581,15 +581,16 @@ def merged(paths: list[Path]) -> dict:
     for p, r in zip(paths[1:], reports[1:]):
         if (r["cpus"], r["runs"]) != (reports[0]["cpus"], reports[0]["runs"]):
             sys.exit(f"{p}: other CPUs or --runs than {paths[0]}")
-    out = {
-        **reports[0],
-        "genomes": {},
-        "cells": [],
-        "merged_from": [str(p) for p in paths],
-    }
-    for r in reports:
+    out = {**reports[0], "genomes": {}, "cells": [], "merged_from": list(map(str, paths))}
+    out["versions"] = {}
+    for p, r in zip(paths, reports):
         out["genomes"].update(r["genomes"])
         out["cells"] += r["cells"]
+        for tool, v in r.get("versions", {}).items():
+            if tool == "checkout":  # the bench script's commit may move between runs
+                out.setdefault("checkouts", []).append(v)
+            elif out["versions"].setdefault(tool, v) != v:
+                sys.exit(f"{p}: {tool} {v}, another report {out['versions'][tool]}")
     return out
 
 
