@@ -528,6 +528,8 @@ def _shown(cmd: list[str] | str) -> str:
 
 
 def markdown(report: dict, runs: int) -> list[str]:
+    """The genomes; gain (FP) per cell and tool at a glance; then every number per row
+    (time columns only when there were timed rounds)."""
     lines = [
         "| genome | size Mb | contigs | GC % | repeated 31-mers % |",
         "|---|---:|---:|---:|---:|",
@@ -537,38 +539,66 @@ def markdown(report: dict, runs: int) -> list[str]:
             f"| {name} | {g['bases'] / 1e6:.2f} | {g['contigs']} | {g['gc_pct']} "
             f"| {g['repeated_31mer_pct']} |"
         )
-    timed = "" if runs else " (no timed rounds: --runs 0)"
-    cpus = ",".join(map(str, report["cpus"]))
+    tools = list(dict.fromkeys(r["tool"] for c in report["cells"] for r in c["rows"]))
     lines += [
         "",
-        f"Pinned to CPUs {cpus}; {runs} alternating timed rounds{timed}, page cache "
-        "warm; ranges min–max. Scored over the reads without indels; missing: reads the tool "
+        "Gain (FP bases) per cell, scored over the reads without indels:",
+        "",
+        "| genome | depth | layout | k | " + " | ".join(tools) + " |",
+        "|---|---:|---|---:|" + "---:|" * len(tools),
+    ]
+    for cell in report["cells"]:
+        by = {r["tool"]: r for r in cell["rows"]}
+        shown = []
+        for t in tools:
+            r = by.get(t)
+            if r is None or "skipped" in r:
+                shown.append("—" if r is None else "no such k")
+            else:
+                a = r["accuracy"]
+                shown.append(f"{a['gain']:.4f} ({a['fp']:,})")
+        lines.append(
+            f"| {cell['genome']} | {cell['fold']:g}× | {cell['layout']} | {cell['k']} | "
+            + " | ".join(shown)
+            + " |"
+        )
+    cpus = ",".join(map(str, report["cpus"]))
+    if runs:
+        said = f"pinned to CPUs {cpus}; {runs} alternating timed rounds, page cache warm; "
+        said += "ranges min–max"
+        time_head, time_rule = " wall s | peak RSS MiB | tool / seqray wall |", "---:|" * 3
+    else:
+        said = f"pinned to CPUs {cpus}; accuracy only (--runs 0: nothing timed)"
+        time_head, time_rule = "", ""
+    lines += [
+        "",
+        f"All numbers, {said}. reads: scored (without indels); missing: reads the tool "
         "dropped (their errors count as FN).",
         "",
         "| genome | depth | k | layout | tool | reads | missing | errors | TP | FP | FN | gain "
-        "| FP % of bases | wall s | peak RSS MiB | tool / seqray wall |",
-        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| FP % of bases |" + time_head,
+        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + time_rule,
     ]
+    width = 7 + (3 if runs else 0)
     for cell in report["cells"]:
         head = f"| {cell['genome']} | {cell['fold']:g}× | {cell['k']} | {cell['layout']} "
         for r in cell["rows"]:
             if "skipped" in r:
-                lines.append(f"{head}| {r['tool']} | — | — | — | — | — | — | — | — | — | — | "
-                             f"{r['skipped']} |")  # fmt: skip
+                lines.append(f"{head}| {r['tool']} | {r['skipped']} |" + " — |" * width)
                 continue
             a = r["accuracy"]
-            if "time" in r:
+            row = (
+                f"{head}| {r['tool']} | {a['reads']:,} | {a['missing_reads']:,} "
+                f"| {a['errors']:,} | {a['tp']:,} | {a['fp']:,} | {a['fn']:,} | {a['gain']:.4f} "
+                f"| {a['fp_per_base_pct']} |"
+            )
+            if runs:
                 wall = H.fmt_span(r["time"]["wall_s_range"])
                 rss = H.fmt_span(r["time"]["peak_rss_mib_range"], ",.0f")
-            else:
-                wall = rss = "pending"
-            ratio = r.get("wall_vs_seqray")
-            ratio = f"{H.fmt_span(ratio['range'], suffix='×')}" if ratio else ""
-            lines.append(
-                f"{head}| {r['tool']} | {a['reads']:,} | {a['missing_reads']:,} "
-                f"| {a['errors']:,} | {a['tp']:,} | {a['fp']:,} | {a['fn']:,} | {a['gain']} "
-                f"| {a['fp_per_base_pct']} | {wall} | {rss} | {ratio} |"
-            )
+                ratio = r.get("wall_vs_seqray")
+                ratio = f"{H.fmt_span(ratio['range'], suffix='×')}" if ratio else ""
+                row += f" {wall} | {rss} | {ratio} |"
+            lines.append(row)
     return lines
 
 
