@@ -6,7 +6,10 @@ as a matrix genome × depth × k × layout × tool.
     python bench/correct_accuracy.py --genomes bench/data/genomes/*.fa --folds 15 30 60 \\
         -k 21 25 31 --layouts se pe --tools seqray lighter tadpole sga --json m.json [--runs 3]
 
-`--runs 0` measures accuracy only (the check round; no time is taken or shown).
+`--runs 0` measures accuracy only (the check round; no time is taken or shown, and SGA's
+index is built once per genome × depth × layout and reused for each k). `--paired` is
+`--layouts se pe`. `--merge A.json B.json …` prints one table from several runs' reports.
+Without --genomes: E. coli MG1655 (bench/data/ecoli_mg1655.fa, bench/make_data.sh), 30×, k 31.
 
 Per (genome, depth, layout) art_illumina (HS25 profile, 150 bp, fixed seed; pairs: insert
 300 ± 20) writes the reads and, with -ef, the error-free copy of every read; per k each tool
