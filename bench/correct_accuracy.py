@@ -606,8 +606,10 @@ def markdown(report: dict, runs: int) -> list[str]:
 
 
 def merged(paths: list[Path]) -> dict:
-    """One report from the JSON reports of several runs (say one per genome), cells in the
-    order given; the runs must share CPUs and --runs."""
+    """One report from the JSON reports of several runs (say one per genome, or the slow
+    tool apart), cells in the order first given; a cell's rows may come from several runs
+    (the same genome, depth, layout, k and seed, so the same reads), a tool's only from
+    one. The runs must share CPUs, --runs and tool versions."""
     import json
 
     reports = [json.loads(p.read_text()) for p in paths]
@@ -616,14 +618,29 @@ def merged(paths: list[Path]) -> dict:
             sys.exit(f"{p}: other CPUs or --runs than {paths[0]}")
     out = {**reports[0], "genomes": {}, "cells": [], "merged_from": list(map(str, paths))}
     out["versions"] = {}
+    cells: dict[tuple, dict] = {}
     for p, r in zip(paths, reports):
         out["genomes"].update(r["genomes"])
-        out["cells"] += r["cells"]
+        for c in r["cells"]:
+            key = (c["genome"], c["fold"], c["layout"], c["k"], r.get("seed"))
+            have = cells.setdefault(key, {**c, "rows": []})
+            if have["reads"] != c["reads"]:
+                sys.exit(
+                    f"{p}: {key[:4]} has {c['reads']:,} reads, another report {have['reads']:,}"
+                )
+            twice = {x["tool"] for x in have["rows"]} & {x["tool"] for x in c["rows"]}
+            if twice:
+                sys.exit(f"{p}: {key[:4]} {', '.join(sorted(twice))} in another report too")
+            have["rows"] += c["rows"]
         for tool, v in r.get("versions", {}).items():
             if tool == "checkout":  # the bench script's commit may move between runs
                 out.setdefault("checkouts", []).append(v)
             elif out["versions"].setdefault(tool, v) != v:
                 sys.exit(f"{p}: {tool} {v}, another report {out['versions'][tool]}")
+    rank = {name: i for i, name in enumerate(TOOLS)}
+    for c in cells.values():  # a cell's tools split over runs: one row each, in TOOLS order
+        c["rows"].sort(key=lambda x: rank.get(x["tool"], len(rank)))
+    out["cells"] = list(cells.values())
     return out
 
 
