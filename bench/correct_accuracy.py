@@ -8,7 +8,8 @@ as a matrix genome × depth × k × layout × tool.
 
 `--runs 0` measures accuracy only (the check round; no time is taken or shown, and SGA's
 index is built once per genome × depth × layout and reused for each k). `--paired` is
-`--layouts se pe`. `--merge A.json B.json …` prints one table from several runs' reports.
+`--layouts se pe`. `--merge A.json B.json …` prints one table from several runs' reports;
+with --json, JSON.partial holds the cells finished so far (--merge reads it too).
 Without --genomes: E. coli MG1655 (bench/data/ecoli_mg1655.fa, bench/make_data.sh), 30×, k 31.
 
 Per (genome, depth, layout) art_illumina (HS25 profile, 150 bp, fixed seed; pairs: insert
@@ -46,6 +47,7 @@ pinned, page cache warm, min–max). Prints a Markdown table (and writes the JSO
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import shlex
@@ -610,8 +612,6 @@ def merged(paths: list[Path]) -> dict:
     tool apart), cells in the order first given; a cell's rows may come from several runs
     (the same genome, depth, layout, k and seed, so the same reads), a tool's only from
     one. The runs must share CPUs, --runs and tool versions."""
-    import json
-
     reports = [json.loads(p.read_text()) for p in paths]
     for p, r in zip(paths[1:], reports[1:]):
         if (r["cpus"], r["runs"]) != (reports[0]["cpus"], reports[0]["runs"]):
@@ -721,7 +721,12 @@ def main() -> int:
                         )
                         if not keep:  # SGA's index and the outputs: disk, not needed again
                             H._remove([job.work])
+                        if args.json:  # a long matrix stopped midway keeps its finished cells
+                            partial = args.json.with_name(args.json.name + ".partial")
+                            partial.write_text(json.dumps(report, indent=2) + "\n")
     H.emit(report, markdown(report, args.runs), args)
+    if args.json:
+        args.json.with_name(args.json.name + ".partial").unlink(missing_ok=True)
     return 0
 
 
