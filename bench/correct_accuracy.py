@@ -253,7 +253,7 @@ def score_files(
         "fp": fp,
         "fn": fn,
         "gain": round((tp - fp) / max(tp + fn, 1), 4),
-        "fp_per_base_pct": round(100 * fp / max(bases, 1), 4),
+        "fp_per_base_pct": round(100 * fp / max(bases, 1), 6),
         "reads_perfect_after": int((~(c != t).any(axis=1)).sum()),
         "indel_reads": len(on) - len(keep),
         "indel_reads_bases_changed": int(indel_changed),
@@ -595,7 +595,7 @@ def markdown(report: dict, runs: int) -> list[str]:
             row = (
                 f"{head}| {r['tool']} | {a['reads']:,} | {a['missing_reads']:,} "
                 f"| {a['errors']:,} | {a['tp']:,} | {a['fp']:,} | {a['fn']:,} | {a['gain']:.4f} "
-                f"| {a['fp_per_base_pct']} |"
+                f"| {100 * a['fp'] / max(a['bases'], 1):.5f} |"
             )
             if runs:
                 wall = H.fmt_span(r["time"]["wall_s_range"])
