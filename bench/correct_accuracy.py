@@ -595,7 +595,7 @@ def markdown(report: dict, runs: int) -> list[str]:
             row = (
                 f"{head}| {r['tool']} | {a['reads']:,} | {a['missing_reads']:,} "
                 f"| {a['errors']:,} | {a['tp']:,} | {a['fp']:,} | {a['fn']:,} | {a['gain']:.4f} "
-                f"| {100 * a['fp'] / max(a['bases'], 1):.5f} |"
+                f"| {100 * a['fp'] / max(a['bases'], 1):.6f} |"
             )
             if runs:
                 wall = H.fmt_span(r["time"]["wall_s_range"])
