@@ -558,7 +558,7 @@ def markdown(report: dict, runs: int) -> list[str]:
         for t in tools:
             r = by.get(t)
             if r is None or "skipped" in r:
-                shown.append("—" if r is None else "no such k")
+                shown.append("not run" if r is None else "no such k")
             else:
                 a = r["accuracy"]
                 shown.append(f"{a['gain']:.4f} ({a['fp']:,})")
