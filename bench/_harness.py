@@ -122,10 +122,14 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
 
 
-def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    ap: argparse.ArgumentParser, argv: list[str] | None = None, min_runs: int = 1
+) -> argparse.Namespace:
+    """Parses; `min_runs` 0 lets a script whose check round is itself a result (accuracy)
+    skip the timed rounds with --runs 0."""
     args = ap.parse_args(argv)
-    if args.runs < 1:
-        ap.error("--runs must be at least 1")
+    if args.runs < min_runs:
+        ap.error(f"--runs must be at least {min_runs}")
     args.cpu_list = [int(c) for c in args.cpus.split(",")]
     args.threads = len(args.cpu_list)
     return args

@@ -333,6 +333,49 @@ def correction_score_by_hand(tmp: Path) -> None:
 
 
 @check
+def correction_matched_by_name(tmp: Path) -> None:
+    """Tadpole and SGA may reorder reads; SGA may drop a read with an N (its errors then
+    count as FN, and the read as missing); anything else missing, unknown or twice is
+    refused. Mates are matched by /1 and /2, in two files or interleaved in one."""
+    import correct_accuracy as A
+
+    truth = {"r1": b"ACGTACGTAC", "r2": b"GGGGCCCCAA", "r3": b"TTTTGGGGCC"}
+    q = "I" * 10
+    orig = fastq(tmp / "o.fq", [("r1", "ACTTACGTAC", q), ("r2", "GGGGCCCCAA", q),
+                                ("r3", "TTNTGGGGCC", q)])  # fmt: skip
+    out = [("r3", "TTTTGGGGCC", q), ("r1", "ACGTACGTAC", q), ("r2", "GGGGCCCCAA", q)]
+    shuffled = fastq(tmp / "s.fq", out)
+    for policy in (A.TOOLS["tadpole"].policy, A.TOOLS["sga"].policy):
+        got = A.score_files([orig], [shuffled], truth, set(), policy)
+        assert (got["tp"], got["fp"], got["fn"], got["missing_reads"]) == (2, 0, 0, 0), got
+    refused(lambda: A.score_files([orig], [shuffled], truth, set()), "input's order")
+    no_n = fastq(tmp / "n.fq", out[1:])
+    got = A.score_files([orig], [no_n], truth, set(), A.TOOLS["sga"].policy)
+    assert (got["tp"], got["fn"], got["missing_reads"], got["reads"]) == (1, 1, 1, 3), got
+    refused(lambda: A.score_files([orig], [no_n], truth, set(), A.TOOLS["tadpole"].policy),
+            "1 read(s) missing", "r3")  # fmt: skip
+    no_r1 = fastq(tmp / "m.fq", [out[0], out[2]])
+    refused(lambda: A.score_files([orig], [no_r1], truth, set(), A.TOOLS["sga"].policy),
+            "may not drop", "r1")  # fmt: skip
+    twice = fastq(tmp / "t.fq", [*out, out[1]])
+    refused(lambda: A.score_files([orig], [twice], truth, set(), A.TOOLS["sga"].policy), "twice")
+    alien = fastq(tmp / "a.fq", [*out[:2], ("r9", "GGGGCCCCAA", q)])
+    refused(lambda: A.score_files([orig], [alien], truth, set(), A.TOOLS["sga"].policy),
+            "r9", "not in the input")  # fmt: skip
+    # pairs: mates named /1 and /2 in the truth; a tool's two files may drop the suffix
+    pt = {"p/1": b"ACGTACGTAC", "p/2": b"GGGGCCCCAA"}
+    o1 = fastq(tmp / "o1.fq", [("p/1", "ACGTACGTAA", q)])
+    o2 = fastq(tmp / "o2.fq", [("p/2", "GGGGCCCCAT", q)])
+    c1 = fastq(tmp / "c1.fq", [("p", "ACGTACGTAC", q)])
+    c2 = fastq(tmp / "c2.fq", [("p", "GGGGCCCCAT", q)])
+    got = A.score_files([o1, o2], [c1, c2], pt, set())
+    assert (got["tp"], got["fn"], got["reads"]) == (1, 1, 2), got
+    inter = fastq(tmp / "i.fq", [("p/2", "GGGGCCCCAA", q), ("p/1", "ACGTACGTAC", q)])
+    got = A.score_files([o1, o2], [inter], pt, set(), A.TOOLS["sga"].policy)
+    assert (got["tp"], got["fn"], got["missing_reads"]) == (2, 0, 0), got
+
+
+@check
 def perturbed_copy_differs(tmp: Path) -> None:
     recs = random_records(20, 12)
     recs[0] = ("r0 x", "ACGT", "IIII")

@@ -3,7 +3,9 @@
 # the tests' peer tools, and a virtual environment .venv with seqray and its extras.
 # Fails (exit 1, saying what is missing) when it cannot install what is needed, e.g. test
 # packages missing and not root.
-# Usage: scripts/setup.sh [demo|hpc|test]   (hpc: MPI + Slurm for examples/cluster_genomes.sh)
+# Usage: scripts/setup.sh [demo|hpc|test|bench]
+#   hpc: MPI + Slurm for examples/cluster_genomes.sh; bench: test's, and the peers that only
+#   bench/ runs (BBTools' tadpole.sh and SGA, for bench/correct_accuracy.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
@@ -15,7 +17,7 @@ die() {
 
 debs=()
 tools=()
-if [ "$what" = "test" ]; then
+if [ "$what" = "test" ] || [ "$what" = "bench" ]; then
   # the peers the parity tests compare against, the read simulator, samtools (SAM/BAM/CRAM
   # checks), the browser that renders the HTML report, and GNU time (bench/ measures
   # peak memory with it); tests/peers.py names the peers
@@ -27,6 +29,12 @@ if [ "$what" = "test" ]; then
   # GROMACS for tests/hpc/test_gromacs.py (grompp + mdrun through both executors)
   debs+=(gromacs)
   tools+=(gmx)
+fi
+if [ "$what" = "bench" ]; then
+  # bench/correct_accuracy.py's other correctors (Debian's bbmap keeps tadpole.sh in
+  # /usr/share/bbmap, off PATH; the script finds it there)
+  debs+=(bbmap sga)
+  tools+=(sga /usr/share/bbmap/tadpole.sh)
 fi
 if [ "$what" = "hpc" ]; then
   debs+=(openmpi-bin libopenmpi-dev slurm-wlm munge)
@@ -63,7 +71,7 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-if [ "$what" = "test" ]; then
+if [ "$what" = "test" ] || [ "$what" = "bench" ]; then
   # torch first, pinned: 2.13.0 is the CPU build that lies on this machine image's disk;
   # an unpinned `torch` would pull a CUDA build of several GB
   .venv/bin/python -m pip install -q "torch==2.13.0"
