@@ -160,6 +160,32 @@ def test_a_pair_needs_a_unique_best():
     assert out.to_pylist() == [bad] and changed.tolist() == [0]
 
 
+def test_three_errors_within_k_are_fixed_together():
+    # three Q40 errors at 60, 66, 75 (k = 21): each base's windows also hold another error,
+    # so no single base and no pair reaches the bar; the triple makes all of them trusted
+    read = GENOME[3300:3450]
+    bad = _sub(_sub(_sub(read, 60), 66), 75)
+    out, changed, status = _correct([bad], [b"I" * 150])
+    assert out == [read] and changed == [3] and status == [CORRECTED]
+
+
+def test_an_error_whose_first_window_is_a_repeat_kmer():
+    # the window ending at the error (base 140) is trusted anyway: the genome holds that
+    # erroneous 21-mer elsewhere. Extension stops at the next window, whose new base (141)
+    # is right, and no trusted window follows to close the gap from; the base before it is
+    # tried, and must keep window 120 trusted and make the 9 windows after it trusted
+    read = GENOME[4200:4350]
+    bad = _sub(read, 140)
+    decoy = bad[120:141]
+    arr = np.frombuffer(GENOME + b"A" * 5 + decoy, np.uint8)
+    trusted = TrustedSet.from_codes(K, valid_kmers(arr, np.array([0, len(arr)]), K))
+    col = pa.array([bad], pa.large_binary())
+    qual = pa.array([b"I" * 150], pa.large_binary())
+    out, changed, status = correct_column(col, qual, trusted)
+    assert out.to_pylist() == [read] and changed.tolist() == [1]
+    assert status.tolist() == [CORRECTED]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     start=st.integers(0, len(GENOME) - 150),
