@@ -160,15 +160,6 @@ def test_a_pair_needs_a_unique_best():
     assert out.to_pylist() == [bad] and changed.tolist() == [0]
 
 
-def test_three_errors_within_k_are_fixed_together():
-    # three Q40 errors at 60, 66, 75 (k = 21): each base's windows also hold another error,
-    # so no single base and no pair reaches the bar; the triple makes all of them trusted
-    read = GENOME[3300:3450]
-    bad = _sub(_sub(_sub(read, 60), 66), 75)
-    out, changed, status = _correct([bad], [b"I" * 150])
-    assert out == [read] and changed == [3] and status == [CORRECTED]
-
-
 def test_an_error_whose_first_window_is_a_repeat_kmer():
     # the window ending at the error (base 140) is trusted anyway: the genome holds that
     # erroneous 21-mer elsewhere. Extension stops at the next window, whose new base (141)

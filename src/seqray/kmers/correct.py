@@ -13,11 +13,10 @@ The idea of Lighter, BFC and Musket, in our own kernel. Per read:
    windows otherwise. A fix makes window i trusted and the extension goes on.
 4. When no single base wins because a second error p2 lies within k of p (adjacent errors,
    or two confident errors whose windows overlap), a candidate's run stops at the first
-   window holding p2. Then the bases at p2 are tried with each such candidate, and where a
-   pair's run stops short at a third error p3, the bases at p3 with that pair: the chain
-   (pair or triple) that makes the most windows trusted in a row wins if it beats every
-   other chain and every single base strictly and reaches each of its bases' bars, counted
-   from the first window holding that base. All its bases are fixed at once.
+   window holding p2. Then the bases at p2 are tried with each such candidate: the pair
+   that makes the most windows trusted in a row wins if it beats every other pair and every
+   single base strictly and reaches both bases' bars, each counted from the first window
+   holding that base. Both bases are fixed at once.
 5. When still nothing wins, the error may be up to `BACKTRACK` bases before p, its first
    windows trusted anyway (a k-mer of a repeat): each such base is tried in turn; it must
    keep those windows trusted and reach its bar over the windows from i on. Else the
@@ -95,13 +94,11 @@ def _run(d, first, last, step, k, slots, has_empty):
 @njit(cache=True, nogil=True)
 def _try_fix(rd, p, first, last, step, need, runs):
     """The fix of base p from windows first, first+step, ... last (all the windows holding p):
-    (base at p, p2 or -1, base there, p3 or -1, base there). A single base wins if it makes
-    more windows trusted in a row than every other candidate and reaches `need`. Else, for
-    each base whose run stops at a window inside the span, that window's new base p2 (a
-    second error within k of p) is tried too, and for each pair whose run stops short of its
-    bar, the new base p3 of the window where it stops: a chain wins if its run beats every
-    other candidate's strictly and reaches `need` and, counted from the first window holding
-    each later base, that base's own bar."""
+    (base at p, p2 or -1, base there). A single base wins if it makes more windows trusted
+    in a row than every other candidate and reaches `need`. Else, for each base whose run
+    stops at a window inside the span, that window's new base p2 (a second error within k
+    of p) is tried too: a pair wins if its run beats every other candidate's strictly,
+    reaches `need` and, counted from the first window holding p2, p2's own bar."""
     d, nw, k, slots, has_empty = rd[0], rd[2], rd[3], rd[4], rd[5]
     quals, q0, has_qual, hq, ms = rd[6], rd[7], rd[8], rd[9], rd[10]
     orig = d[p]
@@ -121,10 +118,10 @@ def _try_fix(rd, p, first, last, step, need, runs):
             second_n = n
     d[p] = orig
     if best_n >= need and best_n > second_n:
-        return best, -1, -1, -1, -1
-    # pairs: p and the new base of the window where a candidate's run stops; triples: and
-    # the new base of the window where a pair's run stops
-    pb, pp2, pb2, pp3, pb3, pn, pneed, p_second = -1, -1, -1, -1, -1, 0, 0, 0
+        return best, -1, -1
+    # pairs: p and the new base of the window where a candidate's run stops (a chain of three
+    # was tried too: on S. aureus 30x at k = 21 it made more false fixes than it fixed)
+    pb, pp2, pb2, pn, pneed, p_second = -1, -1, -1, 0, 0, 0
     for alt in range(4):
         n1 = runs[alt]
         if n1 == 0 or n1 >= full:
@@ -133,7 +130,6 @@ def _try_fix(rd, p, first, last, step, need, runs):
         last2 = min(p2, nw - 1) if step > 0 else max(p2 - k + 1, 0)
         w2 = first + n1 * step  # the first window holding p2
         need2 = max(need, n1 + _need(quals, q0, has_qual, p2, hq, abs(last2 - w2) + 1, ms))
-        span2 = abs(last2 - first) + 1
         orig2 = d[p2]
         d[p] = alt
         for alt2 in range(4):
@@ -143,35 +139,17 @@ def _try_fix(rd, p, first, last, step, need, runs):
             n = _run(d, first, last2, step, k, slots, has_empty)
             if n > pn:
                 p_second = pn
-                pb, pp2, pb2, pp3, pb3, pn, pneed = alt, p2, alt2, -1, -1, n, need2
+                pb, pp2, pb2, pn, pneed = alt, p2, alt2, n, need2
             elif n > p_second:
                 p_second = n
-            if n <= n1 or n >= span2 or n >= need2:
-                continue
-            p3 = p + n * step
-            last3 = min(p3, nw - 1) if step > 0 else max(p3 - k + 1, 0)
-            full3 = abs(last3 - (first + n * step)) + 1  # windows holding p3
-            need3 = max(need2, n + _need(quals, q0, has_qual, p3, hq, full3, ms))
-            orig3 = d[p3]
-            for alt3 in range(4):
-                if alt3 == orig3:
-                    continue
-                d[p3] = alt3
-                n3 = _run(d, first, last3, step, k, slots, has_empty)
-                if n3 > pn:
-                    p_second = pn
-                    pb, pp2, pb2, pp3, pb3, pn, pneed = alt, p2, alt2, p3, alt3, n3, need3
-                elif n3 > p_second:
-                    p_second = n3
-            d[p3] = orig3
         d[p2] = orig2
         d[p] = orig
     if pb < 0 or pn < pneed or pn <= p_second:
-        return -1, -1, -1, -1, -1
+        return -1, -1, -1
     for alt in range(4):  # ... and beats every single base's run
         if alt != pb and runs[alt] >= pn:
-            return -1, -1, -1, -1, -1
-    return pb, pp2, pb2, pp3, pb3
+            return -1, -1, -1
+    return pb, pp2, pb2
 
 
 @njit(cache=True, nogil=True)
@@ -188,10 +166,10 @@ def _fix_at(rd, p, first, last, step, need):
     """Tries to fix base p from windows first..last; 1 fixed, 0 no fix, -1 over the bound."""
     d, t, nw, k, slots, has_empty = rd[0], rd[1], rd[2], rd[3], rd[4], rd[5]
     fixes, nf, limits, runs = rd[11], rd[12], rd[13], rd[14]
-    alt, p2, alt2, p3, alt3 = _try_fix(rd, p, first, last, step, need, runs)
+    alt, p2, alt2 = _try_fix(rd, p, first, last, step, need, runs)
     if alt < 0:
         return 0
-    for q, b in ((p, alt), (p2, alt2), (p3, alt3)):
+    for q, b in ((p, alt), (p2, alt2)):
         if q < 0:
             break
         if not _fix_allowed(fixes, nf[0], q, limits[0], limits[1]):
