@@ -108,6 +108,92 @@ def test_high_quality_base_needs_every_window():
     assert out == [read]
 
 
+def test_adjacent_low_quality_errors_are_fixed_as_a_pair():
+    # bases 81 and 82 both wrong at Q7: no single base makes two windows trusted (the second
+    # window holding 81 also holds 82), the pair makes every window trusted
+    read = GENOME[1200:1350]
+    bad = _sub(_sub(read, 81), 82)
+    qual = bytearray(b"I" * 150)
+    qual[81] = qual[82] = ord("(")
+    out, changed, status = _correct([bad], [bytes(qual)])
+    assert out == [read] and changed == [2] and status == [CORRECTED]
+
+
+def test_two_confident_errors_closer_than_k_are_fixed_as_a_pair():
+    # Q40 errors 17 apart (k = 21): a single base at 99 makes 17 of its 21 windows trusted,
+    # the last 4 also hold 116; from the right, symmetrically. Neither reaches the full bar
+    # alone; the pair makes all 38 windows holding either base trusted
+    read = GENOME[2500:2650]
+    bad = _sub(_sub(read, 99), 116)
+    out, changed, status = _correct([bad], [b"I" * 150])
+    assert out == [read] and changed == [2] and status == [CORRECTED]
+
+
+def test_pair_at_the_read_ends():
+    for a in (0, 148):
+        read = GENOME[3000:3150]
+        bad = _sub(_sub(read, a), a + 1)
+        out, changed, _ = _correct([bad], [b"I" * 150])
+        assert out == [read] and changed == [2], a
+
+
+def test_a_pair_needs_a_unique_best():
+    # the same two errors where the genome holds both candidate pairs' k-mers: a read from
+    # a region with two versions (a repeat with a difference) is not forced onto either
+    read = GENOME[1200:1350]
+    other = _sub(read, 82)
+    bad = _sub(_sub(read, 81), 82)
+    bad = bad[:82] + b"T" + bad[83:]
+    if bad[82:83] in (read[82:83], other[82:83]):
+        bad = bad[:82] + b"A" + bad[83:]
+    two = TrustedSet.from_codes(
+        K,
+        np.concatenate(
+            [
+                TRUSTED.slots[TRUSTED.slots != np.iinfo(np.uint64).max],
+                valid_kmers(np.frombuffer(other, np.uint8), np.array([0, 150]), K),
+            ]
+        ),
+    )
+    col = pa.array([bad], pa.large_binary())
+    out, changed, _ = correct_column(col, pa.array([b"(" * 150], pa.large_binary()), two)
+    assert out.to_pylist() == [bad] and changed.tolist() == [0]
+
+
+def test_an_error_whose_first_window_is_a_repeat_kmer():
+    # the window ending at the error (base 140) is trusted anyway: the genome holds that
+    # erroneous 21-mer elsewhere. Extension stops at the next window, whose new base (141)
+    # is right, and no trusted window follows to close the gap from; the base before it is
+    # tried, and must keep window 120 trusted and make the 9 windows after it trusted
+    read = GENOME[4200:4350]
+    bad = _sub(read, 140)
+    decoy = bad[120:141]
+    arr = np.frombuffer(GENOME + b"A" * 5 + decoy, np.uint8)
+    trusted = TrustedSet.from_codes(K, valid_kmers(arr, np.array([0, len(arr)]), K))
+    col = pa.array([bad], pa.large_binary())
+    qual = pa.array([b"I" * 150], pa.large_binary())
+    out, changed, status = correct_column(col, qual, trusted)
+    assert out.to_pylist() == [read] and changed.tolist() == [1]
+    assert status.tolist() == [CORRECTED]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(0, len(GENOME) - 150),
+    first=st.integers(0, 148),
+    gap=st.integers(1, K - 1),
+    quals=st.sampled_from([b"((", b"(I", b"I(", b"II"]),
+)
+def test_two_errors_closer_than_k_are_fixed(start, first, gap, quals):
+    second = min(first + gap, 149)
+    read = GENOME[start : start + 150]
+    bad = _sub(_sub(read, first), second)
+    qual = bytearray(b"I" * 150)
+    qual[first], qual[second] = quals[0], quals[1]
+    out, changed, _ = _correct([bad], [bytes(qual)])
+    assert out == [read] and changed == [2]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     start=st.integers(0, len(GENOME) - 200),

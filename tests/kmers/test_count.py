@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from seqray.kmers.count import (
     SpillWriter,
     merge_rows,
     read_spill_rows,
+    slot_layout,
 )
 from seqray.kmers.encode import canonical_codes, decode_kmers, encode_kmers
 from seqray.kmers.query import KmerCounts
@@ -62,6 +64,34 @@ def test_partitioned_table_counts_like_a_counter(k, batches, drain):
     for p in range(t.n_parts):
         part = keys[bounds[p] : bounds[p + 1]]
         assert ((part >> np.uint64(t.shift)) == p).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("k", [31, 32])
+def test_counts_past_the_packed_count_field(k, threads):
+    # a slot keeps 12 count bits at k = 31 and 10 at k = 32 (the rest is the k-mer): counts
+    # beyond go to the partition's overflow list and are added back exactly
+    rbits, cbits = slot_layout(k)
+    assert rbits + cbits <= 64 and (rbits, cbits) == ((52, 12) if k == 31 else (54, 10))
+    rng = np.random.default_rng(k)
+    mask = np.uint64((1 << (2 * k)) - 1)
+    hot = rng.integers(0, 2**63, 3, dtype=np.uint64) & mask
+    hot[1] = hot[0] ^ np.uint64(1)  # same partition as hot[0]
+    many = {int(hot[0]): 5000, int(hot[1]): (1 << cbits) + 1, int(hot[2]): (1 << cbits) - 1}
+    codes = np.concatenate(
+        [np.full(n, c, np.uint64) for c, n in many.items()]
+        + [rng.integers(0, 2**63, 20_000, dtype=np.uint64) & mask]
+    )
+    rng.shuffle(codes)
+    with ThreadPoolExecutor(threads) as pool:  # as CountWriter inserts: halves on two threads
+        t = PartitionedTable(k, initial_slots=2, drain_codes=3000, pool=pool)
+        for b in np.array_split(codes, 17):
+            t.add(b)
+        keys, counts, _ = t.rows()
+    ref = Counter(codes.tolist())
+    assert keys.tolist() == sorted(ref)
+    assert counts.tolist() == [ref[x] for x in sorted(ref)]
+    assert {c: int(counts[keys == c][0]) for c in many} == many
 
 
 def test_spill_segments_merge(tmp_path):

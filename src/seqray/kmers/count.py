@@ -5,7 +5,9 @@ a partition is a contiguous range of k-mers and the partitions, read in order, a
 
 - **Map (per chunk).** Each batch's valid k-mers are scattered by partition (a counting
   sort, sequential writes) and inserted partition by partition into open-addressing tables,
-  one per partition, small enough to stay in cache. When the tables would pass their memory
+  one per partition, small enough to stay in cache. A slot is one word: the k-mer without its
+  partition's bits, and its count (`slot_layout`); counts past the count field go to an
+  overflow list, so they stay exact. When the tables would pass their memory
   budget the chunk *flushes* a segment: every partition's (k-mer, count) rows, sorted. A
   chunk's segments go to one spill file (`SpillWriter`), indexed by partition.
 - **Reduce (per output partition).** An output partition is a run of prefix partitions; its
@@ -56,108 +58,153 @@ def scatter(codes, shift, n_parts):
     return out, bounds
 
 
+def slot_layout(k: int) -> tuple[int, int]:
+    """(residue bits, count bits) of a packed table slot at k: a partition's k-mers share
+    their first bases, so a slot holds only the rest of the code (2k - prefix bits) and,
+    below it, the count (at most 32 bits; 12 at k = 31, 10 at k = 32)."""
+    rbits = 2 * k - prefix_bits(k)
+    return rbits, min(32, 64 - rbits)
+
+
 @njit(cache=True, nogil=True)
-def insert_scattered(codes, bounds, pos, p_lo, p_hi, tables, fill, limit):
+def insert_scattered(
+    codes, bounds, pos, p_lo, p_hi, tables, fill, limit, rbits, cbits, over, ofill
+):
     """Inserts the scattered codes of partitions p_lo..p_hi-1, from pos[p] on. A table is
-    uint64[2 * slots], key and count side by side (one cache line per probe). A partition
-    whose table reaches `limit[p]` keys stops early (pos[p] < bounds[p + 1]): the caller
-    grows it and calls again. Returns the codes equal to EMPTY (counted aside)."""
+    uint64[slots], each slot 0 (free) or residue << cbits | count (one word per k-mer). A
+    count that would pass the count field stays at its maximum and the occurrence goes to
+    the partition's overflow list `over[p]` (its k-mer's code, once per occurrence), added
+    back when rows are extracted. A partition whose table reaches `limit[p]` keys, or whose
+    overflow list is full, stops early (pos[p] < bounds[p + 1]): the caller grows it and
+    calls again. Returns the codes equal to EMPTY (counted aside)."""
     special = 0
+    cb = np.uint64(cbits)
+    cmax = (np.uint64(1) << cb) - np.uint64(1)
+    rmask = (np.uint64(1) << np.uint64(rbits)) - np.uint64(1)
+    one = np.uint64(1)
     for p in range(p_lo, p_hi):
         t = tables[p]
-        mask = np.int64(len(t) // 2 - 1)
+        ov = over[p]
+        of = ofill[p]
+        mask = np.int64(len(t) - 1)
         f = fill[p]
         lim = limit[p]
         i = pos[p]
         end = bounds[p + 1]
         while i < end and f < lim:
             c = codes[i]
-            i += 1
             if c == EMPTY:
                 special += 1
+                i += 1
                 continue
+            res = c & rmask
             s = np.int64(mix64(c) & np.uint64(mask))
+            full = False
             while True:
-                key = t[2 * s]
-                if key == c:
-                    t[2 * s + 1] += np.uint64(1)
-                    break
-                if key == EMPTY:
-                    t[2 * s] = c
-                    t[2 * s + 1] = np.uint64(1)
+                e = t[s]
+                if e == 0:
+                    t[s] = (res << cb) | one
                     f += 1
                     break
+                if (e >> cb) == res:
+                    if (e & cmax) < cmax:
+                        t[s] = e + one
+                    elif of < len(ov):
+                        ov[of] = c
+                        of += 1
+                    else:
+                        full = True
+                    break
                 s = (s + 1) & mask
+            if full:
+                break
+            i += 1
         pos[p] = i
         fill[p] = f
+        ofill[p] = of
     return special
 
 
 @njit(cache=True, nogil=True)
-def _rehash(old, new):
-    mask = np.int64(len(new) // 2 - 1)
-    for s in range(len(old) // 2):
-        c = old[2 * s]
-        if c == EMPTY:
+def _rehash(old, new, p, rbits, cbits):
+    mask = np.int64(len(new) - 1)
+    cb = np.uint64(cbits)
+    top = np.uint64(p) << np.uint64(rbits)
+    for s in range(len(old)):
+        e = old[s]
+        if e == 0:
             continue
+        c = top | (e >> cb)
         t = np.int64(mix64(c) & np.uint64(mask))
-        while new[2 * t] != EMPTY:
+        while new[t] != 0:
             t = (t + 1) & mask
-        new[2 * t] = c
-        new[2 * t + 1] = old[2 * s + 1]
+        new[t] = e
 
 
 @njit(cache=True, nogil=True)
-def _extract(tables, bounds, out_k, out_c, p_lo, p_hi):
+def _extract(tables, bounds, rbits, cbits, over, ofill, out_k, out_c, p_lo, p_hi):
     """Partitions p_lo..p_hi-1's rows, each sorted by k-mer, into out_k/out_c at bounds."""
+    cb = np.uint64(cbits)
+    cmask = (np.uint64(1) << cb) - np.uint64(1)
     for p in range(p_lo, p_hi):
         o = bounds[p]
         t = tables[p]
-        for s in range(len(t) // 2):
-            if t[2 * s] != EMPTY:
-                out_k[o] = t[2 * s]
-                out_c[o] = np.uint32(t[2 * s + 1])
+        top = np.uint64(p) << np.uint64(rbits)
+        for s in range(len(t)):
+            e = t[s]
+            if e != 0:
+                out_k[o] = top | (e >> cb)
+                out_c[o] = np.uint32(e & cmask)
                 o += 1
         lo, hi = bounds[p], bounds[p + 1]
         order = np.argsort(out_k[lo:hi])
         out_k[lo:hi] = out_k[lo:hi][order]
         out_c[lo:hi] = out_c[lo:hi][order]
+        if ofill[p]:
+            extra = over[p][: ofill[p]]
+            for x in range(len(extra)):
+                r = lo + np.searchsorted(out_k[lo:hi], extra[x])
+                out_c[r] += np.uint32(1)
 
 
-@njit(cache=True, nogil=True)
-def _empty_table(slots):
-    t = np.empty(2 * slots, np.uint64)
-    t[0::2] = EMPTY
-    t[1::2] = 0
-    return t
-
-
-# The typed list of tables is made and changed only in cached kernels: numba compiles the
-# typed list's own methods anew in every process when Python code builds or indexes one
-# (~0.3 s of each `count` run, measured); called from a cached kernel they load compiled.
+# The typed lists of tables and overflow lists are made and changed only in cached kernels:
+# numba compiles a typed list's own methods anew in every process when Python code builds
+# or indexes one (~0.3 s of each `count` run, measured); from a cached kernel they load
+# compiled. So the Python side keeps the sizes it needs (`slots`, `ocap`) itself.
 @njit(cache=True, nogil=True)
 def _new_tables(n_parts, slots):
+    """(tables of `slots` free slots, empty overflow lists), one each per partition."""
     tables = List()
+    over = List()
     for _ in range(n_parts):
-        tables.append(_empty_table(slots))
-    return tables
+        tables.append(np.zeros(slots, np.uint64))
+        over.append(np.empty(0, np.uint64))
+    return tables, over
 
 
 @njit(cache=True, nogil=True)
-def _grow_table(tables, p):
+def _grow_table(tables, p, rbits, cbits):
     """Partition p's table with twice the slots, its rows rehashed into it."""
-    new = _empty_table(len(tables[p]))  # 2 × slots: a table holds two words a slot
-    _rehash(tables[p], new)
+    new = np.zeros(2 * len(tables[p]), np.uint64)
+    _rehash(tables[p], new, p, rbits, cbits)
     tables[p] = new
+
+
+@njit(cache=True, nogil=True)
+def _grow_overflow(over, p, used, size):
+    o = np.empty(size, np.uint64)
+    o[:used] = over[p][:used]
+    over[p] = o
 
 
 class PartitionedTable:
     """Open-addressing count tables, one per prefix partition, each grown on its own.
 
     Codes are queued and inserted in bulk, partition by partition, so each partition's
-    table is in cache while its share of many batches goes in."""
+    table is in cache while its share of many batches goes in. A slot is one 64-bit word
+    (the code without its partition's leading bases, and the count): 8 bytes per slot."""
 
-    def __init__(self, k: int, initial_slots: int = 1 << 12, drain_codes: int = 8 << 20, pool=None):
+    def __init__(self, k: int, initial_slots: int = 1 << 8, drain_codes: int = 4 << 20, pool=None):
         self.k = check_k(k)
         self.pending: list[np.ndarray] = []
         self.pending_codes = 0
@@ -166,9 +213,12 @@ class PartitionedTable:
         bits = prefix_bits(k)
         self.shift = 2 * k - bits
         self.n_parts = 1 << bits
+        self.rbits, self.cbits = slot_layout(k)
         self.initial_slots = initial_slots
-        self.tables = _new_tables(self.n_parts, initial_slots)
+        self.tables, self.over = _new_tables(self.n_parts, initial_slots)
         self.slots = np.full(self.n_parts, initial_slots, np.int64)
+        self.ocap = np.zeros(self.n_parts, np.int64)  # each overflow list's capacity
+        self.ofill = np.zeros(self.n_parts, np.int64)
         self.fill = np.zeros(self.n_parts, np.int64)
         self.limit = np.full(self.n_parts, int(initial_slots * MAX_LOAD), np.int64)
         self.special = 0  # occurrences of the k-mer equal to EMPTY (k = 32, all T)
@@ -176,7 +226,7 @@ class PartitionedTable:
 
     @property
     def nbytes(self) -> int:
-        return int(self.slots.sum()) * 16
+        return int(self.slots.sum() + self.ocap.sum()) * 8
 
     def add(self, codes: np.ndarray) -> None:
         """Queues a batch's codes; inserts the queue once it holds `drain_codes`."""
@@ -187,9 +237,13 @@ class PartitionedTable:
                 self.drain()
 
     def _grow(self, p: int) -> None:
-        _grow_table(self.tables, p)
-        self.slots[p] *= 2
-        self.limit[p] = int(self.slots[p] * MAX_LOAD)
+        if self.fill[p] >= self.limit[p]:
+            _grow_table(self.tables, p, self.rbits, self.cbits)
+            self.slots[p] *= 2
+            self.limit[p] = int(self.slots[p] * MAX_LOAD)
+        if self.ofill[p] == self.ocap[p]:
+            self.ocap[p] = max(64, 2 * self.ocap[p])
+            _grow_overflow(self.over, p, self.ofill[p], self.ocap[p])
 
     def drain(self) -> None:
         """Inserts the queued codes (halves of the work on two threads with a pool)."""
@@ -199,7 +253,7 @@ class PartitionedTable:
         self.pending, self.pending_codes = [], 0
         codes, bounds = scatter(codes, self.shift, self.n_parts)
         pos = bounds[:-1].copy()
-        state = (self.tables, self.fill, self.limit)
+        state = (self.tables, self.fill, self.limit, self.rbits, self.cbits, self.over, self.ofill)
         while True:
             if self.pool is None:
                 self.special += int(insert_scattered(codes, bounds, pos, 0, self.n_parts, *state))
@@ -227,17 +281,15 @@ class PartitionedTable:
         np.cumsum(self.fill, out=bounds[1:])
         keys = np.empty(bounds[-1], np.uint64)
         counts = np.empty(bounds[-1], np.uint32)
-        out = (self.tables, bounds, keys, counts)
+        out = (self.tables, bounds, self.rbits, self.cbits, self.over, self.ofill, keys, counts)
         if self.pool is None:
             _extract(*out, 0, self.n_parts)
         else:  # halves of the rows on two threads (the end of a chunk waits for this)
             mid = int(np.searchsorted(bounds, bounds[-1] // 2))
             mid = min(max(mid, 1), self.n_parts - 1)
-            jobs = [
-                self.pool.submit(_extract, *out, a, b) for a, b in ((0, mid), (mid, self.n_parts))
-            ]
-            for j in jobs:
-                j.result()
+            halves = ((0, mid), (mid, self.n_parts))
+            for job in [self.pool.submit(_extract, *out, a, b) for a, b in halves]:
+                job.result()
         if self.special:
             keys = np.append(keys, EMPTY)
             counts = np.append(counts, np.uint32(self.special))
@@ -248,8 +300,10 @@ class PartitionedTable:
         """Empties the tables and gives their memory back (after a spill)."""
         self.drain()
         slots = self.initial_slots
-        self.tables = _new_tables(self.n_parts, slots)
+        self.tables, self.over = _new_tables(self.n_parts, slots)
         self.slots[:] = slots
+        self.ocap[:] = 0
+        self.ofill[:] = 0
         self.fill[:] = 0
         self.limit[:] = int(slots * MAX_LOAD)
         self.special = 0
