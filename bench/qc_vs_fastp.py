@@ -4,8 +4,9 @@ FASTQ, with and without duplicate removal; `--scale N` also runs N concatenated 
     python bench/qc_vs_fastp.py --input bench/data/ecoli_1M.fastq.gz [--scale 10] [--runs 3]
 
 Commands (T = number of --cpus): `fastp -i IN -o OUT -w T -A -G -j J -h H [--dedup]` and
-`seqray qc -i IN -o OUT -w T -A -G --runner local --overwrite [--dedup]`: fastp's defaults
-(-q 15 -u 40 -n 5 -l 15), no SE adapter auto-detection (-A), no poly-G by read names (-G).
+`seqray qc -i IN -o OUT -w T -A -G --runner local --overwrite --keep-manifest [--dedup]`:
+fastp's defaults (-q 15 -u 40 -n 5 -l 15), no SE adapter auto-detection (-A), no poly-G
+by read names (-G).
 
 Checks, before any time is reported (else exit 3):
 - without --dedup, exact: fastp's `filtering_result` counts (passed, low quality, too many
@@ -58,7 +59,12 @@ def tools(inp: Path, d: Path, dedup: bool, args) -> list[H.Tool]:
     seqray = [*H.seqray_command(args), "qc", "-i", str(si), "-o", str(so), "-w", t, "-A", "-G"]
     return [
         H.Tool("fastp", fastp + ["-h", str(fh), *extra], [fi], [fo, fj, fh]),
-        H.Tool("seqray", seqray + ["--runner", "local", "--overwrite", *extra], [si], [so, sd]),
+        H.Tool(
+            "seqray",
+            seqray + ["--runner", "local", "--overwrite", "--keep-manifest", *extra],
+            [si],
+            [so, sd],
+        ),
     ]
 
 
